@@ -1,0 +1,304 @@
+//! One typed error enum per layer: decoding bytes, verifying records and chains, trust lists,
+//! QR payloads and owner proofs. Each variant maps to one stable code (see [`crate::codes`]).
+
+use crate::codes::ErrorCode;
+use crate::keys::KeyId;
+use crate::record::RecordKind;
+use crate::trust::Role;
+
+/// Why bytes could not be decoded into a structure. Nothing about signatures or trust.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input is longer than the limit for its kind.
+    #[error("input is {actual} bytes, over the {limit}-byte limit")]
+    TooLarge {
+        /// The limit that applied.
+        limit: usize,
+        /// The input's length.
+        actual: usize,
+    },
+    /// Not well-formed CBOR (RFC 8949 §5.3.1).
+    #[error("not well-formed CBOR")]
+    Malformed,
+    /// Nested deeper than [`crate::limits::MAX_CBOR_DEPTH`].
+    #[error("CBOR nested too deeply")]
+    TooDeep,
+    /// Bytes follow the single item (RFC 8949 §5.3.1 "well-formed" covers one item only).
+    #[error("trailing bytes after the CBOR item")]
+    TrailingBytes,
+    /// Not a tagged COSE_Sign1 (RFC 9052 §4.2: tag 18, array of four).
+    #[error("not a tagged COSE_Sign1")]
+    NotCoseSign1,
+    /// The protected header is not exactly `{1: -19, 4: h'<8-byte kid>'}`.
+    #[error("protected header is not exactly {{1: -19 (Ed25519), 4: key id}}")]
+    BadProtectedHeader,
+    /// The unprotected header is not empty (it would be malleable).
+    #[error("unprotected header must be empty")]
+    UnprotectedHeader,
+    /// The payload is detached (nil).
+    #[error("detached payloads are not allowed")]
+    DetachedPayload,
+    /// A map repeats a key (RFC 8949 §5.6).
+    #[error("duplicate map key")]
+    DuplicateKey,
+    /// The bytes are not the deterministic encoding of what they decode to (RFC 8949 §4.2.1).
+    #[error("not deterministically encoded CBOR")]
+    NonCanonical,
+    /// The kind field names no known structure.
+    #[error("unknown kind {0}")]
+    UnknownKind(u64),
+    /// A field is missing, unknown, of the wrong type or out of range.
+    #[error("{context} field {key}: {reason}")]
+    InvalidField {
+        /// Which structure.
+        context: &'static str,
+        /// The CBOR map key (0 when the problem is the map itself).
+        key: u64,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A public key field is not a valid, non-weak Ed25519 point.
+    #[error("invalid Ed25519 public key")]
+    BadPublicKey,
+}
+
+impl DecodeError {
+    pub(crate) fn invalid(context: &'static str, key: u64, reason: &'static str) -> Self {
+        DecodeError::InvalidField { context, key, reason }
+    }
+}
+
+impl ErrorCode for DecodeError {
+    fn code(&self) -> &'static str {
+        match self {
+            DecodeError::TooLarge { .. } => "decode.too_large",
+            DecodeError::Malformed => "decode.malformed",
+            DecodeError::TooDeep => "decode.too_deep",
+            DecodeError::TrailingBytes => "decode.trailing_bytes",
+            DecodeError::NotCoseSign1 => "decode.not_cose_sign1",
+            DecodeError::BadProtectedHeader => "decode.bad_protected_header",
+            DecodeError::UnprotectedHeader => "decode.unprotected_header",
+            DecodeError::DetachedPayload => "decode.detached_payload",
+            DecodeError::DuplicateKey => "decode.duplicate_key",
+            DecodeError::NonCanonical => "decode.non_canonical",
+            DecodeError::UnknownKind(_) => "decode.unknown_kind",
+            DecodeError::InvalidField { .. } => "decode.invalid_field",
+            DecodeError::BadPublicKey => "decode.bad_public_key",
+        }
+    }
+}
+
+/// Why a record, or a chain of records, is not genuine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The record's bytes could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The signature does not verify over this record bound to this item and previous record.
+    #[error("signature does not verify (tampered, or bound to another item or position)")]
+    SignatureInvalid,
+    /// No records.
+    #[error("no records")]
+    Empty,
+    /// The first record is not a mint.
+    #[error("the first record is a {0}, not a mint")]
+    FirstNotMint(RecordKind),
+    /// A kind that cannot appear here (a second mint, or a run manifest inside an item chain).
+    #[error("a {0} record cannot appear at this position")]
+    UnexpectedKind(RecordKind),
+    /// The sequence number is not previous + 1.
+    #[error("sequence number {found}, expected {expected}")]
+    SeqMismatch {
+        /// previous + 1
+        expected: u64,
+        /// what the record says
+        found: u64,
+    },
+    /// Dated before the previous record.
+    #[error("record is dated before the previous record")]
+    TimeRegressed,
+    /// Dated after now plus the allowed skew.
+    #[error("record is dated in the future")]
+    TimeInFuture,
+    /// The key id is neither trusted nor the current owner.
+    #[error("signer {0} is not in the trust list")]
+    UnknownSigner(KeyId),
+    /// The signer lacks the role this kind needs.
+    #[error("signer is not a trusted {0}")]
+    SignerNotAuthorized(Role),
+    /// A transfer or stolen/recovered report not signed by the current owner.
+    #[error("signer is not the current owner")]
+    SignerNotOwner,
+    /// A void report not signed by the maker.
+    #[error("only the item's maker can void it")]
+    SignerNotMaker,
+    /// The signer's trust entry starts after the record's time.
+    #[error("signer's key was not yet valid at the record's time")]
+    KeyNotYetValid,
+    /// The signer's trust entry ended before the record's time.
+    #[error("signer's key had expired at the record's time")]
+    KeyExpired,
+    /// The signer's key was revoked at or before the record's time.
+    #[error("signer's key was revoked at the record's time")]
+    KeyRevoked,
+    /// A record follows a void report.
+    #[error("the item was voided by its maker; nothing can follow")]
+    ItemVoid,
+    /// Stolen while stolen, or recovered while not stolen.
+    #[error("the report does not change the item's status")]
+    StatusUnchanged,
+    /// A transfer to the current owner.
+    #[error("transfer to the current owner")]
+    TransferToSelf,
+    /// Edition number 0.
+    #[error("edition number is 0")]
+    EditionZero,
+    /// Edition number over the run size.
+    #[error("edition {number} is over the run size {size}")]
+    EditionOverCap {
+        /// n
+        number: u64,
+        /// N
+        size: u64,
+    },
+    /// The mint disagrees with its run manifest.
+    #[error("mint does not match its run manifest: {0}")]
+    RunMismatch(&'static str),
+    /// The mint is dated outside the run's production window.
+    #[error("mint is dated outside the run's production window")]
+    OutsideWindow,
+    /// The run's window or size is impossible.
+    #[error("run manifest has an empty production window or size 0")]
+    InvalidWindow,
+}
+
+impl ErrorCode for VerifyError {
+    fn code(&self) -> &'static str {
+        match self {
+            VerifyError::Decode(e) => e.code(),
+            VerifyError::SignatureInvalid => "record.signature_invalid",
+            VerifyError::Empty => "chain.empty",
+            VerifyError::FirstNotMint(_) => "chain.first_not_mint",
+            VerifyError::UnexpectedKind(_) => "chain.unexpected_kind",
+            VerifyError::SeqMismatch { .. } => "chain.seq_mismatch",
+            VerifyError::TimeRegressed => "chain.time_regressed",
+            VerifyError::TimeInFuture => "chain.time_in_future",
+            VerifyError::UnknownSigner(_) => "chain.unknown_signer",
+            VerifyError::SignerNotAuthorized(_) => "chain.signer_not_authorized",
+            VerifyError::SignerNotOwner => "chain.signer_not_owner",
+            VerifyError::SignerNotMaker => "chain.signer_not_maker",
+            VerifyError::KeyNotYetValid => "chain.key_not_yet_valid",
+            VerifyError::KeyExpired => "chain.key_expired",
+            VerifyError::KeyRevoked => "chain.key_revoked",
+            VerifyError::ItemVoid => "chain.item_void",
+            VerifyError::StatusUnchanged => "chain.status_unchanged",
+            VerifyError::TransferToSelf => "chain.transfer_to_self",
+            VerifyError::EditionZero => "run.edition_zero",
+            VerifyError::EditionOverCap { .. } => "run.edition_over_cap",
+            VerifyError::RunMismatch(_) => "run.mismatch",
+            VerifyError::OutsideWindow => "run.outside_window",
+            VerifyError::InvalidWindow => "run.invalid_window",
+        }
+    }
+}
+
+/// A [`VerifyError`] at a position in an item's chain (0 = the mint).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("record {index}: {error}")]
+pub struct ChainError {
+    /// Position of the offending record.
+    pub index: usize,
+    /// What is wrong with it.
+    pub error: VerifyError,
+}
+
+impl ErrorCode for ChainError {
+    fn code(&self) -> &'static str {
+        self.error.code()
+    }
+}
+
+/// Why a trust list is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// The bytes could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The operator's signature does not verify.
+    #[error("trust list signature does not verify")]
+    SignatureInvalid,
+    /// Signed by another operator than the pinned one.
+    #[error("trust list is not signed by the pinned operator key")]
+    OperatorMismatch,
+    /// Two entries share a public key.
+    #[error("two trust entries share a public key")]
+    DuplicateEntry,
+}
+
+impl ErrorCode for TrustError {
+    fn code(&self) -> &'static str {
+        match self {
+            TrustError::Decode(e) => e.code(),
+            TrustError::SignatureInvalid => "trust.signature_invalid",
+            TrustError::OperatorMismatch => "trust.operator_mismatch",
+            TrustError::DuplicateEntry => "trust.duplicate_entry",
+        }
+    }
+}
+
+/// Why a QR payload string could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// Over [`crate::limits::MAX_PAYLOAD_CHARS`].
+    #[error("payload is {0} characters, over the limit")]
+    TooLarge(usize),
+    /// Missing the `PV1:` prefix.
+    #[error("payload does not start with PV1:")]
+    BadPrefix,
+    /// Not valid base45 (RFC 9285 §4).
+    #[error("payload is not valid base45")]
+    BadBase45,
+    /// The container's shape is wrong (not a label or map, no records, reserved slot used).
+    #[error("bad payload container: {0}")]
+    BadContainer(&'static str),
+    /// The container's CBOR could not be decoded.
+    #[error(transparent)]
+    Decode(DecodeError),
+}
+
+impl ErrorCode for PayloadError {
+    fn code(&self) -> &'static str {
+        match self {
+            PayloadError::TooLarge(_) => "payload.too_large",
+            PayloadError::BadPrefix => "payload.bad_prefix",
+            PayloadError::BadBase45 => "payload.bad_base45",
+            PayloadError::BadContainer(_) => "payload.bad_container",
+            PayloadError::Decode(e) => e.code(),
+        }
+    }
+}
+
+/// Why an owner's answer to a challenge was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// Not 86 characters of base64url.
+    #[error("the answer is not 86 characters of base64url")]
+    Malformed,
+    /// Does not verify for this item, challenge and owner key.
+    #[error("the answer was not made by the current owner for this item and challenge")]
+    Invalid,
+}
+
+impl ErrorCode for ProofError {
+    fn code(&self) -> &'static str {
+        match self {
+            ProofError::Malformed => "proof.malformed",
+            ProofError::Invalid => "proof.invalid",
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Ed25519 key newtypes: signing keys (PKCS#8 PEM), public keys (unpadded base64url) and key ids.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::Signer;
+use sha2::{Digest, Sha256};
+
+use crate::codes::ErrorCode;
+
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+
+/// Why a key could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The text is not a PKCS#8 PEM Ed25519 private key.
+    #[error("not a PKCS#8 PEM Ed25519 private key")]
+    BadPem,
+    /// The text is not 43 characters of unpadded base64url.
+    #[error("public key is not 43 characters of unpadded base64url")]
+    BadEncoding,
+    /// The 32 bytes are not a usable Ed25519 public key (not on the curve, or of small order).
+    #[error("not a valid, non-weak Ed25519 public key")]
+    BadPoint,
+}
+
+impl ErrorCode for KeyError {
+    fn code(&self) -> &'static str {
+        "decode.bad_public_key"
+    }
+}
+
+/// An Ed25519 signing key. Its `Debug` never shows the secret.
+pub struct SigningKey(ed25519_dalek::SigningKey);
+
+impl SigningKey {
+    /// Builds a key from a 32-byte seed (the caller supplies randomness: core does no I/O).
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed))
+    }
+
+    /// Reads a PKCS#8 PEM private key (as written by [`SigningKey::to_pkcs8_pem`] or `openssl genpkey -algorithm ed25519`).
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, KeyError> {
+        ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+            .map(SigningKey)
+            .map_err(|_| KeyError::BadPem)
+    }
+
+    /// Writes the key as PKCS#8 PEM (readable by `openssl pkey`). The caller stores it with mode 0600.
+    pub fn to_pkcs8_pem(&self) -> String {
+        match self.0.to_pkcs8_pem(Default::default()) {
+            Ok(pem) => pem.to_string(),
+            // Encoding a 32-byte seed into a fixed ASN.1 template cannot fail.
+            Err(_) => unreachable!("PKCS#8 encoding of an Ed25519 seed"),
+        }
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.verifying_key())
+    }
+
+    /// Signs `message` (RFC 8032 Ed25519, deterministic).
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        self.0.sign(message).to_bytes()
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey({})", self.public_key().key_id())
+    }
+}
+
+/// An Ed25519 public key that is a valid curve point and not of small order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublicKey(ed25519_dalek::VerifyingKey);
+
+impl PublicKey {
+    /// Parses 32 bytes, rejecting points off the curve and small-order (weak) keys.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::BadPoint)?;
+        if key.is_weak() {
+            return Err(KeyError::BadPoint);
+        }
+        Ok(PublicKey(key))
+    }
+
+    /// Parses the unpadded base64url form shown to people.
+    pub fn from_base64url(text: &str) -> Result<Self, KeyError> {
+        let text = text.trim();
+        if text.len() != 43 {
+            return Err(KeyError::BadEncoding);
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| KeyError::BadEncoding)?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| KeyError::BadEncoding)?;
+        // Reject non-canonical base64 (trailing bits set) so each key has one spelling.
+        if URL_SAFE_NO_PAD.encode(bytes) != text {
+            return Err(KeyError::BadEncoding);
+        }
+        Self::from_bytes(&bytes)
+    }
+
+    /// The 32 raw bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// Unpadded base64url, 43 characters.
+    pub fn to_base64url(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.as_bytes())
+    }
+
+    /// The key id: the first 8 bytes of SHA-256 of the public key.
+    pub fn key_id(&self) -> KeyId {
+        let digest = Sha256::digest(self.0.as_bytes());
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&digest[..8]);
+        KeyId(id)
+    }
+
+    /// Strict Ed25519 verification (`verify_strict`: rejects small-order R and non-canonical S).
+    pub(crate) fn verify_strict(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
+        let signature = ed25519_dalek::Signature::from_bytes(signature);
+        self.0.verify_strict(message, &signature).is_ok()
+    }
+
+    /// Non-strict verification, used only by tests that pin the difference.
+    #[cfg(test)]
+    pub(crate) fn verify_lax(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
+        use ed25519_dalek::Verifier as _;
+        let signature = ed25519_dalek::Signature::from_bytes(signature);
+        self.0.verify(message, &signature).is_ok()
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.to_base64url())
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_base64url())
+    }
+}
+
+/// First 8 bytes of SHA-256 of a public key; names the signer in a record's protected header.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(pub [u8; 8]);
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_round_trip_and_debug_hides_secret() {
+        let key = SigningKey::from_seed([7; 32]);
+        let pem = key.to_pkcs8_pem();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let back = SigningKey::from_pkcs8_pem(&pem).expect("own PEM parses");
+        assert_eq!(back.public_key(), key.public_key());
+        let debug = format!("{key:?}");
+        assert!(!debug.contains(&hex::encode([7u8; 32])));
+        assert!(debug.starts_with("SigningKey("));
+        assert_eq!(SigningKey::from_pkcs8_pem("garbage").unwrap_err(), KeyError::BadPem);
+    }
+
+    #[test]
+    fn public_key_base64url_round_trip_and_rejections() {
+        let public = SigningKey::from_seed([1; 32]).public_key();
+        let text = public.to_base64url();
+        assert_eq!(text.len(), 43);
+        assert_eq!(PublicKey::from_base64url(&text), Ok(public));
+        assert_eq!(PublicKey::from_base64url("short"), Err(KeyError::BadEncoding));
+        // The identity point (small order) is rejected as weak.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(PublicKey::from_bytes(&identity), Err(KeyError::BadPoint));
+    }
+
+    #[test]
+    fn key_id_is_sha256_prefix() {
+        let public = SigningKey::from_seed([2; 32]).public_key();
+        let digest = Sha256::digest(public.to_bytes());
+        assert_eq!(public.key_id().0, digest[..8]);
+    }
+}

@@ -1,0 +1,373 @@
+//! The record model: every kind's fields, its deterministic CBOR payload (spec §3), and
+//! signing/decoding as COSE_Sign1 with the chain binding in `external_aad` (spec §4).
+
+use std::fmt;
+
+use ciborium::Value;
+
+use crate::cbor::{self, IntMap};
+use crate::cose::{self, Envelope};
+use crate::error::DecodeError;
+use crate::ids::{ItemId, RecordHash, RunId, Timestamp};
+use crate::keys::{KeyId, PublicKey, SigningKey};
+use crate::limits::{MAX_PARTS, MAX_RECORD_BYTES, MAX_TEXT_BYTES};
+
+/// The kinds of record, with their CBOR kind numbers (payload key 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// A maker's production run (kind 1).
+    RunManifest = 1,
+    /// Genesis of an item: edition n of N (kind 2).
+    Mint = 2,
+    /// A repair desk's record (kind 3).
+    Repair = 3,
+    /// The owner hands the item to a new key (kind 4).
+    Transfer = 4,
+    /// An event host's attendance badge (kind 5).
+    Badge = 5,
+    /// Stolen, recovered (owner) or void (maker) (kind 6).
+    Report = 6,
+}
+
+impl RecordKind {
+    fn from_number(n: u64) -> Result<Self, DecodeError> {
+        Ok(match n {
+            1 => RecordKind::RunManifest,
+            2 => RecordKind::Mint,
+            3 => RecordKind::Repair,
+            4 => RecordKind::Transfer,
+            5 => RecordKind::Badge,
+            6 => RecordKind::Report,
+            other => return Err(DecodeError::UnknownKind(other)),
+        })
+    }
+
+    /// The lower-case name used in JSON and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::RunManifest => "run",
+            RecordKind::Mint => "mint",
+            RecordKind::Repair => "repair",
+            RecordKind::Transfer => "transfer",
+            RecordKind::Badge => "badge",
+            RecordKind::Report => "report",
+        }
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a report says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReportStatus {
+    /// The owner reports the item stolen (1).
+    Stolen = 1,
+    /// The owner reports it recovered (2).
+    Recovered = 2,
+    /// The maker declares the item void, e.g. a misprint or a destroyed piece (3).
+    Void = 3,
+}
+
+impl ReportStatus {
+    /// The lower-case name used in JSON and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportStatus::Stolen => "stolen",
+            ReportStatus::Recovered => "recovered",
+            ReportStatus::Void => "void",
+        }
+    }
+}
+
+/// A maker's production run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunManifest {
+    /// Run title, e.g. "Eclipse Pin".
+    pub title: String,
+    /// Microfactory name.
+    pub microfactory: String,
+    /// Microfactory place.
+    pub place: String,
+    /// Edition size N.
+    pub size: u64,
+    /// First moment pieces may be minted.
+    pub window_start: Timestamp,
+    /// Last moment pieces may be minted.
+    pub window_end: Timestamp,
+}
+
+/// Genesis of an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mint {
+    /// The run it belongs to.
+    pub run: RunId,
+    /// Edition number n (1..=N).
+    pub number: u64,
+    /// Edition size N (the run's size).
+    pub size: u64,
+    /// The run title, repeated so a label alone names the piece.
+    pub title: String,
+    /// The microfactory name, repeated so a label alone names it.
+    pub microfactory: String,
+    /// The first owner; absent means the maker owns it.
+    pub owner: Option<PublicKey>,
+}
+
+/// A repair record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    /// What was done.
+    pub note: String,
+    /// Parts replaced.
+    pub parts: Vec<String>,
+}
+
+/// An attendance badge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Badge {
+    /// Event name.
+    pub event: String,
+    /// Where it took place.
+    pub place: Option<String>,
+}
+
+/// The kind-specific content of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordBody {
+    /// Kind 1.
+    RunManifest(RunManifest),
+    /// Kind 2.
+    Mint(Mint),
+    /// Kind 3.
+    Repair(Repair),
+    /// Kind 4: the new owner's key.
+    Transfer(PublicKey),
+    /// Kind 5.
+    Badge(Badge),
+    /// Kind 6.
+    Report(ReportStatus),
+}
+
+impl RecordBody {
+    /// The kind of this body.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            RecordBody::RunManifest(_) => RecordKind::RunManifest,
+            RecordBody::Mint(_) => RecordKind::Mint,
+            RecordBody::Repair(_) => RecordKind::Repair,
+            RecordBody::Transfer(_) => RecordKind::Transfer,
+            RecordBody::Badge(_) => RecordKind::Badge,
+            RecordBody::Report(_) => RecordKind::Report,
+        }
+    }
+
+    /// Whether this kind starts something (run manifest, mint) rather than extending a chain.
+    pub fn is_genesis(&self) -> bool {
+        matches!(self, RecordBody::RunManifest(_) | RecordBody::Mint(_))
+    }
+}
+
+/// A record's payload: time, position in its item's chain, and content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// When the signer made it (claimed by the signer; checked against trust validity).
+    pub time: Timestamp,
+    /// Position in the item's chain: 0 for mints and run manifests (not encoded), 1.. after.
+    pub seq: u64,
+    /// The content.
+    pub body: RecordBody,
+}
+
+/// Where a later record sits: its item and the hash of the record before it.
+/// Bound into the signature through COSE `external_aad` (spec §4), never transmitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainLink {
+    /// The item.
+    pub item: ItemId,
+    /// SHA-256 of the previous record's exact bytes.
+    pub prev: RecordHash,
+}
+
+impl ChainLink {
+    /// `item_id (16 bytes) || prev_hash (32 bytes)`.
+    pub fn external_aad(&self) -> [u8; 48] {
+        let mut aad = [0u8; 48];
+        aad[..16].copy_from_slice(&self.item.0);
+        aad[16..].copy_from_slice(&self.prev.0);
+        aad
+    }
+}
+
+fn text(s: &str) -> Option<Value> {
+    Some(Value::Text(s.to_string()))
+}
+
+fn uint(n: u64) -> Option<Value> {
+    Some(Value::Integer(n.into()))
+}
+
+fn key_bytes(k: &PublicKey) -> Option<Value> {
+    Some(Value::Bytes(k.to_bytes().to_vec()))
+}
+
+impl Record {
+    /// The deterministic CBOR payload (RFC 8949 §4.2.1: shortest integers, sorted keys, definite lengths).
+    pub fn to_payload(&self) -> Vec<u8> {
+        let kind = uint(self.body.kind() as u64);
+        let time = uint(self.time.0);
+        let seq = if self.body.is_genesis() { None } else { uint(self.seq) };
+        let fields = match &self.body {
+            RecordBody::RunManifest(r) => vec![
+                (4, text(&r.title)),
+                (5, text(&r.microfactory)),
+                (6, text(&r.place)),
+                (7, uint(r.size)),
+                (8, uint(r.window_start.0)),
+                (9, uint(r.window_end.0)),
+            ],
+            RecordBody::Mint(m) => vec![
+                (4, Some(Value::Bytes(m.run.0.to_vec()))),
+                (5, uint(m.number)),
+                (6, uint(m.size)),
+                (7, text(&m.title)),
+                (8, text(&m.microfactory)),
+                (9, m.owner.as_ref().and_then(key_bytes)),
+            ],
+            RecordBody::Repair(r) => vec![
+                (4, text(&r.note)),
+                (
+                    5,
+                    (!r.parts.is_empty())
+                        .then(|| Value::Array(r.parts.iter().map(|p| Value::Text(p.clone())).collect())),
+                ),
+            ],
+            RecordBody::Transfer(to) => vec![(4, key_bytes(to))],
+            RecordBody::Badge(b) => vec![(4, text(&b.event)), (5, b.place.as_deref().and_then(text))],
+            RecordBody::Report(s) => vec![(4, uint(*s as u64))],
+        };
+        let mut all = vec![(1, kind), (2, time), (3, seq)];
+        all.extend(fields);
+        cbor::encode(&cbor::int_map(all))
+    }
+
+    /// Parses a payload strictly: known kind, every required field, no unknown field,
+    /// and the bytes must be exactly the deterministic encoding of the result.
+    pub fn from_payload(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let value = cbor::decode_one(bytes, MAX_RECORD_BYTES)?;
+        let mut map = IntMap::new(value, "record")?;
+        let kind = RecordKind::from_number(map.uint(1)?)?;
+        let time = Timestamp(map.uint(2)?);
+        let genesis = matches!(kind, RecordKind::RunManifest | RecordKind::Mint);
+        let seq = if genesis { 0 } else { map.uint(3)? };
+        if !genesis && seq == 0 {
+            return Err(DecodeError::invalid("record", 3, "sequence number 0 is the mint's"));
+        }
+        let body = match kind {
+            RecordKind::RunManifest => RecordBody::RunManifest(RunManifest {
+                title: map.text(4, MAX_TEXT_BYTES)?,
+                microfactory: map.text(5, MAX_TEXT_BYTES)?,
+                place: map.text(6, MAX_TEXT_BYTES)?,
+                size: map.uint(7)?,
+                window_start: Timestamp(map.uint(8)?),
+                window_end: Timestamp(map.uint(9)?),
+            }),
+            RecordKind::Mint => RecordBody::Mint(Mint {
+                run: RunId(map.bytes_n::<16>(4)?),
+                number: map.uint(5)?,
+                size: map.uint(6)?,
+                title: map.text(7, MAX_TEXT_BYTES)?,
+                microfactory: map.text(8, MAX_TEXT_BYTES)?,
+                owner: map.opt_bytes_n::<32>(9)?.map(|b| parse_key(&b)).transpose()?,
+            }),
+            RecordKind::Repair => {
+                let note = map.text(4, MAX_TEXT_BYTES)?;
+                let parts = match map.opt_array(5, MAX_PARTS)? {
+                    None => Vec::new(),
+                    Some(items) if items.is_empty() => {
+                        return Err(DecodeError::invalid("record", 5, "empty parts list must be omitted"))
+                    }
+                    Some(items) => items
+                        .into_iter()
+                        .map(|v| match v {
+                            Value::Text(t) if t.len() <= MAX_TEXT_BYTES => Ok(t),
+                            _ => Err(DecodeError::invalid("record", 5, "parts must be short text strings")),
+                        })
+                        .collect::<Result<_, _>>()?,
+                };
+                RecordBody::Repair(Repair { note, parts })
+            }
+            RecordKind::Transfer => RecordBody::Transfer(parse_key(&map.bytes_n::<32>(4)?)?),
+            RecordKind::Badge => RecordBody::Badge(Badge {
+                event: map.text(4, MAX_TEXT_BYTES)?,
+                place: map.opt_text(5, MAX_TEXT_BYTES)?,
+            }),
+            RecordKind::Report => RecordBody::Report(match map.uint(4)? {
+                1 => ReportStatus::Stolen,
+                2 => ReportStatus::Recovered,
+                3 => ReportStatus::Void,
+                _ => return Err(DecodeError::invalid("record", 4, "unknown report status")),
+            }),
+        };
+        map.finish()?;
+        let record = Record { time, seq, body };
+        if record.to_payload() != bytes {
+            return Err(DecodeError::NonCanonical);
+        }
+        Ok(record)
+    }
+
+    /// Signs the record with `key`. Genesis kinds (run manifest, mint) take `link: None`;
+    /// every later record takes the item and previous hash it extends.
+    /// Signing does not check any rule: verification does.
+    pub fn sign(&self, key: &SigningKey, link: Option<&ChainLink>) -> Vec<u8> {
+        let aad = link.map(ChainLink::external_aad);
+        cose::sign(key, self.to_payload(), aad.as_ref().map_or(&[][..], |a| &a[..]))
+    }
+}
+
+fn parse_key(bytes: &[u8; 32]) -> Result<PublicKey, DecodeError> {
+    PublicKey::from_bytes(bytes).map_err(|_| DecodeError::BadPublicKey)
+}
+
+/// A record decoded from untrusted bytes; its signature is not yet checked.
+pub struct DecodedRecord {
+    /// SHA-256 of the exact bytes received.
+    pub hash: RecordHash,
+    /// The key id named in the protected header.
+    pub signer: KeyId,
+    /// The parsed payload.
+    pub record: Record,
+    pub(crate) envelope: Envelope,
+}
+
+impl DecodedRecord {
+    /// Strictly decodes one record (at most [`MAX_RECORD_BYTES`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let envelope = Envelope::decode(bytes, MAX_RECORD_BYTES)?;
+        let record = Record::from_payload(&envelope.payload)?;
+        Ok(DecodedRecord {
+            hash: RecordHash::of(bytes),
+            signer: envelope.kid,
+            record,
+            envelope,
+        })
+    }
+
+    /// Whether `key` signed this record at the position `link` (None for genesis kinds).
+    pub(crate) fn signature_valid(&self, key: &PublicKey, link: Option<&ChainLink>) -> bool {
+        let aad = link.map(ChainLink::external_aad);
+        self.envelope.verify(key, aad.as_ref().map_or(&[][..], |a| &a[..]))
+    }
+}
+
+/// Signs arbitrary payload bytes as a profiled COSE_Sign1. Only for building conformance
+/// vectors that must carry a valid signature over a deliberately broken payload.
+#[doc(hidden)]
+pub fn sign_raw_payload_for_vectors(key: &SigningKey, payload: Vec<u8>, link: Option<&ChainLink>) -> Vec<u8> {
+    let aad = link.map(ChainLink::external_aad);
+    cose::sign(key, payload, aad.as_ref().map_or(&[][..], |a| &a[..]))
+}
