@@ -12,6 +12,10 @@
 use ciborium::Value;
 
 use crate::base45;
+use crate::chain::{verify_chain, verify_run, VerifiedChain};
+use crate::error::ChainError;
+use crate::ids::Timestamp;
+use crate::trust::TrustList;
 use crate::cbor::{self, IntMap};
 use crate::error::{DecodeError, PayloadError};
 use crate::limits::{MAX_HISTORY_BYTES, MAX_HISTORY_RECORDS, MAX_PAYLOAD_CHARS, MAX_RECORD_BYTES};
@@ -67,6 +71,18 @@ impl Payload {
             Payload::Label(mint) => mint.clone(),
             Payload::History(h) => h.to_cbor(),
         }
+    }
+
+    /// Verifies every record in order from the mint, and the run manifest if carried
+    /// (its own rules, then the mint against it, reported at index 0).
+    pub fn verify(&self, trust: &TrustList, now: Timestamp) -> Result<VerifiedChain, ChainError> {
+        let chain = verify_chain(self.records(), trust, now)?;
+        if let Payload::History(History { run: Some(run), .. }) = self {
+            let at0 = |error| ChainError { index: 0, error };
+            let run = verify_run(run, trust, now).map_err(at0)?;
+            chain.check_run(&run).map_err(at0)?;
+        }
+        Ok(chain)
     }
 
     /// Encodes as `PV1:` + base45.
