@@ -1,0 +1,913 @@
+//! The conformance vectors in `spec/vectors/`: generated here from fixed seeds, checked
+//! against the files (drift fails), and every vector run through the library with exactly
+//! its expected outcome.
+//!
+//! Regenerate after an intended format change with:
+//! `UPDATE_VECTORS=1 cargo test -p provenance-core --test vectors`
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use ciborium::Value;
+use ed25519_dalek::Signer as _;
+use provenance_core::codes::ALL_CODES;
+use provenance_core::record::sign_raw_payload_for_vectors;
+use provenance_core::*;
+use serde_json::{json, Value as Json};
+use sha2::{Digest, Sha256};
+
+const DAY: u64 = 86_400;
+
+fn t(text: &str) -> Timestamp {
+    Timestamp::parse(text).unwrap()
+}
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_seed([seed; 32])
+}
+
+struct World {
+    operator: SigningKey,
+    maker: SigningKey,
+    desk: SigningKey,
+    host: SigningKey,
+    buyer: SigningKey,
+    stranger: SigningKey,
+    revoked_maker: SigningKey,
+    future_host: SigningKey,
+    expired_desk: SigningKey,
+    other_maker: SigningKey,
+    trust_bytes: Vec<u8>,
+
+    start: Timestamp,
+    now: Timestamp,
+}
+
+fn entry(k: &SigningKey, role: Role, name: &str, from: &str) -> TrustEntry {
+    TrustEntry {
+        key: k.public_key(),
+        roles: Roles::of(role),
+        name: name.into(),
+        valid_from: t(from),
+        valid_until: None,
+        revoked_at: None,
+    }
+}
+
+impl World {
+    fn new() -> Self {
+        let operator = key(1);
+        let (maker, desk, host, buyer, stranger) = (key(2), key(3), key(4), key(5), key(7));
+        let (revoked_maker, future_host, expired_desk, other_maker) = (key(8), key(10), key(11), key(12));
+        let mut revoked = entry(&revoked_maker, Role::Maker, "Gone Goods", "2026-01-01");
+        revoked.revoked_at = Some(t("2026-02-01"));
+        let mut expired = entry(&expired_desk, Role::Repairer, "Old Fix Desk", "2025-01-01");
+        expired.valid_until = Some(t("2026-02-01"));
+        let content = TrustListContent {
+            version: 1,
+            issued_at: t("2026-01-15"),
+            ledger: Some(key(9).public_key()),
+            entries: vec![
+                entry(&maker, Role::Maker, "Karim Studio", "2026-01-01"),
+                entry(&desk, Role::Repairer, "Fix-It Desk", "2026-01-01"),
+                entry(&host, Role::Host, "Makers Fair", "2026-01-01"),
+                revoked,
+                entry(&future_host, Role::Host, "Future Fair", "2027-01-01"),
+                expired,
+                entry(&other_maker, Role::Maker, "Other Atelier", "2026-01-01"),
+            ],
+        };
+        let trust_bytes = content.sign(&operator);
+        TrustList::verify(&trust_bytes, Some(&operator.public_key())).unwrap();
+        World {
+            operator,
+            maker,
+            desk,
+            host,
+            buyer,
+            stranger,
+            revoked_maker,
+            future_host,
+            expired_desk,
+            other_maker,
+            trust_bytes,
+
+            start: t("2026-03-01"),
+            now: t("2026-06-01"),
+        }
+    }
+
+    fn at(&self, days: u64) -> Timestamp {
+        Timestamp(self.start.0 + days * DAY)
+    }
+
+    fn run_manifest(&self) -> Record {
+        Record {
+            time: self.start,
+            seq: 0,
+            body: RecordBody::RunManifest(RunManifest {
+                title: "Eclipse Pin".into(),
+                microfactory: "Northside Microfactory".into(),
+                place: "Leeds".into(),
+                size: 3,
+                window_start: self.start,
+                window_end: self.at(30),
+            }),
+        }
+    }
+
+    fn run_bytes(&self) -> Vec<u8> {
+        self.run_manifest().sign(&self.maker, None)
+    }
+
+    fn mint(&self, number: u64, owner: Option<&SigningKey>) -> Record {
+        Record {
+            time: self.at(1),
+            seq: 0,
+            body: RecordBody::Mint(Mint {
+                run: RunId::derive(&self.run_bytes()),
+                number,
+                size: 3,
+                title: "Eclipse Pin".into(),
+                microfactory: "Northside Microfactory".into(),
+                owner: owner.map(|k| k.public_key()),
+            }),
+        }
+    }
+}
+
+/// Builds a chain record by record, tracking item id and head.
+struct ChainBuilder {
+    records: Vec<Vec<u8>>,
+    item: ItemId,
+}
+
+impl ChainBuilder {
+    fn new(mint: Vec<u8>) -> Self {
+        ChainBuilder {
+            item: ItemId::derive(&mint),
+            records: vec![mint],
+        }
+    }
+
+    fn link(&self) -> ChainLink {
+        ChainLink {
+            item: self.item,
+            prev: RecordHash::of(self.records.last().unwrap()),
+        }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.records.len() as u64
+    }
+
+    fn push(mut self, signer: &SigningKey, time: Timestamp, body: RecordBody) -> Self {
+        let record = Record {
+            time,
+            seq: self.next_seq(),
+            body,
+        };
+        let bytes = record.sign(signer, Some(&self.link()));
+        self.records.push(bytes);
+        self
+    }
+
+    fn push_bytes(mut self, bytes: Vec<u8>) -> Self {
+        self.records.push(bytes);
+        self
+    }
+
+    fn history(&self, run: Option<Vec<u8>>) -> Payload {
+        Payload::History(History {
+            records: self.records.clone(),
+            run,
+            head: None,
+        })
+    }
+}
+
+fn repair(note: &str) -> RecordBody {
+    RecordBody::Repair(Repair {
+        note: note.into(),
+        parts: vec!["clasp".into()],
+    })
+}
+
+fn badge() -> RecordBody {
+    RecordBody::Badge(Badge {
+        event: "Leeds Makers Fair 2026".into(),
+        place: Some("Leeds".into()),
+    })
+}
+
+/// A COSE_Sign1 with a caller-chosen protected header and unprotected map, validly signed.
+fn hand_cose(k: &SigningKey, protected: Vec<u8>, unprotected: Value, payload: Option<Vec<u8>>, aad: &[u8]) -> Vec<u8> {
+    let mut tbs = Vec::new();
+    ciborium::ser::into_writer(
+        &Value::Array(vec![
+            Value::Text("Signature1".into()),
+            Value::Bytes(protected.clone()),
+            Value::Bytes(aad.to_vec()),
+            Value::Bytes(payload.clone().unwrap_or_default()),
+        ]),
+        &mut tbs,
+    )
+    .unwrap();
+    let dalek = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
+    assert_eq!(dalek.verifying_key().to_bytes(), k.public_key().to_bytes(), "hand_cose signs as the maker");
+    let sig = dalek.sign(&tbs).to_bytes();
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(
+        &Value::Tag(
+            18,
+            Box::new(Value::Array(vec![
+                Value::Bytes(protected),
+                unprotected,
+                payload.map_or(Value::Null, Value::Bytes),
+                Value::Bytes(sig.to_vec()),
+            ])),
+        ),
+        &mut out,
+    )
+    .unwrap();
+    out
+}
+
+fn protected_with_kid(alg_byte: u8, k: &SigningKey) -> Vec<u8> {
+    let mut p = vec![0xa2, 0x01, alg_byte, 0x04, 0x48];
+    p.extend_from_slice(&k.public_key().key_id().0);
+    p
+}
+
+fn cbor(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(value, &mut out).unwrap();
+    out
+}
+
+fn label(bytes: Vec<u8>) -> String {
+    format!("PV1:{}", base45::encode(&bytes))
+}
+
+struct PayloadVector {
+    name: &'static str,
+    description: &'static str,
+    payload: String,
+    trust_list: Vec<u8>,
+    expect: &'static str,
+    warnings: Vec<&'static str>,
+}
+
+fn pv(name: &'static str, description: &'static str, payload: String, expect: &'static str) -> PayloadVector {
+    PayloadVector {
+        name,
+        description,
+        payload,
+        trust_list: Vec::new(),
+        expect,
+        warnings: Vec::new(),
+    }
+}
+
+fn payload_vectors(w: &World) -> Vec<PayloadVector> {
+    let run = w.run_bytes();
+    let mint2 = w.mint(2, None).sign(&w.maker, None);
+    let full = ChainBuilder::new(mint2.clone())
+        .push(&w.desk, w.at(2), repair("replaced the clasp"))
+        .push(&w.maker, w.at(3), RecordBody::Transfer(w.buyer.public_key()))
+        .push(&w.host, w.at(4), badge());
+    let stolen = ChainBuilder::new(mint2.clone())
+        .push(&w.maker, w.at(3), RecordBody::Transfer(w.buyer.public_key()))
+        .push(&w.buyer, w.at(5), RecordBody::Report(ReportStatus::Stolen));
+    let recovered = ChainBuilder::new(mint2.clone())
+        .push(&w.maker, w.at(3), RecordBody::Report(ReportStatus::Stolen))
+        .push(&w.maker, w.at(4), RecordBody::Report(ReportStatus::Recovered));
+    let void = ChainBuilder::new(mint2.clone()).push(&w.maker, w.at(2), RecordBody::Report(ReportStatus::Void));
+    let base = || ChainBuilder::new(mint2.clone());
+
+    let mut v = Vec::new();
+    let mut genuine = pv("label", "a printed label: the mint record alone", label(mint2.clone()), "genuine");
+    genuine.warnings = vec!["payload.label_only"];
+    v.push(genuine);
+    let mut owned = pv(
+        "label-with-owner",
+        "a label whose mint names a first owner other than the maker",
+        label(w.mint(1, Some(&w.buyer)).sign(&w.maker, None)),
+        "genuine",
+    );
+    owned.warnings = vec!["payload.label_only"];
+    v.push(owned);
+    v.push(pv(
+        "history-full",
+        "run manifest, mint, repair, transfer to the buyer, badge",
+        full.history(Some(run.clone())).encode(),
+        "genuine",
+    ));
+    v.push(pv("history-without-run", "mint and later records, no run manifest", full.history(None).encode(), "genuine"));
+    let mut s = pv(
+        "history-stolen",
+        "transferred, then reported stolen by the new owner",
+        stolen.history(None).encode(),
+        "genuine",
+    );
+    s.warnings = vec!["item.stolen"];
+    v.push(s);
+    v.push(pv(
+        "history-recovered",
+        "reported stolen and recovered by the maker as first owner",
+        recovered.history(None).encode(),
+        "genuine",
+    ));
+    let mut vd = pv("history-void", "voided by its maker", void.history(None).encode(), "genuine");
+    vd.warnings = vec!["item.void"];
+    v.push(vd);
+
+    // Payload layer.
+    v.push(pv("bad-prefix", "wrong version prefix", format!("PV2:{}", base45::encode(&mint2)), "payload.bad_prefix"));
+    v.push(pv(
+        "bad-base45-lowercase",
+        "a lower-case character is outside the base45 alphabet",
+        format!("PV1:{}", base45::encode(&mint2).to_lowercase()),
+        "payload.bad_base45",
+    ));
+    v.push(pv("payload-too-large", "over 4296 characters", format!("PV1:{}", "0".repeat(4300)), "payload.too_large"));
+    v.push(pv("container-not-map", "the CBOR item is an integer", label(vec![0x01]), "payload.bad_container"));
+    v.push(pv(
+        "container-empty-records",
+        "a container with no records",
+        label(cbor(&Value::Map(vec![(Value::Integer(1.into()), Value::Array(vec![]))]))),
+        "payload.bad_container",
+    ));
+    v.push(pv(
+        "container-head-reserved",
+        "a container using the reserved head-statement key 3",
+        label(cbor(&Value::Map(vec![
+            (Value::Integer(1.into()), Value::Array(vec![Value::Bytes(mint2.clone())])),
+            (Value::Integer(3.into()), Value::Bytes(vec![0])),
+        ]))),
+        "payload.bad_container",
+    ));
+    v.push(pv(
+        "container-unknown-key",
+        "a container with an unknown key 9",
+        label(cbor(&Value::Map(vec![
+            (Value::Integer(1.into()), Value::Array(vec![Value::Bytes(mint2.clone())])),
+            (Value::Integer(9.into()), Value::Bytes(vec![0])),
+        ]))),
+        "decode.invalid_field",
+    ));
+    v.push(pv(
+        "container-non-canonical",
+        "the records array uses an indefinite length",
+        label([vec![0xa1, 0x01, 0x9f, 0x58, mint2.len() as u8], mint2.clone(), vec![0xff]].concat()),
+        "decode.non_canonical",
+    ));
+
+    // Decode layer, on a label.
+    v.push(pv("record-too-large", "a record over 2048 bytes", label([vec![0xd2], vec![0u8; 2100]].concat()), "decode.too_large"));
+    v.push(pv("record-truncated", "a mint cut short", label(mint2[..mint2.len() - 1].to_vec()), "decode.malformed"));
+    v.push(pv("record-trailing-byte", "a zero byte after the mint", label([mint2.clone(), vec![0]].concat()), "decode.trailing_bytes"));
+    v.push(pv(
+        "container-too-deep",
+        "arrays nested 20 deep",
+        label([vec![0xa1, 0x01], vec![0x81; 20], vec![0x40]].concat()),
+        "decode.too_deep",
+    ));
+    v.push(pv(
+        "record-not-cose-sign1",
+        "tag 18 over an array of three",
+        label(cbor(&Value::Tag(18, Box::new(Value::Array(vec![Value::Bytes(vec![]), Value::Map(vec![]), Value::Null]))))),
+        "decode.not_cose_sign1",
+    ));
+    let mint_payload = w.mint(2, None).to_payload();
+    v.push(pv(
+        "record-alg-eddsa",
+        "protected header says alg -8 (EdDSA) instead of -19 (Ed25519), validly signed",
+        label(hand_cose(&w.maker, protected_with_kid(0x27, &w.maker), Value::Map(vec![]), Some(mint_payload.clone()), b"")),
+        "decode.bad_protected_header",
+    ));
+    v.push(pv(
+        "record-kid-unprotected",
+        "the key id also sits in the unprotected header, which nothing signs",
+        label(hand_cose(
+            &w.maker,
+            protected_with_kid(0x32, &w.maker),
+            Value::Map(vec![(Value::Integer(4.into()), Value::Bytes(vec![1]))]),
+            Some(mint_payload.clone()),
+            b"",
+        )),
+        "decode.unprotected_header",
+    ));
+    v.push(pv(
+        "record-detached",
+        "the payload is nil (detached)",
+        label(hand_cose(&w.maker, protected_with_kid(0x32, &w.maker), Value::Map(vec![]), None, b"")),
+        "decode.detached_payload",
+    ));
+    let signed_raw = |payload: Vec<u8>| label(sign_raw_payload_for_vectors(&w.maker, payload, None));
+    let mut dup = mint_payload.clone();
+    dup[0] += 1; // one more pair in the map header
+    dup.extend_from_slice(&[0x05, 0x02]); // key 5 (edition) again
+    v.push(pv("payload-duplicate-key", "edition number appears twice, validly signed", signed_raw(dup), "decode.duplicate_key"));
+    let mut long_int = mint_payload.clone();
+    let at = long_int.windows(2).position(|p| p == [0x01, 0x02]).unwrap();
+    long_int.splice(at + 1..at + 2, [0x18, 0x02]); // kind 2 written in two bytes
+    v.push(pv("payload-non-canonical-int", "kind 2 written as 0x18 0x02, validly signed", signed_raw(long_int), "decode.non_canonical"));
+    let mut kind9 = mint_payload.clone();
+    kind9[at + 1] = 0x09;
+    v.push(pv("payload-unknown-kind", "kind 9, validly signed", signed_raw(kind9), "decode.unknown_kind"));
+    v.push(pv(
+        "payload-missing-field",
+        "a mint without its edition number, validly signed",
+        signed_raw(cbor(&Value::Map(vec![
+            (Value::Integer(1.into()), Value::Integer(2.into())),
+            (Value::Integer(2.into()), Value::Integer(w.at(1).0.into())),
+        ]))),
+        "decode.invalid_field",
+    ));
+    let mut weak_owner = w.mint(2, Some(&w.buyer)).to_payload();
+    let kpos = weak_owner.len() - 32;
+    weak_owner[kpos..].copy_from_slice(&{
+        let mut id = [0u8; 32];
+        id[0] = 1;
+        id
+    });
+    v.push(pv("payload-weak-owner-key", "first owner is the small-order identity point", signed_raw(weak_owner), "decode.bad_public_key"));
+
+    // Signatures and chain binding.
+    let mut tampered = mint2.clone();
+    let pos = tampered.windows(11).position(|p| p == b"Eclipse Pin").unwrap();
+    tampered[pos] = b'e';
+    v.push(pv("mint-tampered", "one letter of the title changed after signing", label(tampered), "record.signature_invalid"));
+    let other_mint = w.mint(3, None).sign(&w.maker, None);
+    let foreign = ChainBuilder::new(other_mint).push(&w.desk, w.at(2), repair("replaced the clasp"));
+    v.push(pv(
+        "record-replayed-other-item",
+        "a repair signed for item 3/3 placed after the mint of 2/3",
+        base().push_bytes(foreign.records[1].clone()).history(None).encode(),
+        "record.signature_invalid",
+    ));
+    let reordered = {
+        let b = base()
+            .push(&w.desk, w.at(2), repair("first"))
+            .push(&w.desk, w.at(2), repair("second"));
+        let mut records = b.records.clone();
+        records.swap(1, 2);
+        Payload::History(History { records, run: None, head: None }).encode()
+    };
+    v.push(pv("records-swapped", "two repairs swapped in order", reordered, "chain.seq_mismatch"));
+    v.push(pv(
+        "first-not-mint",
+        "a history that starts with a repair",
+        Payload::History(History {
+            records: vec![full.records[1].clone()],
+            run: None,
+            head: None,
+        })
+        .encode(),
+        "chain.first_not_mint",
+    ));
+    v.push(pv(
+        "second-mint",
+        "a mint in second position",
+        Payload::History(History {
+            records: vec![mint2.clone(), mint2.clone()],
+            run: None,
+            head: None,
+        })
+        .encode(),
+        "chain.unexpected_kind",
+    ));
+    let skip = {
+        let b = base();
+        let record = Record { time: w.at(2), seq: 2, body: repair("skipped a number") };
+        let bytes = record.sign(&w.desk, Some(&b.link()));
+        b.push_bytes(bytes)
+    };
+    v.push(pv("seq-skipped", "a repair numbered 2 right after the mint", skip.history(None).encode(), "chain.seq_mismatch"));
+    v.push(pv(
+        "time-regressed",
+        "a repair dated before the mint",
+        base().push(&w.desk, w.start, repair("too early")).history(None).encode(),
+        "chain.time_regressed",
+    ));
+    v.push(pv(
+        "time-in-future",
+        "a repair dated a day after the verifier's now",
+        base().push(&w.desk, Timestamp(w.now.0 + DAY), repair("from the future")).history(None).encode(),
+        "chain.time_in_future",
+    ));
+    v.push(pv(
+        "unknown-signer",
+        "a repair signed by a key the trust list does not name",
+        base().push(&w.stranger, w.at(2), repair("by a stranger")).history(None).encode(),
+        "chain.unknown_signer",
+    ));
+    v.push(pv(
+        "mint-by-desk",
+        "a mint signed by a trusted repair desk, not a maker",
+        label(w.mint(2, None).sign(&w.desk, None)),
+        "chain.signer_not_authorized",
+    ));
+    v.push(pv(
+        "repair-by-host",
+        "a repair signed by an event host",
+        base().push(&w.host, w.at(2), repair("by a host")).history(None).encode(),
+        "chain.signer_not_authorized",
+    ));
+    v.push(pv(
+        "transfer-by-non-owner",
+        "after the sale, the maker (no longer owner) transfers again",
+        full.clone_chain().push(&w.maker, w.at(5), RecordBody::Transfer(w.stranger.public_key())).history(None).encode(),
+        "chain.signer_not_owner",
+    ));
+    v.push(pv(
+        "stolen-by-non-owner",
+        "a stranger reports the piece stolen",
+        base().push(&w.stranger, w.at(2), RecordBody::Report(ReportStatus::Stolen)).history(None).encode(),
+        "chain.signer_not_owner",
+    ));
+    v.push(pv(
+        "void-by-desk",
+        "a repair desk tries to void the piece",
+        base().push(&w.desk, w.at(2), RecordBody::Report(ReportStatus::Void)).history(None).encode(),
+        "chain.signer_not_maker",
+    ));
+    v.push(pv(
+        "badge-key-not-yet-valid",
+        "a badge by a host whose trust starts in 2027",
+        base().push(&w.future_host, w.at(2), badge()).history(None).encode(),
+        "chain.key_not_yet_valid",
+    ));
+    v.push(pv(
+        "repair-key-expired",
+        "a repair by a desk whose trust ended 2026-02-01",
+        base().push(&w.expired_desk, w.at(2), repair("late")).history(None).encode(),
+        "chain.key_expired",
+    ));
+    let revoked_mint = Record {
+        time: w.at(1),
+        seq: 0,
+        body: RecordBody::Mint(Mint {
+            run: RunId([0xaa; 16]),
+            number: 1,
+            size: 10,
+            title: "Gone Goods Cup".into(),
+            microfactory: "Gone Works".into(),
+            owner: None,
+        }),
+    };
+    v.push(pv(
+        "mint-key-revoked",
+        "a mint dated after its maker's key was revoked",
+        label(revoked_mint.sign(&w.revoked_maker, None)),
+        "chain.key_revoked",
+    ));
+    v.push(pv(
+        "record-after-void",
+        "a repair after the maker voided the piece",
+        void.clone_chain().push(&w.desk, w.at(3), repair("too late")).history(None).encode(),
+        "chain.item_void",
+    ));
+    v.push(pv(
+        "recovered-not-stolen",
+        "recovered reported while not stolen",
+        base().push(&w.maker, w.at(2), RecordBody::Report(ReportStatus::Recovered)).history(None).encode(),
+        "chain.status_unchanged",
+    ));
+    v.push(pv(
+        "stolen-twice",
+        "stolen reported twice",
+        stolen.clone_chain().push(&w.buyer, w.at(6), RecordBody::Report(ReportStatus::Stolen)).history(None).encode(),
+        "chain.status_unchanged",
+    ));
+    v.push(pv(
+        "transfer-to-self",
+        "the owner transfers to its own key",
+        base().push(&w.maker, w.at(2), RecordBody::Transfer(w.maker.public_key())).history(None).encode(),
+        "chain.transfer_to_self",
+    ));
+
+    // Edition and run rules.
+    v.push(pv("edition-zero", "edition 0 of 3", label(w.mint(0, None).sign(&w.maker, None)), "run.edition_zero"));
+    v.push(pv("edition-over-cap", "edition 4 of 3", label(w.mint(4, None).sign(&w.maker, None)), "run.edition_over_cap"));
+    let other_run = Record {
+        time: w.start,
+        seq: 0,
+        body: RecordBody::RunManifest(RunManifest {
+            title: "Eclipse Pin".into(),
+            microfactory: "Northside Microfactory".into(),
+            place: "Leeds".into(),
+            size: 3,
+            window_start: w.start,
+            window_end: w.at(31),
+        }),
+    }
+    .sign(&w.maker, None);
+    v.push(pv(
+        "run-id-mismatch",
+        "the carried run manifest is another run of the same maker",
+        base().history(Some(other_run)).encode(),
+        "run.mismatch",
+    ));
+    let mut foreign_run = w.run_manifest();
+    foreign_run.time = w.start;
+    v.push(pv(
+        "run-other-maker",
+        "the carried run manifest is signed by another maker",
+        base().history(Some(foreign_run.sign(&w.other_maker, None))).encode(),
+        "run.mismatch",
+    ));
+    let late_mint = Record {
+        time: w.at(40),
+        ..w.mint(2, None)
+    }
+    .sign(&w.maker, None);
+    v.push(pv(
+        "mint-outside-window",
+        "minted ten days after the production window closed",
+        ChainBuilder::new(late_mint).history(Some(run.clone())).encode(),
+        "run.outside_window",
+    ));
+    let mut bad_window = w.run_manifest();
+    if let RecordBody::RunManifest(m) = &mut bad_window.body {
+        m.window_end = Timestamp(w.start.0 - DAY);
+    }
+    v.push(pv(
+        "run-window-inverted",
+        "the run's window ends before it starts",
+        base().history(Some(bad_window.sign(&w.maker, None))).encode(),
+        "run.invalid_window",
+    ));
+
+    // Trust list layer.
+    let mut tampered_trust = w.trust_bytes.clone();
+    let pos = tampered_trust.windows(12).position(|p| p == b"Karim Studio").unwrap();
+    tampered_trust[pos] = b'k';
+    let mut tv = pv("trust-tampered", "one letter of a trust entry's name changed", label(mint2.clone()), "trust.signature_invalid");
+    tv.trust_list = tampered_trust;
+    v.push(tv);
+    let mut tv = pv(
+        "trust-other-operator",
+        "a trust list signed by another operator than the pinned one",
+        label(mint2.clone()),
+        "trust.operator_mismatch",
+    );
+    tv.trust_list = TrustListContent {
+        version: 1,
+        issued_at: t("2026-01-15"),
+        ledger: None,
+        entries: vec![entry(&w.maker, Role::Maker, "Karim Studio", "2026-01-01")],
+    }
+    .sign(&w.stranger);
+    v.push(tv);
+    let mut tv = pv("trust-duplicate-entry", "two entries for the maker's key", label(mint2.clone()), "trust.duplicate_entry");
+    tv.trust_list = TrustListContent {
+        version: 1,
+        issued_at: t("2026-01-15"),
+        ledger: None,
+        entries: vec![
+            entry(&w.maker, Role::Maker, "Karim Studio", "2026-01-01"),
+            entry(&w.maker, Role::Host, "Karim Studio", "2026-01-01"),
+        ],
+    }
+    .sign(&w.operator);
+    v.push(tv);
+    for vector in &mut v {
+        if vector.trust_list.is_empty() {
+            vector.trust_list = w.trust_bytes.clone();
+        }
+    }
+    v
+}
+
+impl ChainBuilder {
+    fn clone_chain(&self) -> ChainBuilder {
+        ChainBuilder {
+            records: self.records.clone(),
+            item: self.item,
+        }
+    }
+}
+
+/// The outcome the library gives a vector: "genuine" plus warnings, or the first error code.
+fn outcome(payload: &str, trust_list: &[u8], operator: &PublicKey, now: Timestamp) -> (String, Vec<&'static str>) {
+    let trust = match TrustList::verify(trust_list, Some(operator)) {
+        Ok(t) => t,
+        Err(e) => return (e.code().into(), vec![]),
+    };
+    let payload = match Payload::decode(payload) {
+        Ok(p) => p,
+        Err(e) => return (e.code().into(), vec![]),
+    };
+    match payload.verify(&trust, now) {
+        Err(e) => (e.code().into(), vec![]),
+        Ok(chain) => {
+            let mut warnings = Vec::new();
+            if chain.is_void() {
+                warnings.push("item.void");
+            }
+            if chain.is_stolen() {
+                warnings.push("item.stolen");
+            }
+            if matches!(payload, Payload::Label(_)) {
+                warnings.push("payload.label_only");
+            }
+            ("genuine".into(), warnings)
+        }
+    }
+}
+
+fn record_vectors(w: &World) -> Json {
+    let run = w.run_bytes();
+    let mint = w.mint(1, None).sign(&w.maker, None);
+    let b = ChainBuilder::new(mint.clone())
+        .push(&w.desk, w.at(2), repair("replaced the clasp"))
+        .push(&w.maker, w.at(3), RecordBody::Transfer(w.buyer.public_key()))
+        .push(&w.host, w.at(4), badge())
+        .push(&w.buyer, w.at(5), RecordBody::Report(ReportStatus::Stolen))
+        .push(&w.buyer, w.at(6), RecordBody::Report(ReportStatus::Recovered))
+        .push(&w.maker, w.at(7), RecordBody::Report(ReportStatus::Void));
+    let signers = [&w.maker, &w.desk, &w.maker, &w.host, &w.buyer, &w.buyer, &w.maker];
+    let names = ["mint", "repair", "transfer", "badge", "report-stolen", "report-recovered", "report-void"];
+    let mut out = vec![json!({
+        "name": "run-manifest",
+        "kind": "run",
+        "cose_hex": hex::encode(&run),
+        "signer_public_key_hex": hex::encode(w.maker.public_key().to_bytes()),
+        "external_aad_hex": "",
+        "record_hash_hex": RecordHash::of(&run).to_hex(),
+        "derived_id_base32": RunId::derive(&run).to_base32(),
+    })];
+    for (i, bytes) in b.records.iter().enumerate() {
+        let aad = if i == 0 {
+            String::new()
+        } else {
+            let link = ChainLink {
+                item: b.item,
+                prev: RecordHash::of(&b.records[i - 1]),
+            };
+            hex::encode(link.external_aad())
+        };
+        let mut v = json!({
+            "name": names[i],
+            "kind": DecodedRecord::decode(bytes).unwrap().record.body.kind().name(),
+            "seq": i,
+            "cose_hex": hex::encode(bytes),
+            "signer_public_key_hex": hex::encode(signers[i].public_key().to_bytes()),
+            "external_aad_hex": aad,
+            "record_hash_hex": RecordHash::of(bytes).to_hex(),
+        });
+        if i == 0 {
+            v["derived_id_base32"] = json!(b.item.to_base32());
+        }
+        out.push(v);
+    }
+    json!({
+        "description": "One valid record of every kind, forming one chain (item 1/3 of the run). Each verifies as a plain RFC 9052 COSE_Sign1 with Ed25519 (alg -19) under signer_public_key_hex, with external_aad_hex as external_aad. derived_id = base32(SHA-256(cose)[0..16]).",
+        "records": out,
+    })
+}
+
+fn challenge_vectors(w: &World) -> Json {
+    let item = ItemId::derive(&w.mint(1, None).sign(&w.maker, None));
+    let answer = challenge::prove(&w.buyer, &item, b"buyer-nonce-42").unwrap();
+    let v = |name: &str, owner: &SigningKey, item: ItemId, challenge: &str, answer: &str, expect: &str| {
+        json!({
+            "name": name,
+            "item_base32": item.to_base32(),
+            "owner_public_key_hex": hex::encode(owner.public_key().to_bytes()),
+            "challenge": challenge,
+            "answer": answer,
+            "expect": expect,
+        })
+    };
+    json!({
+        "description": "Owner challenge answers: Ed25519 over 'provenance/v1 owner-proof\\0' || item id || len(challenge) || challenge, as unpadded base64url.",
+        "vectors": [
+            v("right-owner", &w.buyer, item, "buyer-nonce-42", &answer, "valid"),
+            v("earlier-owner-key", &w.maker, item, "buyer-nonce-42", &answer, "proof.invalid"),
+            v("other-item", &w.buyer, ItemId([0x11; 16]), "buyer-nonce-42", &answer, "proof.invalid"),
+            v("other-challenge", &w.buyer, item, "buyer-nonce-43", &answer, "proof.invalid"),
+            v("truncated-answer", &w.buyer, item, "buyer-nonce-42", &answer[..80], "proof.malformed"),
+        ],
+    })
+}
+
+fn generate() -> Vec<(&'static str, String)> {
+    let w = World::new();
+    let payloads: Vec<Json> = payload_vectors(&w)
+        .into_iter()
+        .map(|v| {
+            json!({
+                "name": v.name,
+                "description": v.description,
+                "payload": v.payload,
+                "trust_list_hex": hex::encode(&v.trust_list),
+                "operator_public_key_hex": hex::encode(w.operator.public_key().to_bytes()),
+                "now": w.now.to_rfc3339(),
+                "expect": v.expect,
+                "warnings": v.warnings,
+            })
+        })
+        .collect();
+    let payloads = json!({
+        "description": "QR payload vectors. Verify trust_list_hex with operator_public_key_hex pinned, decode payload, verify it at now. expect is 'genuine' or the first error code (spec §9); warnings lists the findings of a genuine payload.",
+        "vectors": payloads,
+    });
+    let pretty = |j: &Json| serde_json::to_string_pretty(j).unwrap() + "\n";
+    vec![
+        ("payloads.json", pretty(&payloads)),
+        ("records.json", pretty(&record_vectors(&w))),
+        ("challenges.json", pretty(&challenge_vectors(&w))),
+    ]
+}
+
+fn vectors_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
+}
+
+#[test]
+fn vector_files_match_the_generator() {
+    for (name, text) in generate() {
+        let path = vectors_dir().join(name);
+        if std::env::var_os("UPDATE_VECTORS").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == text,
+            "{} drifted from the generator; rerun with UPDATE_VECTORS=1 if the change is intended",
+            path.display()
+        );
+    }
+}
+
+fn load(name: &str) -> Json {
+    serde_json::from_str(&std::fs::read_to_string(vectors_dir().join(name)).unwrap()).unwrap()
+}
+
+#[test]
+fn every_payload_vector_gives_exactly_its_outcome() {
+    let file = load("payloads.json");
+    let vectors = file["vectors"].as_array().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for v in vectors {
+        let operator: [u8; 32] = hex::decode(v["operator_public_key_hex"].as_str().unwrap()).unwrap().try_into().unwrap();
+        let operator = PublicKey::from_bytes(&operator).unwrap();
+        let trust = hex::decode(v["trust_list_hex"].as_str().unwrap()).unwrap();
+        let now = Timestamp::parse(v["now"].as_str().unwrap()).unwrap();
+        let (got, warnings) = outcome(v["payload"].as_str().unwrap(), &trust, &operator, now);
+        let name = v["name"].as_str().unwrap();
+        assert_eq!(got, v["expect"].as_str().unwrap(), "vector {name}");
+        let want: Vec<&str> = v["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+        assert_eq!(warnings, want, "vector {name} warnings");
+        seen.insert(got);
+        seen.extend(warnings.iter().map(|w| w.to_string()));
+    }
+    // At least one vector per rule and limit reachable through a payload.
+    let unreachable_by_payload = ["chain.empty", "proof.invalid", "proof.malformed"];
+    for (code, _) in ALL_CODES {
+        if code.starts_with("ledger.") || unreachable_by_payload.contains(code) {
+            continue;
+        }
+        assert!(seen.contains(*code), "no payload vector produces {code}");
+    }
+}
+
+#[test]
+fn every_record_vector_verifies_as_plain_cose_sign1() {
+    let file = load("records.json");
+    let records = file["records"].as_array().unwrap();
+    assert_eq!(records.len(), 8, "one per kind and report status");
+    for r in records {
+        let bytes = hex::decode(r["cose_hex"].as_str().unwrap()).unwrap();
+        let key: [u8; 32] = hex::decode(r["signer_public_key_hex"].as_str().unwrap()).unwrap().try_into().unwrap();
+        let aad = hex::decode(r["external_aad_hex"].as_str().unwrap()).unwrap();
+        // Plain RFC 9052 verification with coset + dalek, independent of our decoder.
+        use coset::{CborSerializable, TaggedCborSerializable};
+        let cose = coset::CoseSign1::from_tagged_slice(&bytes).unwrap();
+        assert_eq!(cose.protected.header.alg, Some(coset::RegisteredLabelWithPrivate::Assigned(coset::iana::Algorithm::Ed25519)));
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap();
+        let sig = ed25519_dalek::Signature::from_slice(&cose.signature).unwrap();
+        vk.verify_strict(&cose.tbs_data(&aad), &sig).unwrap();
+        assert_eq!(cose.clone().to_tagged_vec().unwrap(), bytes, "re-encodes identically");
+        let _ = cose.to_vec();
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), r["record_hash_hex"].as_str().unwrap());
+        // And through our own strict decoder.
+        DecodedRecord::decode(&bytes).unwrap();
+    }
+}
+
+#[test]
+fn every_challenge_vector_gives_its_outcome() {
+    let file = load("challenges.json");
+    for v in file["vectors"].as_array().unwrap() {
+        let owner: [u8; 32] = hex::decode(v["owner_public_key_hex"].as_str().unwrap()).unwrap().try_into().unwrap();
+        let owner = PublicKey::from_bytes(&owner).unwrap();
+        let item = ItemId::from_base32(v["item_base32"].as_str().unwrap()).unwrap();
+        let got = match challenge::check(v["answer"].as_str().unwrap(), &owner, &item, v["challenge"].as_str().unwrap().as_bytes()) {
+            Ok(()) => "valid".to_string(),
+            Err(e) => e.code().to_string(),
+        };
+        assert_eq!(got, v["expect"].as_str().unwrap(), "{}", v["name"]);
+    }
+}
