@@ -20,11 +20,13 @@ pub(crate) fn decode_one(bytes: &[u8], max_len: usize) -> Result<Value, DecodeEr
     }
     check_depth(bytes)?;
     let mut reader = bytes;
-    let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut reader, MAX_CBOR_DEPTH + 2)
-        .map_err(|e| match e {
-            ciborium::de::Error::RecursionLimitExceeded => DecodeError::TooDeep,
-            _ => DecodeError::Malformed,
-        })?;
+    let value: Value =
+        ciborium::de::from_reader_with_recursion_limit(&mut reader, MAX_CBOR_DEPTH + 2).map_err(
+            |e| match e {
+                ciborium::de::Error::RecursionLimitExceeded => DecodeError::TooDeep,
+                _ => DecodeError::Malformed,
+            },
+        )?;
     if !reader.is_empty() {
         return Err(DecodeError::TrailingBytes);
     }
@@ -113,9 +115,16 @@ impl IntMap {
         let mut entries: Vec<(u64, Value)> = Vec::with_capacity(pairs.len());
         for (key, value) in pairs {
             let key = match key {
-                Value::Integer(i) => u64::try_from(i128::from(i))
-                    .map_err(|_| DecodeError::invalid(context, 0, "map key is not an unsigned integer"))?,
-                _ => return Err(DecodeError::invalid(context, 0, "map key is not an unsigned integer")),
+                Value::Integer(i) => u64::try_from(i128::from(i)).map_err(|_| {
+                    DecodeError::invalid(context, 0, "map key is not an unsigned integer")
+                })?,
+                _ => {
+                    return Err(DecodeError::invalid(
+                        context,
+                        0,
+                        "map key is not an unsigned integer",
+                    ))
+                }
             };
             if let Some((last, _)) = entries.last() {
                 if key == *last || entries.iter().any(|(k, _)| *k == key) {
@@ -143,16 +152,17 @@ impl IntMap {
     /// A required unsigned integer.
     pub(crate) fn uint(&mut self, key: u64) -> Result<u64, DecodeError> {
         let value = self.require(key)?;
-        as_uint(value).ok_or_else(|| DecodeError::invalid(self.context, key, "expected an unsigned integer"))
+        as_uint(value)
+            .ok_or_else(|| DecodeError::invalid(self.context, key, "expected an unsigned integer"))
     }
 
     /// An optional unsigned integer.
     pub(crate) fn opt_uint(&mut self, key: u64) -> Result<Option<u64>, DecodeError> {
         match self.take(key) {
             None => Ok(None),
-            Some(v) => as_uint(v)
-                .map(Some)
-                .ok_or_else(|| DecodeError::invalid(self.context, key, "expected an unsigned integer")),
+            Some(v) => as_uint(v).map(Some).ok_or_else(|| {
+                DecodeError::invalid(self.context, key, "expected an unsigned integer")
+            }),
         }
     }
 
@@ -174,7 +184,11 @@ impl IntMap {
         match value {
             Value::Text(t) if t.len() <= max => Ok(t),
             Value::Text(_) => Err(DecodeError::invalid(self.context, key, "text too long")),
-            _ => Err(DecodeError::invalid(self.context, key, "expected a text string")),
+            _ => Err(DecodeError::invalid(
+                self.context,
+                key,
+                "expected a text string",
+            )),
         }
     }
 
@@ -185,19 +199,30 @@ impl IntMap {
     }
 
     /// An optional byte string of exactly `N` bytes.
-    pub(crate) fn opt_bytes_n<const N: usize>(&mut self, key: u64) -> Result<Option<[u8; N]>, DecodeError> {
+    pub(crate) fn opt_bytes_n<const N: usize>(
+        &mut self,
+        key: u64,
+    ) -> Result<Option<[u8; N]>, DecodeError> {
         match self.take(key) {
             None => Ok(None),
             Some(v) => self.check_bytes_n(key, v).map(Some),
         }
     }
 
-    fn check_bytes_n<const N: usize>(&self, key: u64, value: Value) -> Result<[u8; N], DecodeError> {
+    fn check_bytes_n<const N: usize>(
+        &self,
+        key: u64,
+        value: Value,
+    ) -> Result<[u8; N], DecodeError> {
         match value {
             Value::Bytes(b) => b
                 .try_into()
                 .map_err(|_| DecodeError::invalid(self.context, key, "wrong byte string length")),
-            _ => Err(DecodeError::invalid(self.context, key, "expected a byte string")),
+            _ => Err(DecodeError::invalid(
+                self.context,
+                key,
+                "expected a byte string",
+            )),
         }
     }
 
@@ -205,13 +230,25 @@ impl IntMap {
     pub(crate) fn bytes(&mut self, key: u64, max: usize) -> Result<Vec<u8>, DecodeError> {
         match self.require(key)? {
             Value::Bytes(b) if b.len() <= max => Ok(b),
-            Value::Bytes(_) => Err(DecodeError::invalid(self.context, key, "byte string too long")),
-            _ => Err(DecodeError::invalid(self.context, key, "expected a byte string")),
+            Value::Bytes(_) => Err(DecodeError::invalid(
+                self.context,
+                key,
+                "byte string too long",
+            )),
+            _ => Err(DecodeError::invalid(
+                self.context,
+                key,
+                "expected a byte string",
+            )),
         }
     }
 
     /// An optional byte string of at most `max` bytes.
-    pub(crate) fn opt_bytes(&mut self, key: u64, max: usize) -> Result<Option<Vec<u8>>, DecodeError> {
+    pub(crate) fn opt_bytes(
+        &mut self,
+        key: u64,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, DecodeError> {
         if self.entries.iter().any(|(k, _)| *k == key) {
             self.bytes(key, max).map(Some)
         } else {
@@ -229,7 +266,11 @@ impl IntMap {
     }
 
     /// An optional array of at most `max` elements.
-    pub(crate) fn opt_array(&mut self, key: u64, max: usize) -> Result<Option<Vec<Value>>, DecodeError> {
+    pub(crate) fn opt_array(
+        &mut self,
+        key: u64,
+        max: usize,
+    ) -> Result<Option<Vec<Value>>, DecodeError> {
         if self.entries.iter().any(|(k, _)| *k == key) {
             self.array(key, max).map(Some)
         } else {
@@ -255,7 +296,10 @@ fn as_uint(value: Value) -> Option<u64> {
 
 /// Builds an integer-keyed map from fields given in ascending key order; `None` fields are left out.
 pub(crate) fn int_map(fields: Vec<(u64, Option<Value>)>) -> Value {
-    debug_assert!(fields.windows(2).all(|w| w[0].0 < w[1].0), "keys must ascend");
+    debug_assert!(
+        fields.windows(2).all(|w| w[0].0 < w[1].0),
+        "keys must ascend"
+    );
     Value::Map(
         fields
             .into_iter()
@@ -270,13 +314,22 @@ mod tests {
 
     #[test]
     fn rejects_trailing_bytes_and_oversize_and_depth() {
-        assert_eq!(decode_one(&[0x01, 0x02], 10), Err(DecodeError::TrailingBytes));
-        assert!(matches!(decode_one(&[0; 11], 10), Err(DecodeError::TooLarge { .. })));
+        assert_eq!(
+            decode_one(&[0x01, 0x02], 10),
+            Err(DecodeError::TrailingBytes)
+        );
+        assert!(matches!(
+            decode_one(&[0; 11], 10),
+            Err(DecodeError::TooLarge { .. })
+        ));
         let deep = [vec![0x81u8; 50], vec![0x00]].concat();
         assert_eq!(decode_one(&deep, 1000), Err(DecodeError::TooDeep));
         let ok = [vec![0x81u8; MAX_CBOR_DEPTH], vec![0x00]].concat();
         assert!(decode_one(&ok, 1000).is_ok());
-        assert_eq!(decode_one(&[0x5a, 0xff, 0xff, 0xff, 0xff], 100), Err(DecodeError::Malformed));
+        assert_eq!(
+            decode_one(&[0x5a, 0xff, 0xff, 0xff, 0xff], 100),
+            Err(DecodeError::Malformed)
+        );
         assert_eq!(decode_one(&[], 100), Err(DecodeError::Malformed));
     }
 
@@ -285,9 +338,15 @@ mod tests {
         let dup = decode_one(&[0xa2, 0x01, 0x00, 0x01, 0x00], 100).expect("well-formed");
         assert_eq!(IntMap::new(dup, "t").err(), Some(DecodeError::DuplicateKey));
         let unsorted = decode_one(&[0xa2, 0x02, 0x00, 0x01, 0x00], 100).expect("well-formed");
-        assert_eq!(IntMap::new(unsorted, "t").err(), Some(DecodeError::NonCanonical));
+        assert_eq!(
+            IntMap::new(unsorted, "t").err(),
+            Some(DecodeError::NonCanonical)
+        );
         let unknown = decode_one(&[0xa1, 0x05, 0x00], 100).expect("well-formed");
         let map = IntMap::new(unknown, "t").expect("map");
-        assert!(matches!(map.finish(), Err(DecodeError::InvalidField { key: 5, .. })));
+        assert!(matches!(
+            map.finish(),
+            Err(DecodeError::InvalidField { key: 5, .. })
+        ));
     }
 }

@@ -5,7 +5,9 @@ use crate::error::{ChainError, VerifyError};
 use crate::ids::{ItemId, RecordHash, RunId, Timestamp};
 use crate::keys::PublicKey;
 use crate::limits::{MAX_CLOCK_SKEW_SECS, MAX_HISTORY_RECORDS};
-use crate::record::{ChainLink, DecodedRecord, Mint, RecordBody, RecordKind, ReportStatus, RunManifest};
+use crate::record::{
+    ChainLink, DecodedRecord, Mint, RecordBody, RecordKind, ReportStatus, RunManifest,
+};
 use crate::trust::{Role, TrustEntry, TrustList, Validity};
 
 /// A trusted party as the trust list names it.
@@ -190,7 +192,11 @@ fn verified(decoded: DecodedRecord, bytes: &[u8], signer: PublicKey) -> Verified
 }
 
 /// Verifies a run manifest: decodes, a trusted maker signed it, valid at its time, sane window.
-pub fn verify_run(bytes: &[u8], trust: &TrustList, now: Timestamp) -> Result<VerifiedRun, VerifyError> {
+pub fn verify_run(
+    bytes: &[u8],
+    trust: &TrustList,
+    now: Timestamp,
+) -> Result<VerifiedRun, VerifyError> {
     let decoded = DecodedRecord::decode(bytes)?;
     let RecordBody::RunManifest(manifest) = decoded.record.body.clone() else {
         return Err(VerifyError::UnexpectedKind(decoded.record.body.kind()));
@@ -262,7 +268,12 @@ impl VerifiedChain {
 
     /// Verifies one more record against the current head (rules R1–R8) and, only if every
     /// rule passes, moves the head. On error the chain is unchanged.
-    pub fn extend(&mut self, bytes: &[u8], trust: &TrustList, now: Timestamp) -> Result<VerifiedRecord, VerifyError> {
+    pub fn extend(
+        &mut self,
+        bytes: &[u8],
+        trust: &TrustList,
+        now: Timestamp,
+    ) -> Result<VerifiedRecord, VerifyError> {
         let decoded = DecodedRecord::decode(bytes)?;
         let record = &decoded.record;
         if record.body.is_genesis() {
@@ -289,7 +300,8 @@ impl VerifiedChain {
         let time = record.time;
         let mut next = self.clone();
         let signer = match &record.body {
-            RecordBody::Transfer(_) | RecordBody::Report(ReportStatus::Stolen | ReportStatus::Recovered) => {
+            RecordBody::Transfer(_)
+            | RecordBody::Report(ReportStatus::Stolen | ReportStatus::Recovered) => {
                 if decoded.signer != self.owner.key_id() {
                     return Err(VerifyError::SignerNotOwner);
                 }
@@ -351,13 +363,20 @@ impl VerifiedChain {
             }
             RecordBody::Report(status) => {
                 match status {
-                    ReportStatus::Stolen if self.stolen => return Err(VerifyError::StatusUnchanged),
-                    ReportStatus::Recovered if !self.stolen => return Err(VerifyError::StatusUnchanged),
+                    ReportStatus::Stolen if self.stolen => {
+                        return Err(VerifyError::StatusUnchanged)
+                    }
+                    ReportStatus::Recovered if !self.stolen => {
+                        return Err(VerifyError::StatusUnchanged)
+                    }
                     ReportStatus::Stolen => next.stolen = true,
                     ReportStatus::Recovered => next.stolen = false,
                     ReportStatus::Void => next.void = true,
                 }
-                next.reports.push(ReportEvent { time, status: *status });
+                next.reports.push(ReportEvent {
+                    time,
+                    status: *status,
+                });
             }
             _ => {}
         }
@@ -453,7 +472,11 @@ impl VerifiedChain {
 }
 
 /// Verifies a whole item history: the mint, then every later record in order.
-pub fn verify_chain<'a, I>(records: I, trust: &TrustList, now: Timestamp) -> Result<VerifiedChain, ChainError>
+pub fn verify_chain<'a, I>(
+    records: I,
+    trust: &TrustList,
+    now: Timestamp,
+) -> Result<VerifiedChain, ChainError>
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
@@ -462,7 +485,8 @@ where
         index: 0,
         error: VerifyError::Empty,
     })?;
-    let (mut chain, _) = VerifiedChain::start(first, trust, now).map_err(|error| ChainError { index: 0, error })?;
+    let (mut chain, _) =
+        VerifiedChain::start(first, trust, now).map_err(|error| ChainError { index: 0, error })?;
     for (offset, bytes) in records.enumerate() {
         let index = offset + 1;
         if index >= MAX_HISTORY_RECORDS {

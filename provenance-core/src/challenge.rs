@@ -33,12 +33,19 @@ pub fn prove(owner: &SigningKey, item: &ItemId, challenge: &[u8]) -> Result<Stri
 }
 
 /// Checks an answer against the owner key, item and challenge (strict verification).
-pub fn check(answer: &str, owner: &PublicKey, item: &ItemId, challenge: &[u8]) -> Result<(), ProofError> {
+pub fn check(
+    answer: &str,
+    owner: &PublicKey,
+    item: &ItemId,
+    challenge: &[u8],
+) -> Result<(), ProofError> {
     let answer = answer.trim();
     if answer.len() != 86 {
         return Err(ProofError::Malformed);
     }
-    let raw = URL_SAFE_NO_PAD.decode(answer).map_err(|_| ProofError::Malformed)?;
+    let raw = URL_SAFE_NO_PAD
+        .decode(answer)
+        .map_err(|_| ProofError::Malformed)?;
     let signature: [u8; SIGNATURE_LEN] = raw.try_into().map_err(|_| ProofError::Malformed)?;
     if owner.verify_strict(&message(item, challenge)?, &signature) {
         Ok(())
@@ -58,11 +65,26 @@ mod tests {
         let item = ItemId([5; 16]);
         let answer = prove(&owner, &item, b"nonce-1").expect("proves");
         assert_eq!(answer.len(), 86);
-        assert_eq!(check(&answer, &owner.public_key(), &item, b"nonce-1"), Ok(()));
-        assert_eq!(check(&answer, &other.public_key(), &item, b"nonce-1"), Err(ProofError::Invalid));
-        assert_eq!(check(&answer, &owner.public_key(), &ItemId([6; 16]), b"nonce-1"), Err(ProofError::Invalid));
-        assert_eq!(check(&answer, &owner.public_key(), &item, b"nonce-2"), Err(ProofError::Invalid));
-        assert_eq!(check("short", &owner.public_key(), &item, b"nonce-1"), Err(ProofError::Malformed));
+        assert_eq!(
+            check(&answer, &owner.public_key(), &item, b"nonce-1"),
+            Ok(())
+        );
+        assert_eq!(
+            check(&answer, &other.public_key(), &item, b"nonce-1"),
+            Err(ProofError::Invalid)
+        );
+        assert_eq!(
+            check(&answer, &owner.public_key(), &ItemId([6; 16]), b"nonce-1"),
+            Err(ProofError::Invalid)
+        );
+        assert_eq!(
+            check(&answer, &owner.public_key(), &item, b"nonce-2"),
+            Err(ProofError::Invalid)
+        );
+        assert_eq!(
+            check("short", &owner.public_key(), &item, b"nonce-1"),
+            Err(ProofError::Malformed)
+        );
         assert_eq!(prove(&owner, &item, b""), Err(ProofError::Malformed));
     }
 }

@@ -58,8 +58,9 @@ impl Envelope {
         let Value::Bytes(signature) = signature else {
             return Err(DecodeError::NotCoseSign1);
         };
-        let signature: [u8; SIGNATURE_LEN] =
-            signature.try_into().map_err(|_| DecodeError::NotCoseSign1)?;
+        let signature: [u8; SIGNATURE_LEN] = signature
+            .try_into()
+            .map_err(|_| DecodeError::NotCoseSign1)?;
         let canonical = canonical_bytes(&protected, &payload, &signature);
         if canonical != bytes {
             return Err(DecodeError::NonCanonical);
@@ -74,7 +75,10 @@ impl Envelope {
 
     /// Checks the signature with `key` over the Sig_structure with `external_aad`.
     pub(crate) fn verify(&self, key: &PublicKey, external_aad: &[u8]) -> bool {
-        key.verify_strict(&sig_structure(&self.protected, external_aad, &self.payload), &self.signature)
+        key.verify_strict(
+            &sig_structure(&self.protected, external_aad, &self.payload),
+            &self.signature,
+        )
     }
 }
 
@@ -142,27 +146,42 @@ mod tests {
         assert!(!env.verify(&SigningKey::from_seed([4; 32]).public_key(), b"aad"));
         // Our hand-built Sig_structure is the one coset builds.
         let cose = CoseSign1::from_slice(&bytes[1..]).expect("coset parses");
-        assert_eq!(sig_structure(&env.protected, b"aad", &env.payload), cose.tbs_data(b"aad"));
+        assert_eq!(
+            sig_structure(&env.protected, b"aad", &env.payload),
+            cose.tbs_data(b"aad")
+        );
     }
 
     #[test]
     fn rejects_untagged_and_header_variants() {
         let key = SigningKey::from_seed([3; 32]);
         let bytes = sign(&key, b"x".to_vec(), b"");
-        assert_eq!(Envelope::decode(&bytes[1..], 1000).err(), Some(DecodeError::NotCoseSign1));
+        assert_eq!(
+            Envelope::decode(&bytes[1..], 1000).err(),
+            Some(DecodeError::NotCoseSign1)
+        );
         // alg -8 (EdDSA) instead of -19.
         let mut alg = bytes.clone();
         alg[5] = 0x27;
-        assert_eq!(Envelope::decode(&alg, 1000).err(), Some(DecodeError::BadProtectedHeader));
+        assert_eq!(
+            Envelope::decode(&alg, 1000).err(),
+            Some(DecodeError::BadProtectedHeader)
+        );
         // Non-empty unprotected header {4: h'31'}.
         let mut unprot = bytes[..16].to_vec();
         unprot.extend_from_slice(&[0xa1, 0x04, 0x41, 0x31]);
         unprot.extend_from_slice(&bytes[17..]);
-        assert_eq!(Envelope::decode(&unprot, 1000).err(), Some(DecodeError::UnprotectedHeader));
+        assert_eq!(
+            Envelope::decode(&unprot, 1000).err(),
+            Some(DecodeError::UnprotectedHeader)
+        );
         // Long-form tag 0xd8 0x12 instead of 0xd2: same value, not canonical.
         let mut long_tag = vec![0xd8, 0x12];
         long_tag.extend_from_slice(&bytes[1..]);
-        assert_eq!(Envelope::decode(&long_tag, 1000).err(), Some(DecodeError::NonCanonical));
+        assert_eq!(
+            Envelope::decode(&long_tag, 1000).err(),
+            Some(DecodeError::NonCanonical)
+        );
     }
 
     /// RFC 9052 / cose-wg example eddsa-sig-01 uses alg -8 and an unprotected kid: our strict
@@ -173,7 +192,10 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(text).expect("json");
         let hex_cbor = json["output"]["cbor"].as_str().expect("cbor");
         let bytes = hex::decode(hex_cbor).expect("hex");
-        assert_eq!(Envelope::decode(&bytes, 1000).err(), Some(DecodeError::BadProtectedHeader));
+        assert_eq!(
+            Envelope::decode(&bytes, 1000).err(),
+            Some(DecodeError::BadProtectedHeader)
+        );
         // The example itself is a correct Ed25519 COSE_Sign1: check its signature with coset + dalek.
         let cose = CoseSign1::from_slice(&bytes[1..]).expect("coset parses");
         let x: [u8; 32] = hex::decode(json["input"]["sign0"]["key"]["x_hex"].as_str().expect("x"))
@@ -183,7 +205,8 @@ mod tests {
         let key = PublicKey::from_bytes(&x).expect("key");
         let sig: [u8; 64] = cose.signature.clone().try_into().expect("64");
         assert!(key.verify_strict(&cose.tbs_data(b""), &sig));
-        let tbs = hex::decode(json["intermediates"]["ToBeSign_hex"].as_str().expect("tbs")).expect("hex");
+        let tbs =
+            hex::decode(json["intermediates"]["ToBeSign_hex"].as_str().expect("tbs")).expect("hex");
         assert_eq!(cose.tbs_data(b""), tbs);
     }
 }

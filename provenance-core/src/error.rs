@@ -65,7 +65,11 @@ pub enum DecodeError {
 
 impl DecodeError {
     pub(crate) fn invalid(context: &'static str, key: u64, reason: &'static str) -> Self {
-        DecodeError::InvalidField { context, key, reason }
+        DecodeError::InvalidField {
+            context,
+            key,
+            reason,
+        }
     }
 }
 

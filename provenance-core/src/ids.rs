@@ -142,7 +142,12 @@ impl Timestamp {
         }
         let mut secs = days as u64 * 86_400;
         if bytes.len() > 10 {
-            if bytes.len() != 20 || bytes[10] != b'T' || bytes[13] != b':' || bytes[16] != b':' || bytes[19] != b'Z' {
+            if bytes.len() != 20
+                || bytes[10] != b'T'
+                || bytes[13] != b':'
+                || bytes[16] != b':'
+                || bytes[19] != b'Z'
+            {
                 return None;
             }
             let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -255,9 +260,21 @@ mod tests {
         assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00Z");
         let t = Timestamp::parse("2026-03-02T10:11:12Z").expect("valid");
         assert_eq!(t.to_rfc3339(), "2026-03-02T10:11:12Z");
-        assert_eq!(Timestamp::parse("2026-03-02"), Some(Timestamp(t.0 - 10 * 3600 - 11 * 60 - 12)));
-        assert_eq!(Timestamp::parse("1700000000"), Some(Timestamp(1_700_000_000)));
-        for bad in ["", "2026-13-01", "2026-03-02T25:00:00Z", "2026/03/02", "2026-03-02T10:11:12"] {
+        assert_eq!(
+            Timestamp::parse("2026-03-02"),
+            Some(Timestamp(t.0 - 10 * 3600 - 11 * 60 - 12))
+        );
+        assert_eq!(
+            Timestamp::parse("1700000000"),
+            Some(Timestamp(1_700_000_000))
+        );
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-03-02T25:00:00Z",
+            "2026/03/02",
+            "2026-03-02T10:11:12",
+        ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
     }

@@ -185,7 +185,10 @@ mod tests {
         let debug = format!("{key:?}");
         assert!(!debug.contains(&hex::encode([7u8; 32])));
         assert!(debug.starts_with("SigningKey("));
-        assert_eq!(SigningKey::from_pkcs8_pem("garbage").unwrap_err(), KeyError::BadPem);
+        assert_eq!(
+            SigningKey::from_pkcs8_pem("garbage").unwrap_err(),
+            KeyError::BadPem
+        );
     }
 
     #[test]
@@ -194,7 +197,10 @@ mod tests {
         let text = public.to_base64url();
         assert_eq!(text.len(), 43);
         assert_eq!(PublicKey::from_base64url(&text), Ok(public));
-        assert_eq!(PublicKey::from_base64url("short"), Err(KeyError::BadEncoding));
+        assert_eq!(
+            PublicKey::from_base64url("short"),
+            Err(KeyError::BadEncoding)
+        );
         // The identity point (small order) is rejected as weak.
         let mut identity = [0u8; 32];
         identity[0] = 1;
@@ -206,5 +212,80 @@ mod tests {
         let public = SigningKey::from_seed([2; 32]).public_key();
         let digest = Sha256::digest(public.to_bytes());
         assert_eq!(public.key_id().0, digest[..8]);
+    }
+}
+
+/// Pins `verify_strict` semantics (DESIGN §3): the edge cases that lax Ed25519 accepts.
+#[cfg(test)]
+mod strictness_tests {
+    use super::*;
+
+    fn identity_point() -> [u8; 32] {
+        let mut p = [0u8; 32];
+        p[0] = 1;
+        p
+    }
+
+    /// With the small-order identity key, the signature (R = identity, S = 0) satisfies the lax
+    /// cofactorless equation for every message; strict verification refuses it, and our
+    /// `PublicKey` refuses the key outright.
+    #[test]
+    fn small_order_key_and_r_are_refused() {
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&identity_point());
+        let weak =
+            ed25519_dalek::VerifyingKey::from_bytes(&identity_point()).expect("decompresses");
+        let signature = ed25519_dalek::Signature::from_bytes(&sig);
+        use ed25519_dalek::Verifier as _;
+        assert!(
+            weak.verify(b"any message", &signature).is_ok(),
+            "lax accepts"
+        );
+        assert!(
+            weak.verify_strict(b"any message", &signature).is_err(),
+            "strict refuses"
+        );
+        assert_eq!(
+            PublicKey::from_bytes(&identity_point()),
+            Err(KeyError::BadPoint)
+        );
+    }
+
+    /// A signature whose R is a small-order point is refused for a normal key.
+    #[test]
+    fn small_order_r_is_refused_for_a_normal_key() {
+        let key = SigningKey::from_seed([5; 32]).public_key();
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&identity_point());
+        assert!(!key.verify_strict(b"m", &sig));
+        assert!(!key.verify_lax(b"m", &sig));
+    }
+
+    /// S + L (the group order) is the same scalar mod L but a non-canonical encoding.
+    #[test]
+    fn non_canonical_s_is_refused() {
+        let signer = SigningKey::from_seed([6; 32]);
+        let mut sig = signer.sign(b"m");
+        assert!(signer.public_key().verify_strict(b"m", &sig));
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let sum = sig[32 + i] as u16 + L[i] as u16 + carry;
+            sig[32 + i] = sum as u8;
+            carry = sum >> 8;
+        }
+        assert!(!signer.public_key().verify_strict(b"m", &sig));
+        assert!(!signer.public_key().verify_lax(b"m", &sig));
+    }
+
+    /// A key off the curve does not decompress.
+    #[test]
+    fn off_curve_key_is_refused() {
+        let mut bytes = [0u8; 32];
+        bytes[0] = 2;
+        assert_eq!(PublicKey::from_bytes(&bytes), Err(KeyError::BadPoint));
     }
 }

@@ -34,6 +34,7 @@ pub use ids::{ItemId, RecordHash, RunId, Timestamp};
 pub use keys::{KeyError, KeyId, PublicKey, SigningKey};
 pub use payload::{History, Payload, PAYLOAD_PREFIX};
 pub use record::{
-    Badge, ChainLink, DecodedRecord, Mint, Record, RecordBody, RecordKind, Repair, ReportStatus, RunManifest,
+    Badge, ChainLink, DecodedRecord, Mint, Record, RecordBody, RecordKind, Repair, ReportStatus,
+    RunManifest,
 };
 pub use trust::{Role, Roles, TrustEntry, TrustList, TrustListContent};

@@ -12,13 +12,13 @@
 use ciborium::Value;
 
 use crate::base45;
+use crate::cbor::{self, IntMap};
 use crate::chain::{verify_chain, verify_run, VerifiedChain};
 use crate::error::ChainError;
-use crate::ids::Timestamp;
-use crate::trust::TrustList;
-use crate::cbor::{self, IntMap};
 use crate::error::{DecodeError, PayloadError};
+use crate::ids::Timestamp;
 use crate::limits::{MAX_HISTORY_BYTES, MAX_HISTORY_RECORDS, MAX_PAYLOAD_CHARS, MAX_RECORD_BYTES};
+use crate::trust::TrustList;
 
 /// The version prefix of every payload string.
 pub const PAYLOAD_PREFIX: &str = "PV1:";
@@ -96,7 +96,9 @@ impl Payload {
         if text.len() > MAX_PAYLOAD_CHARS {
             return Err(PayloadError::TooLarge(text.len()));
         }
-        let body = text.strip_prefix(PAYLOAD_PREFIX).ok_or(PayloadError::BadPrefix)?;
+        let body = text
+            .strip_prefix(PAYLOAD_PREFIX)
+            .ok_or(PayloadError::BadPrefix)?;
         let bytes = base45::decode(body).map_err(|_| PayloadError::BadBase45)?;
         Self::from_cbor(&bytes, MAX_PAYLOAD_CHARS)
     }
@@ -115,7 +117,9 @@ impl Payload {
                 Ok(Payload::Label(bytes.to_vec()))
             }
             Some(b) if b >> 5 == 5 => History::from_cbor(bytes, max_len).map(Payload::History),
-            _ => Err(PayloadError::BadContainer("neither a COSE_Sign1 nor a container map")),
+            _ => Err(PayloadError::BadContainer(
+                "neither a COSE_Sign1 nor a container map",
+            )),
         }
     }
 }
@@ -125,7 +129,10 @@ impl History {
     pub fn to_cbor(&self) -> Vec<u8> {
         let bstr = |b: &Vec<u8>| Value::Bytes(b.clone());
         cbor::encode(&cbor::int_map(vec![
-            (key::RECORDS, Some(Value::Array(self.records.iter().map(bstr).collect()))),
+            (
+                key::RECORDS,
+                Some(Value::Array(self.records.iter().map(bstr).collect())),
+            ),
             (key::RUN, self.run.as_ref().map(bstr)),
             (key::HEAD, self.head.as_ref().map(|h| bstr(&h.0))),
         ]))
@@ -143,15 +150,27 @@ impl History {
             .into_iter()
             .map(|v| match v {
                 Value::Bytes(b) if b.len() <= MAX_RECORD_BYTES => Ok(b),
-                _ => Err(PayloadError::BadContainer("records must be byte strings of at most 2048 bytes")),
+                _ => Err(PayloadError::BadContainer(
+                    "records must be byte strings of at most 2048 bytes",
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?;
         if records.is_empty() {
-            return Err(PayloadError::BadContainer("a container holds at least the mint"));
+            return Err(PayloadError::BadContainer(
+                "a container holds at least the mint",
+            ));
         }
-        let run = map.opt_bytes(key::RUN, MAX_RECORD_BYTES).map_err(PayloadError::Decode)?;
-        if map.opt_bytes(key::HEAD, MAX_RECORD_BYTES).map_err(PayloadError::Decode)?.is_some() {
-            return Err(PayloadError::BadContainer("head statements are not supported by this version"));
+        let run = map
+            .opt_bytes(key::RUN, MAX_RECORD_BYTES)
+            .map_err(PayloadError::Decode)?;
+        if map
+            .opt_bytes(key::HEAD, MAX_RECORD_BYTES)
+            .map_err(PayloadError::Decode)?
+            .is_some()
+        {
+            return Err(PayloadError::BadContainer(
+                "head statements are not supported by this version",
+            ));
         }
         map.finish().map_err(PayloadError::Decode)?;
         let history = History {

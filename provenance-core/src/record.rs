@@ -219,7 +219,11 @@ impl Record {
     pub fn to_payload(&self) -> Vec<u8> {
         let kind = uint(self.body.kind() as u64);
         let time = uint(self.time.0);
-        let seq = if self.body.is_genesis() { None } else { uint(self.seq) };
+        let seq = if self.body.is_genesis() {
+            None
+        } else {
+            uint(self.seq)
+        };
         let fields = match &self.body {
             RecordBody::RunManifest(r) => vec![
                 (4, text(&r.title)),
@@ -241,12 +245,15 @@ impl Record {
                 (4, text(&r.note)),
                 (
                     5,
-                    (!r.parts.is_empty())
-                        .then(|| Value::Array(r.parts.iter().map(|p| Value::Text(p.clone())).collect())),
+                    (!r.parts.is_empty()).then(|| {
+                        Value::Array(r.parts.iter().map(|p| Value::Text(p.clone())).collect())
+                    }),
                 ),
             ],
             RecordBody::Transfer(to) => vec![(4, key_bytes(to))],
-            RecordBody::Badge(b) => vec![(4, text(&b.event)), (5, b.place.as_deref().and_then(text))],
+            RecordBody::Badge(b) => {
+                vec![(4, text(&b.event)), (5, b.place.as_deref().and_then(text))]
+            }
             RecordBody::Report(s) => vec![(4, uint(*s as u64))],
         };
         let mut all = vec![(1, kind), (2, time), (3, seq)];
@@ -264,7 +271,11 @@ impl Record {
         let genesis = matches!(kind, RecordKind::RunManifest | RecordKind::Mint);
         let seq = if genesis { 0 } else { map.uint(3)? };
         if !genesis && seq == 0 {
-            return Err(DecodeError::invalid("record", 3, "sequence number 0 is the mint's"));
+            return Err(DecodeError::invalid(
+                "record",
+                3,
+                "sequence number 0 is the mint's",
+            ));
         }
         let body = match kind {
             RecordKind::RunManifest => RecordBody::RunManifest(RunManifest {
@@ -281,20 +292,31 @@ impl Record {
                 size: map.uint(6)?,
                 title: map.text(7, MAX_TEXT_BYTES)?,
                 microfactory: map.text(8, MAX_TEXT_BYTES)?,
-                owner: map.opt_bytes_n::<32>(9)?.map(|b| parse_key(&b)).transpose()?,
+                owner: map
+                    .opt_bytes_n::<32>(9)?
+                    .map(|b| parse_key(&b))
+                    .transpose()?,
             }),
             RecordKind::Repair => {
                 let note = map.text(4, MAX_TEXT_BYTES)?;
                 let parts = match map.opt_array(5, MAX_PARTS)? {
                     None => Vec::new(),
                     Some(items) if items.is_empty() => {
-                        return Err(DecodeError::invalid("record", 5, "empty parts list must be omitted"))
+                        return Err(DecodeError::invalid(
+                            "record",
+                            5,
+                            "empty parts list must be omitted",
+                        ))
                     }
                     Some(items) => items
                         .into_iter()
                         .map(|v| match v {
                             Value::Text(t) if t.len() <= MAX_TEXT_BYTES => Ok(t),
-                            _ => Err(DecodeError::invalid("record", 5, "parts must be short text strings")),
+                            _ => Err(DecodeError::invalid(
+                                "record",
+                                5,
+                                "parts must be short text strings",
+                            )),
                         })
                         .collect::<Result<_, _>>()?,
                 };
@@ -325,7 +347,11 @@ impl Record {
     /// Signing does not check any rule: verification does.
     pub fn sign(&self, key: &SigningKey, link: Option<&ChainLink>) -> Vec<u8> {
         let aad = link.map(ChainLink::external_aad);
-        cose::sign(key, self.to_payload(), aad.as_ref().map_or(&[][..], |a| &a[..]))
+        cose::sign(
+            key,
+            self.to_payload(),
+            aad.as_ref().map_or(&[][..], |a| &a[..]),
+        )
     }
 }
 
@@ -360,14 +386,19 @@ impl DecodedRecord {
     /// Whether `key` signed this record at the position `link` (None for genesis kinds).
     pub(crate) fn signature_valid(&self, key: &PublicKey, link: Option<&ChainLink>) -> bool {
         let aad = link.map(ChainLink::external_aad);
-        self.envelope.verify(key, aad.as_ref().map_or(&[][..], |a| &a[..]))
+        self.envelope
+            .verify(key, aad.as_ref().map_or(&[][..], |a| &a[..]))
     }
 }
 
 /// Signs arbitrary payload bytes as a profiled COSE_Sign1. Only for building conformance
 /// vectors that must carry a valid signature over a deliberately broken payload.
 #[doc(hidden)]
-pub fn sign_raw_payload_for_vectors(key: &SigningKey, payload: Vec<u8>, link: Option<&ChainLink>) -> Vec<u8> {
+pub fn sign_raw_payload_for_vectors(
+    key: &SigningKey,
+    payload: Vec<u8>,
+    link: Option<&ChainLink>,
+) -> Vec<u8> {
     let aad = link.map(ChainLink::external_aad);
     cose::sign(key, payload, aad.as_ref().map_or(&[][..], |a| &a[..]))
 }

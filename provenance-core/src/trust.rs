@@ -150,10 +150,15 @@ impl TrustEntry {
 
     fn from_value(value: Value) -> Result<Self, DecodeError> {
         let mut map = IntMap::new(value, "trust entry")?;
-        let key = PublicKey::from_bytes(&map.bytes_n::<32>(1)?).map_err(|_| DecodeError::BadPublicKey)?;
+        let key =
+            PublicKey::from_bytes(&map.bytes_n::<32>(1)?).map_err(|_| DecodeError::BadPublicKey)?;
         let roles = map.uint(2)?;
         if roles == 0 || roles & !7 != 0 {
-            return Err(DecodeError::invalid("trust entry", 2, "roles must be a non-empty subset of 1|2|4"));
+            return Err(DecodeError::invalid(
+                "trust entry",
+                2,
+                "roles must be a non-empty subset of 1|2|4",
+            ));
         }
         let entry = TrustEntry {
             key,
@@ -189,13 +194,22 @@ impl TrustListContent {
             (3, Some(Value::Integer(self.version.into()))),
             (4, Some(Value::Bytes(operator.to_bytes().to_vec()))),
             (5, self.ledger.map(|k| Value::Bytes(k.to_bytes().to_vec()))),
-            (6, Some(Value::Array(self.entries.iter().map(TrustEntry::to_value).collect()))),
+            (
+                6,
+                Some(Value::Array(
+                    self.entries.iter().map(TrustEntry::to_value).collect(),
+                )),
+            ),
         ]))
     }
 
     /// Signs the list with the operator's key.
     pub fn sign(&self, operator: &SigningKey) -> Vec<u8> {
-        cose::sign(operator, self.to_payload(&operator.public_key()), TRUST_LIST_AAD)
+        cose::sign(
+            operator,
+            self.to_payload(&operator.public_key()),
+            TRUST_LIST_AAD,
+        )
     }
 
     /// Adds an entry, replacing any entry for the same key.
@@ -241,7 +255,8 @@ impl TrustList {
         }
         let issued_at = Timestamp(map.uint(2)?);
         let version = map.uint(3)?;
-        let operator = PublicKey::from_bytes(&map.bytes_n::<32>(4)?).map_err(|_| DecodeError::BadPublicKey)?;
+        let operator =
+            PublicKey::from_bytes(&map.bytes_n::<32>(4)?).map_err(|_| DecodeError::BadPublicKey)?;
         let ledger = map
             .opt_bytes_n::<32>(5)?
             .map(|b| PublicKey::from_bytes(&b).map_err(|_| DecodeError::BadPublicKey))
@@ -282,7 +297,9 @@ impl TrustList {
 
     /// The entry for a key id, if any.
     pub fn entry(&self, key_id: &KeyId) -> Option<&TrustEntry> {
-        self.by_key_id.get(key_id).and_then(|&i| self.content.entries.get(i))
+        self.by_key_id
+            .get(key_id)
+            .and_then(|&i| self.content.entries.get(i))
     }
 
     /// The operator key that signed the list.
@@ -316,7 +333,10 @@ mod tests {
             version: 3,
             issued_at: Timestamp(50),
             ledger: Some(SigningKey::from_seed([9; 32]).public_key()),
-            entries: vec![entry(1, Roles::of(Role::Maker)), entry(2, Roles::of(Role::Repairer).with(Role::Host))],
+            entries: vec![
+                entry(1, Roles::of(Role::Maker)),
+                entry(2, Roles::of(Role::Repairer).with(Role::Host)),
+            ],
         }
     }
 
@@ -336,7 +356,10 @@ mod tests {
         let operator = SigningKey::from_seed([8; 32]);
         let other = SigningKey::from_seed([7; 32]).public_key();
         let bytes = content().sign(&operator);
-        assert_eq!(TrustList::verify(&bytes, Some(&other)).err(), Some(TrustError::OperatorMismatch));
+        assert_eq!(
+            TrustList::verify(&bytes, Some(&other)).err(),
+            Some(TrustError::OperatorMismatch)
+        );
         let mut dup = content();
         dup.entries.push(entry(1, Roles::of(Role::Host)));
         assert_eq!(
@@ -345,9 +368,15 @@ mod tests {
         );
         // Flip one bit of the name "party 1" -> "party 0": decodes, signature fails.
         let mut tampered = bytes.clone();
-        let pos = tampered.windows(7).position(|w| w == b"party 1").expect("name present");
+        let pos = tampered
+            .windows(7)
+            .position(|w| w == b"party 1")
+            .expect("name present");
         tampered[pos + 6] = b'0';
-        assert_eq!(TrustList::verify(&tampered, None).err(), Some(TrustError::SignatureInvalid));
+        assert_eq!(
+            TrustList::verify(&tampered, None).err(),
+            Some(TrustError::SignatureInvalid)
+        );
     }
 
     #[test]

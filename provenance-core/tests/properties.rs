@@ -1,0 +1,263 @@
+//! Property tests for the codecs and the non-malleability of payloads, plus the chain rules
+//! that no payload vector can reach.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use proptest::prelude::*;
+use provenance_core::*;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_seed([seed; 32])
+}
+
+fn trust(now: Timestamp) -> TrustList {
+    let content = TrustListContent {
+        version: 1,
+        issued_at: now,
+        ledger: None,
+        entries: vec![
+            TrustEntry {
+                key: key(2).public_key(),
+                roles: Roles::of(Role::Maker),
+                name: "Maker".into(),
+                valid_from: Timestamp(0),
+                valid_until: None,
+                revoked_at: None,
+            },
+            TrustEntry {
+                key: key(3).public_key(),
+                roles: Roles::of(Role::Repairer).with(Role::Host),
+                name: "Desk".into(),
+                valid_from: Timestamp(0),
+                valid_until: None,
+                revoked_at: None,
+            },
+        ],
+    };
+    TrustList::verify(&content.sign(&key(1)), None).unwrap()
+}
+
+fn text() -> impl Strategy<Value = String> {
+    "[ -~]{0,40}"
+}
+
+fn body() -> impl Strategy<Value = RecordBody> {
+    prop_oneof![
+        (
+            text(),
+            text(),
+            text(),
+            1u64..10_000,
+            0u64..u32::MAX as u64,
+            0u64..1000
+        )
+            .prop_map(|(t, m, p, n, s, d)| {
+                RecordBody::RunManifest(RunManifest {
+                    title: t,
+                    microfactory: m,
+                    place: p,
+                    size: n,
+                    window_start: Timestamp(s),
+                    window_end: Timestamp(s + d),
+                })
+            }),
+        (
+            any::<[u8; 16]>(),
+            0u64..u64::MAX,
+            0u64..u64::MAX,
+            text(),
+            text(),
+            proptest::option::of(1u8..255)
+        )
+            .prop_map(|(r, n, s, t, m, o)| {
+                RecordBody::Mint(Mint {
+                    run: RunId(r),
+                    number: n,
+                    size: s,
+                    title: t,
+                    microfactory: m,
+                    owner: o.map(|seed| key(seed).public_key()),
+                })
+            }),
+        (text(), proptest::collection::vec(text(), 0..16))
+            .prop_map(|(note, parts)| RecordBody::Repair(Repair { note, parts })),
+        (1u8..255).prop_map(|seed| RecordBody::Transfer(key(seed).public_key())),
+        (text(), proptest::option::of(text()))
+            .prop_map(|(event, place)| RecordBody::Badge(Badge { event, place })),
+        prop_oneof![
+            Just(ReportStatus::Stolen),
+            Just(ReportStatus::Recovered),
+            Just(ReportStatus::Void)
+        ]
+        .prop_map(RecordBody::Report),
+    ]
+}
+
+fn record() -> impl Strategy<Value = Record> {
+    (any::<u64>(), 1u64..u64::MAX, body()).prop_map(|(time, seq, body)| {
+        let seq = if body.is_genesis() { 0 } else { seq };
+        Record {
+            time: Timestamp(time),
+            seq,
+            body,
+        }
+    })
+}
+
+/// A valid three-record history payload and what it needs to verify.
+fn sample_history() -> (String, TrustList, Timestamp) {
+    let now = Timestamp(1_800_000_000);
+    let mint = Record {
+        time: Timestamp(now.0 - 1000),
+        seq: 0,
+        body: RecordBody::Mint(Mint {
+            run: RunId([1; 16]),
+            number: 2,
+            size: 5,
+            title: "Pin".into(),
+            microfactory: "Works".into(),
+            owner: None,
+        }),
+    }
+    .sign(&key(2), None);
+    let item = ItemId::derive(&mint);
+    let repair = Record {
+        time: Timestamp(now.0 - 500),
+        seq: 1,
+        body: RecordBody::Repair(Repair {
+            note: "fixed".into(),
+            parts: vec![],
+        }),
+    }
+    .sign(
+        &key(3),
+        Some(&ChainLink {
+            item,
+            prev: RecordHash::of(&mint),
+        }),
+    );
+    let transfer = Record {
+        time: Timestamp(now.0 - 100),
+        seq: 2,
+        body: RecordBody::Transfer(key(5).public_key()),
+    }
+    .sign(
+        &key(2),
+        Some(&ChainLink {
+            item,
+            prev: RecordHash::of(&repair),
+        }),
+    );
+    let payload = Payload::History(History {
+        records: vec![mint, repair, transfer],
+        run: None,
+        head: None,
+    });
+    (payload.encode(), trust(now), now)
+}
+
+fn verifies(text: &str, trust: &TrustList, now: Timestamp) -> bool {
+    Payload::decode(text).is_ok_and(|p| p.verify(trust, now).is_ok())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn record_payload_round_trips(r in record()) {
+        let bytes = r.to_payload();
+        prop_assert_eq!(Record::from_payload(&bytes), Ok(r));
+    }
+
+    #[test]
+    fn signed_record_decodes_to_the_same_value(r in record()) {
+        let link = ChainLink { item: ItemId([9; 16]), prev: RecordHash([8; 32]) };
+        let link = (!r.body.is_genesis()).then_some(link);
+        let bytes = r.sign(&key(4), link.as_ref());
+        let decoded = DecodedRecord::decode(&bytes).unwrap();
+        prop_assert_eq!(decoded.record, r);
+        prop_assert_eq!(decoded.hash, RecordHash::of(&bytes));
+    }
+
+    #[test]
+    fn history_container_round_trips(records in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..8),
+                                     run in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300))) {
+        let h = History { records, run, head: None };
+        let bytes = h.to_cbor();
+        prop_assert_eq!(History::from_cbor(&bytes, usize::MAX), Ok(h.clone()));
+        let text = Payload::History(h.clone()).encode();
+        prop_assert_eq!(Payload::decode(&text), Ok(Payload::History(h)));
+    }
+
+    #[test]
+    fn record_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let _ = DecodedRecord::decode(&bytes);
+        let _ = Payload::from_cbor(&bytes, 4096);
+        let _ = TrustList::verify(&bytes, None);
+    }
+
+    #[test]
+    fn no_single_character_change_of_a_payload_verifies(pos in any::<prop::sample::Index>(), c in prop::sample::select(base45::ALPHABET.to_vec())) {
+        let (text, trust, now) = sample_history();
+        prop_assume!(verifies(&text, &trust, now));
+        let i = 4 + pos.index(text.len() - 4);
+        let mut bytes = text.clone().into_bytes();
+        prop_assume!(bytes[i] != c);
+        bytes[i] = c;
+        let mutated = String::from_utf8(bytes).unwrap();
+        prop_assert!(!verifies(&mutated, &trust, now), "mutated payload verified");
+    }
+
+    #[test]
+    fn no_single_byte_change_of_the_cbor_verifies(pos in any::<prop::sample::Index>(), flip in 1u8..=255) {
+        let (text, trust, now) = sample_history();
+        let Payload::History(h) = Payload::decode(&text).unwrap() else { unreachable!() };
+        let mut cbor = h.to_cbor();
+        let i = pos.index(cbor.len());
+        cbor[i] ^= flip;
+        let ok = Payload::from_cbor(&cbor, 1 << 20).is_ok_and(|p| p.verify(&trust, now).is_ok());
+        prop_assert!(!ok, "byte {} ^ {:#x} still verified", i, flip);
+    }
+
+    #[test]
+    fn truncated_or_extended_payloads_never_verify(cut in 1usize..200, extra in "[0-9A-Z]{1,6}") {
+        let (text, trust, now) = sample_history();
+        let cut = cut.min(text.len() - 1);
+        prop_assert!(!verifies(&text[..text.len() - cut], &trust, now));
+        let extended = format!("{}{}", text, extra);
+        prop_assert!(!verifies(&extended, &trust, now));
+    }
+}
+
+#[test]
+fn sample_history_is_genuine() {
+    let (text, trust, now) = sample_history();
+    let chain = Payload::decode(&text).unwrap().verify(&trust, now).unwrap();
+    assert_eq!(chain.seq(), 2);
+    assert_eq!(chain.owner(), &key(5).public_key());
+    assert_eq!(chain.owner_count(), 2);
+    assert_eq!(chain.repairs().len(), 1);
+    assert_eq!(chain.maker().name, "Maker");
+}
+
+#[test]
+fn empty_chain_is_rejected() {
+    let err = verify_chain(Vec::<&[u8]>::new(), &trust(Timestamp(0)), Timestamp(0)).unwrap_err();
+    assert_eq!(err.code(), "chain.empty");
+}
+
+#[test]
+fn extend_leaves_the_chain_unchanged_on_error() {
+    let (text, trust, now) = sample_history();
+    let payload = Payload::decode(&text).unwrap();
+    let records = payload.records();
+    let (mut chain, _) = VerifiedChain::start(records[0], &trust, now).unwrap();
+    let before = chain.clone();
+    // The transfer is at seq 2: out of order here.
+    let err = chain.extend(records[2], &trust, now).unwrap_err();
+    assert_eq!(err.code(), "chain.seq_mismatch");
+    assert_eq!(chain, before);
+    let rec = chain.extend(records[1], &trust, now).unwrap();
+    assert_eq!(rec.seq(), 1);
+    assert_eq!(rec.bytes(), records[1]);
+    assert_eq!(chain.head(), RecordHash::of(records[1]));
+}
