@@ -1,1 +1,859 @@
-//! placeholder
+//! # provenance-verify
+//!
+//! The offline verifier a collector runs before buying a piece second-hand (DESIGN §5, §6).
+//! It takes a QR payload string (`PV1:` + base45), a full-history file or a photo of a label,
+//! checks everything against the operator-signed trust list with `provenance-core`, and
+//! returns a [`Report`]: a [`Verdict`], the piece's [`Story`] and every [`Finding`] with its
+//! stable spec code.
+//!
+//! No network, no database, no clock: the caller passes `now`.
+//!
+//! ```
+//! # use provenance_core::{Timestamp, TrustList, SigningKey};
+//! let trust = TrustList::empty(SigningKey::from_seed([1; 32]).public_key());
+//! let report = provenance_verify::verify("not a payload", &trust, Timestamp(0));
+//! assert_eq!(report.verdict, provenance_verify::Verdict::Unreadable);
+//! assert_eq!(report.code, Some("payload.bad_prefix"));
+//! ```
+#![forbid(unsafe_code)]
+
+use std::fmt::Write as _;
+
+use provenance_core::error::{ChainError, VerifyError};
+use provenance_core::limits::MAX_HISTORY_BYTES;
+use provenance_core::record::ReportStatus;
+use provenance_core::{
+    challenge, ErrorCode, ItemId, Payload, PayloadError, PublicKey, Role, Timestamp, TrustError,
+    TrustList, VerifiedChain, PAYLOAD_PREFIX,
+};
+use serde::Serialize;
+
+pub mod image_input;
+
+pub use image_input::{payload_from_image, ImageInputError};
+
+/// Code for input that could not be read at all (a file or image that cannot be opened or
+/// decoded). Not in `provenance_core::codes::ALL_CODES`: it is the verifier's own.
+pub const CODE_INPUT_UNREADABLE: &str = "input.unreadable";
+/// Code for an image in which no QR code could be found or decoded. The verifier's own.
+pub const CODE_INPUT_NO_QR: &str = "input.no_qr";
+
+/// Codes of findings that are warnings on a genuine piece (spec §9).
+pub const CODE_STOLEN: &str = "item.stolen";
+/// The maker voided the piece: not genuine.
+pub const CODE_VOID: &str = "item.void";
+/// A label proves origin only.
+pub const CODE_LABEL_ONLY: &str = "payload.label_only";
+
+/// The overall outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every record verifies, no warning.
+    Genuine,
+    /// Every record verifies, but something needs the buyer's attention (stolen, label only).
+    GenuineWithWarnings,
+    /// A record, the chain or the run breaks a rule, or the maker voided the piece.
+    NotGenuine,
+    /// The input could not be read: no QR in the image, not a payload, unusable trust list.
+    Unreadable,
+}
+
+impl Verdict {
+    /// The headline shown to people.
+    pub fn headline(self) -> &'static str {
+        match self {
+            Verdict::Genuine => "GENUINE",
+            Verdict::GenuineWithWarnings => "GENUINE WITH WARNINGS",
+            Verdict::NotGenuine => "NOT GENUINE",
+            Verdict::Unreadable => "UNREADABLE",
+        }
+    }
+
+    /// The process exit code for this verdict (see [`Report::exit_code`]).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Genuine => exit::GENUINE,
+            Verdict::GenuineWithWarnings => exit::WARNINGS,
+            Verdict::NotGenuine => exit::NOT_GENUINE,
+            Verdict::Unreadable => exit::UNREADABLE,
+        }
+    }
+}
+
+/// The binary's exit codes.
+pub mod exit {
+    /// Genuine, no warning.
+    pub const GENUINE: i32 = 0;
+    /// Genuine with warnings (stolen, label only).
+    pub const WARNINGS: i32 = 1;
+    /// Not genuine (including voided by the maker).
+    pub const NOT_GENUINE: i32 = 2;
+    /// Unreadable input, unusable trust list, or a usage error.
+    pub const UNREADABLE: i32 = 3;
+    /// The piece verified, but the owner challenge failed: the seller did not prove ownership.
+    pub const CHALLENGE_FAILED: i32 = 4;
+}
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The piece may be genuine, but the buyer must know this.
+    Warning,
+    /// The piece is not genuine, or the input could not be read.
+    Error,
+}
+
+/// One thing the verifier found, with its stable code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable code from the spec (e.g. `record.signature_invalid`), or the verifier's own
+    /// [`CODE_INPUT_UNREADABLE`] / [`CODE_INPUT_NO_QR`].
+    pub code: &'static str,
+    /// Warning or error.
+    pub severity: Severity,
+    /// The cause in a few words: "tampered", "untrusted maker", "broken chain", ...
+    pub cause: &'static str,
+    /// A sentence a collector understands.
+    pub message: String,
+    /// Position of the offending record in the chain (0 = the mint), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<usize>,
+}
+
+/// A trusted party or a key, as shown in the story.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Party {
+    /// Display name from the trust list (empty for owners, who are not listed).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Public key, unpadded base64url.
+    pub key: String,
+    /// Key id: first 8 bytes of SHA-256 of the key, hex.
+    pub key_id: String,
+}
+
+impl Party {
+    fn of(name: &str, key: &PublicKey) -> Self {
+        Party {
+            name: name.to_string(),
+            key: key.to_base64url(),
+            key_id: key.key_id().to_string(),
+        }
+    }
+}
+
+/// Edition n of N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Edition {
+    /// n (1..=N).
+    pub number: u64,
+    /// N, the run size.
+    pub size: u64,
+}
+
+/// A repair in the story.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepairEntry {
+    /// When (RFC 3339).
+    pub time: String,
+    /// The repair desk.
+    pub desk: Party,
+    /// What was done.
+    pub note: String,
+    /// Parts replaced.
+    pub parts: Vec<String>,
+}
+
+/// A badge in the story.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadgeEntry {
+    /// When (RFC 3339).
+    pub time: String,
+    /// The event host.
+    pub host: Party,
+    /// Event name.
+    pub event: String,
+    /// Event place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+}
+
+/// A stolen / recovered / void report in the story.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportEntry {
+    /// When (RFC 3339).
+    pub time: String,
+    /// `stolen`, `recovered` or `void`.
+    pub status: &'static str,
+}
+
+/// What the information is based on, and as of when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Freshness {
+    /// `label` (the mint alone, as printed) or `last_record` (a history, as of its last
+    /// record). A later version adds `head_statement` (a ledger-signed head).
+    pub basis: &'static str,
+    /// The date the information is known to be current at (RFC 3339).
+    pub as_of: String,
+    /// In words.
+    pub note: String,
+}
+
+/// The piece's story, from records that all verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Story {
+    /// Item id, 26-character base32.
+    pub item: String,
+    /// What the piece is (the run title).
+    pub title: String,
+    /// The maker, named by the trust list.
+    pub maker: Party,
+    /// The microfactory named in the mint.
+    pub microfactory: String,
+    /// The run id, base32.
+    pub run: String,
+    /// Edition n/N.
+    pub edition: Edition,
+    /// When it was minted (RFC 3339).
+    pub minted_at: String,
+    /// Repairs, oldest first.
+    pub repairs: Vec<RepairEntry>,
+    /// Badges, oldest first.
+    pub badges: Vec<BadgeEntry>,
+    /// Stolen / recovered / void reports, oldest first.
+    pub reports: Vec<ReportEntry>,
+    /// Number of owners so far (the first owner plus one per transfer).
+    pub owner_count: usize,
+    /// The current owner's key (for a label: the owner at minting).
+    pub current_owner: Party,
+    /// Whether the owner reported it stolen (and not recovered).
+    pub stolen: bool,
+    /// Whether the maker voided it.
+    pub void: bool,
+    /// Number of records verified (mint included).
+    pub records: u64,
+    /// SHA-256 of the last record, hex.
+    pub head: String,
+    /// How fresh this is.
+    pub freshness: Freshness,
+}
+
+/// The outcome of an owner challenge (`--challenge NONCE --response ANSWER`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChallengeOutcome {
+    /// Whether the answer was made with the current owner's key for this item and nonce.
+    pub passed: bool,
+    /// `proof.invalid` or `proof.malformed` when it failed and could be checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// In words.
+    pub message: String,
+}
+
+/// The verifier's answer: verdict, story and findings. Serialises to the `--json` output.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The overall outcome.
+    pub verdict: Verdict,
+    /// The code of the failure (first error finding) for `not_genuine` and `unreadable`;
+    /// `null` for genuine pieces (their warnings are in `findings`).
+    pub code: Option<&'static str>,
+    /// One line in plain language.
+    pub summary: String,
+    /// The story, when every record verified.
+    pub story: Option<Story>,
+    /// Every finding, the most important first (a stolen report always comes first).
+    pub findings: Vec<Finding>,
+    /// The owner challenge, when one was checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_challenge: Option<ChallengeOutcome>,
+    /// The process exit code the binary uses for this report.
+    pub exit_code: i32,
+    #[serde(skip)]
+    owner: Option<OwnerContext>,
+}
+
+/// What an owner challenge is checked against (kept typed, not serialised).
+#[derive(Debug, Clone)]
+struct OwnerContext {
+    key: PublicKey,
+    item: ItemId,
+    label_only: bool,
+}
+
+/// Input to [`verify`]: a payload string, or bytes (a history file, a raw label, or a
+/// payload string read from a file or stdin).
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// A `PV1:` payload string.
+    Text(&'a str),
+    /// Bytes: a full-history container (raw CBOR), a raw COSE_Sign1 mint, or payload text.
+    Bytes(&'a [u8]),
+}
+
+impl<'a> From<&'a str> for Input<'a> {
+    fn from(text: &'a str) -> Self {
+        Input::Text(text)
+    }
+}
+
+impl<'a> From<&'a String> for Input<'a> {
+    fn from(text: &'a String) -> Self {
+        Input::Text(text)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Input<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        Input::Bytes(bytes)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Input<'a> {
+    fn from(bytes: &'a Vec<u8>) -> Self {
+        Input::Bytes(bytes)
+    }
+}
+
+/// Decodes the input into a payload without verifying anything.
+pub fn decode_input(input: Input<'_>) -> Result<Payload, PayloadError> {
+    match input {
+        Input::Text(text) => Payload::decode(text),
+        Input::Bytes(bytes) => {
+            let trimmed = bytes.trim_ascii();
+            if trimmed.starts_with(PAYLOAD_PREFIX.as_bytes()) {
+                match std::str::from_utf8(trimmed) {
+                    Ok(text) => Payload::decode(text),
+                    Err(_) => Err(PayloadError::BadBase45),
+                }
+            } else {
+                Payload::from_cbor(bytes, MAX_HISTORY_BYTES)
+            }
+        }
+    }
+}
+
+/// Verifies a payload string or history bytes against a verified trust list at time `now`.
+/// Never panics on any input.
+pub fn verify<'a>(input: impl Into<Input<'a>>, trust: &TrustList, now: Timestamp) -> Report {
+    match decode_input(input.into()) {
+        Ok(payload) => verify_payload(&payload, trust, now),
+        Err(error) => {
+            Report::unreadable(error.code(), payload_cause(&error), payload_message(&error))
+        }
+    }
+}
+
+/// Verifies an already decoded payload.
+pub fn verify_payload(payload: &Payload, trust: &TrustList, now: Timestamp) -> Report {
+    let label_only = matches!(payload, Payload::Label(_));
+    match payload.verify(trust, now) {
+        Ok(chain) => Report::from_chain(&chain, label_only),
+        Err(error) => Report::not_genuine(&error),
+    }
+}
+
+/// Verifies a signed trust list file, optionally pinning the operator key. On failure, returns
+/// the [`Report`] to show (verdict `unreadable`, with the `trust.*` or `decode.*` code).
+pub fn load_trust(bytes: &[u8], operator: Option<&PublicKey>) -> Result<TrustList, Box<Report>> {
+    TrustList::verify(bytes, operator).map_err(|error| {
+        let cause = match error {
+            TrustError::SignatureInvalid => "tampered trust list",
+            TrustError::OperatorMismatch => "trust list from another operator",
+            TrustError::DuplicateEntry => "invalid trust list",
+            _ => "unreadable trust list",
+        };
+        Box::new(Report::unreadable(
+            error.code(),
+            cause,
+            format!("the trust list cannot be used ({error}); nothing was verified"),
+        ))
+    })
+}
+
+impl Report {
+    /// A report for input that could not be read (verdict `unreadable`).
+    pub fn unreadable(code: &'static str, cause: &'static str, message: String) -> Self {
+        let finding = Finding {
+            code,
+            severity: Severity::Error,
+            cause,
+            message,
+            record: None,
+        };
+        Self::finish(Verdict::Unreadable, None, vec![finding], None)
+    }
+
+    fn not_genuine(error: &ChainError) -> Self {
+        let (cause, explanation) = chain_cause(&error.error);
+        let what = if error.index == 0 {
+            "the mint (record 0)".to_string()
+        } else {
+            format!("record {}", error.index)
+        };
+        let finding = Finding {
+            code: error.code(),
+            severity: Severity::Error,
+            cause,
+            message: format!("{explanation}. {what}: {}", error.error),
+            record: Some(error.index),
+        };
+        let mut report = Self::finish(Verdict::NotGenuine, None, vec![finding], None);
+        report.summary = format!(
+            "{}: {cause}: {what}: {} [{}]",
+            Verdict::NotGenuine.headline(),
+            error.error,
+            error.code()
+        );
+        report
+    }
+
+    fn from_chain(chain: &VerifiedChain, label_only: bool) -> Self {
+        let story = story(chain, label_only);
+        let mut findings = Vec::new();
+        if chain.is_stolen() {
+            let when = last_report(chain, ReportStatus::Stolen).unwrap_or_default();
+            findings.push(Finding {
+                code: CODE_STOLEN,
+                severity: Severity::Warning,
+                cause: "reported stolen",
+                message: format!(
+                    "REPORTED STOLEN by its owner{when}. The piece is genuine, but do not buy it \
+                     from anyone who cannot prove they are the current owner; contact the ledger \
+                     operator."
+                ),
+                record: None,
+            });
+        }
+        if chain.is_void() {
+            let when = last_report(chain, ReportStatus::Void).unwrap_or_default();
+            findings.push(Finding {
+                code: CODE_VOID,
+                severity: Severity::Error,
+                cause: "voided by the maker",
+                message: format!(
+                    "the maker {} voided this piece{when} (a misprint, a destroyed or withdrawn \
+                     piece): it no longer counts as genuine edition {}/{}",
+                    chain.maker().name,
+                    chain.mint().number,
+                    chain.mint().size
+                ),
+                record: Some(chain.seq() as usize),
+            });
+        }
+        if label_only {
+            findings.push(Finding {
+                code: CODE_LABEL_ONLY,
+                severity: Severity::Warning,
+                cause: "label only",
+                message: "this is the printed label: it proves who made the piece (origin), not \
+                          who owns it now nor what happened to it since (repairs, transfers, \
+                          stolen reports). Ask the seller for the living QR from `provenance qr` \
+                          or a full history from `provenance export`, and an owner challenge."
+                    .to_string(),
+                record: None,
+            });
+        }
+        let verdict = if chain.is_void() {
+            Verdict::NotGenuine
+        } else if findings.is_empty() {
+            Verdict::Genuine
+        } else {
+            Verdict::GenuineWithWarnings
+        };
+        let owner = OwnerContext {
+            key: *chain.owner(),
+            item: chain.item(),
+            label_only,
+        };
+        Self::finish(verdict, Some(story), findings, Some(owner))
+    }
+
+    fn finish(
+        verdict: Verdict,
+        story: Option<Story>,
+        findings: Vec<Finding>,
+        owner: Option<OwnerContext>,
+    ) -> Self {
+        let code = findings
+            .iter()
+            .find(|f| f.severity == Severity::Error)
+            .map(|f| f.code);
+        let mut report = Report {
+            verdict,
+            code,
+            summary: String::new(),
+            story,
+            findings,
+            owner_challenge: None,
+            exit_code: verdict.exit_code(),
+            owner,
+        };
+        report.summary = report.make_summary();
+        report
+    }
+
+    fn make_summary(&self) -> String {
+        let mut line = format!("{}: ", self.verdict.headline());
+        match (&self.story, self.verdict) {
+            (Some(story), Verdict::NotGenuine) => {
+                // Voided: the records verify, but the maker withdrew the piece.
+                let _ = write!(
+                    line,
+                    "{}/{} of '{}' was VOIDED by its maker {}.",
+                    story.edition.number, story.edition.size, story.title, story.maker.name
+                );
+            }
+            (Some(story), _) => {
+                if story.stolen {
+                    line.push_str("REPORTED STOLEN. ");
+                }
+                let _ = write!(
+                    line,
+                    "{}/{} of '{}', made by {} at {} on {}.",
+                    story.edition.number,
+                    story.edition.size,
+                    story.title,
+                    story.maker.name,
+                    story.microfactory,
+                    date(&story.minted_at)
+                );
+                if story.freshness.basis == "label" {
+                    line.push_str(" Label only: proves origin, not current owner or history.");
+                } else {
+                    match story.repairs.len() {
+                        0 => line.push_str(" Never repaired."),
+                        1 => line.push_str(" Repaired once."),
+                        2 => line.push_str(" Repaired twice."),
+                        n => {
+                            let _ = write!(line, " Repaired {n} times.");
+                        }
+                    }
+                    let owners = story.owner_count;
+                    let _ = write!(
+                        line,
+                        " {owners} owner{}. Current owner key {}.",
+                        if owners == 1 { "" } else { "s" },
+                        story.current_owner.key_id
+                    );
+                }
+            }
+            (None, _) => {
+                if let Some(f) = self.findings.first() {
+                    let _ = write!(line, "{} — {} [{}]", f.cause, f.message, f.code);
+                }
+            }
+        }
+        line
+    }
+
+    /// Checks an owner's answer (from `provenance prove ITEM --challenge NONCE`) against the
+    /// verified current owner key and item. The result is stored in
+    /// [`Report::owner_challenge`] and changes [`Report::exit_code`] to
+    /// [`exit::CHALLENGE_FAILED`] when a verified piece's challenge fails.
+    pub fn check_owner(&mut self, nonce: &[u8], answer: &str) -> &ChallengeOutcome {
+        let outcome = match &self.owner {
+            None => ChallengeOutcome {
+                passed: false,
+                code: None,
+                message: "not checked: the piece did not verify, so there is no owner key to \
+                          check the answer against"
+                    .to_string(),
+            },
+            Some(owner) => match challenge::check(answer, &owner.key, &owner.item, nonce) {
+                Ok(()) if owner.label_only => ChallengeOutcome {
+                    passed: true,
+                    code: None,
+                    message: format!(
+                        "PASSED: the seller holds the key of the owner at minting ({}); a label \
+                         cannot show whether the piece changed hands since",
+                        owner.key.key_id()
+                    ),
+                },
+                Ok(()) => ChallengeOutcome {
+                    passed: true,
+                    code: None,
+                    message: format!(
+                        "PASSED: the seller holds the current owner's key ({})",
+                        owner.key.key_id()
+                    ),
+                },
+                Err(error) => ChallengeOutcome {
+                    passed: false,
+                    code: Some(error.code()),
+                    message: format!(
+                        "FAILED: the seller did not prove ownership: {error}. The piece may be \
+                         genuine, but this seller has not shown they own it"
+                    ),
+                },
+            },
+        };
+        if !outcome.passed && self.owner.is_some() {
+            self.exit_code = exit::CHALLENGE_FAILED;
+        }
+        self.owner_challenge.insert(outcome)
+    }
+
+    /// The process exit code: 0 genuine, 1 genuine with warnings, 2 not genuine,
+    /// 3 unreadable, 4 owner challenge failed on a piece that verified.
+    pub fn exit_code(&self) -> i32 {
+        self.exit_code
+    }
+
+    /// The codes of every finding, in order (handy for tests and scripts).
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.findings.iter().map(|f| f.code).collect()
+    }
+
+    /// The plain-language, one-screen text the binary prints.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        if self.story.as_ref().is_some_and(|s| s.stolen) {
+            out.push_str("!!! WARNING: THIS PIECE IS REPORTED STOLEN !!!\n");
+        }
+        let _ = writeln!(out, "{}", self.summary);
+        if let Some(story) = &self.story {
+            out.push('\n');
+            let _ = writeln!(out, "  Item        {}", story.item);
+            let _ = writeln!(
+                out,
+                "  Piece       '{}', edition {}/{}",
+                story.title, story.edition.number, story.edition.size
+            );
+            let _ = writeln!(
+                out,
+                "  Maker       {} (key id {})",
+                story.maker.name, story.maker.key_id
+            );
+            let _ = writeln!(out, "  Made at     {}", story.microfactory);
+            let _ = writeln!(out, "  Run         {}", story.run);
+            let _ = writeln!(out, "  Minted      {}", story.minted_at);
+            for r in &story.repairs {
+                let parts = if r.parts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (parts: {})", r.parts.join(", "))
+                };
+                let _ = writeln!(
+                    out,
+                    "  Repair      {} at {}: {}{parts}",
+                    date(&r.time),
+                    r.desk.name,
+                    r.note
+                );
+            }
+            for b in &story.badges {
+                let place = b
+                    .place
+                    .as_deref()
+                    .map(|p| format!(", {p}"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  Badge       {} {}{place} (host {})",
+                    date(&b.time),
+                    b.event,
+                    b.host.name
+                );
+            }
+            for r in &story.reports {
+                let _ = writeln!(out, "  Report      {} {}", date(&r.time), r.status);
+            }
+            let owner_word = if story.freshness.basis == "label" {
+                "Owner at minting"
+            } else {
+                "Owner"
+            };
+            let _ = writeln!(
+                out,
+                "  Owners      {} so far; {owner_word}: key id {} ({})",
+                story.owner_count, story.current_owner.key_id, story.current_owner.key
+            );
+            let _ = writeln!(out, "  Freshness   {}", story.freshness.note);
+        }
+        if !self.findings.is_empty() {
+            out.push('\n');
+            for f in &self.findings {
+                let tag = match f.severity {
+                    Severity::Warning => "WARNING",
+                    Severity::Error => "PROBLEM",
+                };
+                let _ = writeln!(out, "  {tag} [{}] {}: {}", f.code, f.cause, f.message);
+            }
+        }
+        if let Some(c) = &self.owner_challenge {
+            let code = c.code.map(|c| format!(" [{c}]")).unwrap_or_default();
+            let _ = writeln!(out, "\n  Owner challenge{code}: {}", c.message);
+        }
+        out
+    }
+}
+
+/// The date part of an RFC 3339 time.
+fn date(time: &str) -> &str {
+    time.get(..10).unwrap_or(time)
+}
+
+fn last_report(chain: &VerifiedChain, status: ReportStatus) -> Option<String> {
+    chain
+        .reports()
+        .iter()
+        .rev()
+        .find(|r| r.status == status)
+        .map(|r| format!(" on {}", r.time.to_date()))
+}
+
+fn story(chain: &VerifiedChain, label_only: bool) -> Story {
+    let mint = chain.mint();
+    let freshness = if label_only {
+        Freshness {
+            basis: "label",
+            as_of: chain.minted_at().to_rfc3339(),
+            note: format!(
+                "as of minting on {}: a label carries no later history",
+                chain.minted_at().to_date()
+            ),
+        }
+    } else {
+        Freshness {
+            basis: "last_record",
+            as_of: chain.last_time().to_rfc3339(),
+            note: format!(
+                "as of the last record's date, {} ({} records); no ledger-signed head \
+                 statement, so later records may exist",
+                chain.last_time().to_date(),
+                chain.seq() + 1
+            ),
+        }
+    };
+    Story {
+        item: chain.item().to_base32(),
+        title: mint.title.clone(),
+        maker: Party::of(&chain.maker().name, &chain.maker().key),
+        microfactory: mint.microfactory.clone(),
+        run: mint.run.to_base32(),
+        edition: Edition {
+            number: mint.number,
+            size: mint.size,
+        },
+        minted_at: chain.minted_at().to_rfc3339(),
+        repairs: chain
+            .repairs()
+            .iter()
+            .map(|r| RepairEntry {
+                time: r.time.to_rfc3339(),
+                desk: Party::of(&r.desk.name, &r.desk.key),
+                note: r.note.clone(),
+                parts: r.parts.clone(),
+            })
+            .collect(),
+        badges: chain
+            .badges()
+            .iter()
+            .map(|b| BadgeEntry {
+                time: b.time.to_rfc3339(),
+                host: Party::of(&b.host.name, &b.host.key),
+                event: b.event.clone(),
+                place: b.place.clone(),
+            })
+            .collect(),
+        reports: chain
+            .reports()
+            .iter()
+            .map(|r| ReportEntry {
+                time: r.time.to_rfc3339(),
+                status: r.status.name(),
+            })
+            .collect(),
+        owner_count: chain.owner_count(),
+        current_owner: Party::of("", chain.owner()),
+        stolen: chain.is_stolen(),
+        void: chain.is_void(),
+        records: chain.seq() + 1,
+        head: chain.head().to_hex(),
+        freshness,
+    }
+}
+
+fn payload_cause(error: &PayloadError) -> &'static str {
+    match error {
+        PayloadError::TooLarge(_) => "payload too large",
+        PayloadError::BadPrefix => "not a provenance payload",
+        PayloadError::BadBase45 => "damaged payload",
+        PayloadError::BadContainer(_) => "not a provenance payload",
+        _ => "damaged payload",
+    }
+}
+
+fn payload_message(error: &PayloadError) -> String {
+    match error {
+        PayloadError::BadPrefix => {
+            "the input is not a provenance payload (it must start with PV1:) nor a history file"
+                .to_string()
+        }
+        other => format!("the payload could not be read: {other}"),
+    }
+}
+
+/// The cause in words and a short explanation for a chain error.
+fn chain_cause(error: &VerifyError) -> (&'static str, &'static str) {
+    match error {
+        VerifyError::Decode(_) => (
+            "tampered or damaged",
+            "a record is malformed or was altered after signing",
+        ),
+        VerifyError::SignatureInvalid => (
+            "tampered",
+            "a signature does not verify: the record was altered, or moved from another item \
+             or position",
+        ),
+        VerifyError::UnknownSigner(_) => (
+            "untrusted signer",
+            "signed by a key that is not on the trust list (an untrusted maker, desk or host)",
+        ),
+        VerifyError::SignerNotAuthorized(Role::Maker) => (
+            "signer not authorized",
+            "signed by a trusted key that is not a trusted maker",
+        ),
+        VerifyError::SignerNotAuthorized(_) => (
+            "signer not authorized",
+            "signed by a trusted key without the role this record needs",
+        ),
+        VerifyError::SignerNotOwner => (
+            "signer not authorized",
+            "a transfer or stolen/recovered report not signed by the owner at that time",
+        ),
+        VerifyError::SignerNotMaker => (
+            "signer not authorized",
+            "a void report not signed by the piece's maker",
+        ),
+        VerifyError::KeyRevoked => (
+            "key revoked",
+            "signed with a key the operator revoked before the record's date",
+        ),
+        VerifyError::KeyExpired | VerifyError::KeyNotYetValid => (
+            "key outside its validity",
+            "signed with a key that was not valid at the record's date",
+        ),
+        VerifyError::EditionOverCap { .. } => (
+            "edition over cap",
+            "the edition number is larger than the run size",
+        ),
+        VerifyError::EditionZero => ("invalid edition", "the edition number is 0"),
+        VerifyError::RunMismatch(_) | VerifyError::OutsideWindow | VerifyError::InvalidWindow => (
+            "run mismatch",
+            "the mint does not agree with its production run",
+        ),
+        VerifyError::TimeInFuture => (
+            "dated in the future",
+            "a record is dated after now (check --now and the clock)",
+        ),
+        VerifyError::ItemVoid => ("broken chain", "a record follows the maker's void report"),
+        _ => (
+            "broken chain",
+            "the records do not form one valid chain (order, sequence, dates or kinds)",
+        ),
+    }
+}

@@ -1,0 +1,104 @@
+//! Reading a payload from a photo or scan of a QR label (PNG or JPEG).
+//!
+//! The image is decoded with size limits, converted to grayscale, and every QR grid `rqrr`
+//! finds is decoded; the first one that holds a `PV1:` payload wins.
+
+use std::io::Cursor;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use provenance_core::PAYLOAD_PREFIX;
+
+use crate::{CODE_INPUT_NO_QR, CODE_INPUT_UNREADABLE};
+
+/// Largest image file accepted, in bytes.
+pub const MAX_IMAGE_FILE_BYTES: usize = 32 << 20;
+/// Largest image side accepted, in pixels.
+pub const MAX_IMAGE_SIDE: u32 = 12_000;
+/// Most memory the image decoder may allocate, in bytes.
+pub const MAX_IMAGE_ALLOC: u64 = 256 << 20;
+
+/// Why no payload could be read from an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageInputError {
+    /// Too large, not PNG/JPEG, or corrupt.
+    Undecodable(String),
+    /// The image decoded, but no QR code in it could be read.
+    NoQr,
+    /// QR codes were read, but none holds a provenance payload (their text, first one).
+    NotAPayload(String),
+}
+
+impl ImageInputError {
+    /// The stable code: [`CODE_INPUT_UNREADABLE`] or [`CODE_INPUT_NO_QR`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            ImageInputError::Undecodable(_) => CODE_INPUT_UNREADABLE,
+            ImageInputError::NoQr | ImageInputError::NotAPayload(_) => CODE_INPUT_NO_QR,
+        }
+    }
+}
+
+impl std::fmt::Display for ImageInputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageInputError::Undecodable(why) => {
+                write!(f, "the image could not be decoded as PNG or JPEG: {why}")
+            }
+            ImageInputError::NoQr => f.write_str(
+                "no readable QR code was found in the image (retake the photo: flat, sharp, \
+                 well lit, the whole code in frame)",
+            ),
+            ImageInputError::NotAPayload(text) => {
+                let shown: String = text.chars().take(40).collect();
+                write!(
+                    f,
+                    "the image holds a QR code, but not a provenance label (it reads \"{shown}\")"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ImageInputError {}
+
+/// Finds the provenance payload string in a PNG or JPEG image.
+pub fn payload_from_image(bytes: &[u8]) -> Result<String, ImageInputError> {
+    if bytes.len() > MAX_IMAGE_FILE_BYTES {
+        return Err(ImageInputError::Undecodable(format!(
+            "{} bytes, over the {MAX_IMAGE_FILE_BYTES}-byte limit",
+            bytes.len()
+        )));
+    }
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ImageInputError::Undecodable(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_IMAGE_ALLOC);
+    reader.limits(limits);
+    let gray = reader
+        .decode()
+        .map_err(|e| ImageInputError::Undecodable(e.to_string()))?
+        .into_luma8();
+    // rqrr is not written for hostile images; a panic inside it must not crash the verifier.
+    let contents = catch_unwind(AssertUnwindSafe(|| {
+        let mut prepared = rqrr::PreparedImage::prepare(gray);
+        prepared
+            .detect_grids()
+            .iter()
+            .filter_map(|grid| grid.decode().ok().map(|(_, text)| text))
+            .collect::<Vec<String>>()
+    }))
+    .map_err(|_| ImageInputError::NoQr)?;
+    if let Some(payload) = contents
+        .iter()
+        .find(|text| text.trim().starts_with(PAYLOAD_PREFIX))
+    {
+        return Ok(payload.trim().to_string());
+    }
+    match contents.into_iter().next() {
+        Some(text) => Err(ImageInputError::NotAPayload(text)),
+        None => Err(ImageInputError::NoQr),
+    }
+}
