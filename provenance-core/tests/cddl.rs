@@ -1,0 +1,115 @@
+//! `spec/provenance.cddl` validates the CBOR of every valid vector, and refuses broken shapes.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use serde_json::Value as Json;
+
+fn spec_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec")
+}
+
+/// Validates `cbor` against `rule` of the spec's CDDL (the validator checks the first rule).
+fn validate(rule: &str, cbor: &[u8]) -> Result<(), String> {
+    let cddl = std::fs::read_to_string(spec_dir().join("provenance.cddl")).unwrap();
+    let doc = format!("root = {rule}\n{cddl}");
+    cddl::validate_cbor_from_slice(&doc, cbor, None).map_err(|e| e.to_string())
+}
+
+/// Validates a COSE_Sign1 layer by layer: envelope shape, protected header, payload.
+fn validate_sign1(bytes: &[u8], payload_rule: &str) -> Result<(), String> {
+    validate("sign1-shape", bytes)?;
+    let value: ciborium::Value = ciborium::de::from_reader(bytes).unwrap();
+    let ciborium::Value::Tag(18, inner) = value else {
+        return Err("not tag 18".into());
+    };
+    let ciborium::Value::Array(fields) = *inner else {
+        return Err("not an array".into());
+    };
+    let (ciborium::Value::Bytes(protected), ciborium::Value::Bytes(payload)) =
+        (&fields[0], &fields[2])
+    else {
+        return Err("protected or payload not a byte string".into());
+    };
+    validate("protected-header", protected)?;
+    validate(payload_rule, payload)
+}
+
+/// Validates a payload item: a label (record-sign1) or a history container and its records.
+fn validate_payload_item(bytes: &[u8]) -> Result<(), String> {
+    if bytes.first() == Some(&0xd2) {
+        return validate_sign1(bytes, "record-payload");
+    }
+    validate("history-container-shape", bytes)?;
+    let value: ciborium::Value = ciborium::de::from_reader(bytes).unwrap();
+    let ciborium::Value::Map(entries) = value else {
+        return Err("not a map".into());
+    };
+    for (_, v) in entries {
+        let records = match v {
+            ciborium::Value::Array(items) => items,
+            single => vec![single],
+        };
+        for r in records {
+            let ciborium::Value::Bytes(r) = r else {
+                return Err("record not a byte string".into());
+            };
+            validate_sign1(&r, "record-payload")?;
+        }
+    }
+    Ok(())
+}
+
+fn load(name: &str) -> Json {
+    serde_json::from_str(&std::fs::read_to_string(spec_dir().join("vectors").join(name)).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn every_valid_record_vector_matches_the_cddl() {
+    for r in load("records.json")["records"].as_array().unwrap() {
+        let bytes = hex::decode(r["cose_hex"].as_str().unwrap()).unwrap();
+        validate_sign1(&bytes, "record-payload").unwrap_or_else(|e| panic!("{}: {e}", r["name"]));
+    }
+}
+
+#[test]
+fn every_genuine_payload_and_its_trust_list_match_the_cddl() {
+    let mut checked = 0;
+    for v in load("payloads.json")["vectors"].as_array().unwrap() {
+        if v["expect"] != "genuine" {
+            continue;
+        }
+        let text = v["payload"].as_str().unwrap();
+        let cbor = provenance_core::base45::decode(text.strip_prefix("PV1:").unwrap()).unwrap();
+        validate_payload_item(&cbor).unwrap_or_else(|e| panic!("{}: {e}", v["name"]));
+        let trust = hex::decode(v["trust_list_hex"].as_str().unwrap()).unwrap();
+        validate_sign1(&trust, "trust-list-payload")
+            .unwrap_or_else(|e| panic!("{} trust list: {e}", v["name"]));
+        checked += 1;
+    }
+    assert!(checked >= 5);
+}
+
+#[test]
+fn the_cddl_refuses_wrong_shapes() {
+    // A detached payload, an alg -8 header and a container without records.
+    let v = load("payloads.json");
+    let find = |name: &str| {
+        let text = v["vectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap()["payload"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        provenance_core::base45::decode(text.strip_prefix("PV1:").unwrap()).unwrap()
+    };
+    assert!(validate_payload_item(&find("record-detached")).is_err());
+    assert!(
+        validate_payload_item(&find("edition-over-cap")).is_ok(),
+        "rules beyond shape are the verifier's"
+    );
+    assert!(validate_payload_item(&find("container-empty-records")).is_err());
+    assert!(validate_payload_item(&find("record-alg-eddsa")).is_err());
+}
