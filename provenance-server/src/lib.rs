@@ -1,1 +1,19 @@
-//! placeholder
+//! # provenance-server
+//!
+//! The provenance ledger service (actix-web over an embedded SQLite store with one group-commit
+//! writer) and the `provenance` command line used by makers, repair desks, event hosts, owners
+//! and the ledger operator. See `README.md` in this crate for the HTTP and CLI references.
+//!
+//! Layers: [`http`] (media types, limits, problem+json) → [`ledger`] (decode → verify →
+//! authorize → compare-and-swap, chain cache) → [`store::LedgerStore`] ([`sqlite`] backend).
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod client;
+pub mod http;
+pub mod ledger;
+pub mod metrics;
+pub mod qr;
+pub mod server;
+pub mod sqlite;
+pub mod store;

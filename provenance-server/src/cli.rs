@@ -1,0 +1,962 @@
+//! The `provenance` command line: clap definitions and every command of DESIGN.md §6
+//! (the audit-log commands arrive with the Merkle log).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use provenance_core::{
+    challenge, Badge, ChainLink, ItemId, Mint, Payload, PublicKey, Record, RecordBody, Repair, ReportStatus, Role,
+    Roles, RunId, RunManifest, Timestamp, TrustEntry, TrustList, TrustListContent,
+};
+use serde_json::{json, Value};
+
+use crate::client::{generate_key, parse_item, parse_public, parse_time, read_key, write_key, CliError, Client};
+use crate::ledger::now;
+use crate::qr::{self, LabelText};
+use crate::server::{serve, ServeOptions};
+
+/// Provenance for limited-edition pieces: run the ledger, mint pieces with QR labels, record
+/// repairs, transfers, badges and reports, and prove ownership.
+#[derive(Debug, Parser)]
+#[command(name = "provenance", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The ledger to talk to.
+    #[arg(long, global = true, env = "PROVENANCE_SERVER", default_value = "http://127.0.0.1:8750")]
+    pub server: String,
+    /// Print machine-readable JSON instead of sentences.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const AFTER_HELP: &str = "A maker's first steps:
+  provenance keygen --out maker.pem
+  provenance run create --key maker.pem --title \"Eclipse Pin\" --microfactory \"Atelier Nord\" --size 3
+  provenance mint --key maker.pem --run RUN --count 3 --labels labels/
+The ledger operator must first add the maker's key: provenance trust add --help";
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the ledger service (creates the database and the ledger key on first start).
+    Serve(ServeArgs),
+    /// Make a new Ed25519 key pair; writes the private key (PKCS#8 PEM, mode 0600) and prints the public key and key id.
+    Keygen {
+        /// Where to write the private key (must not exist).
+        #[arg(long, value_name = "FILE.pem")]
+        out: PathBuf,
+    },
+    /// Manage the operator-signed trust list (who may mint, repair and badge).
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// Production runs.
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// Mint pieces of a run (the next free edition numbers) and write their QR labels.
+    Mint(MintArgs),
+    /// Record a repair (signed by a trusted repair desk).
+    Repair(RepairArgs),
+    /// Hand the piece to a new owner (signed by the current owner).
+    Transfer(TransferArgs),
+    /// Record an attendance badge (signed by a trusted event host).
+    Badge(BadgeArgs),
+    /// Report the piece stolen or recovered (owner), or void it (maker).
+    Report(ReportArgs),
+    /// Tell a piece's story in plain words.
+    Show {
+        /// The item id.
+        item: String,
+    },
+    /// Render the piece's current QR payload.
+    Qr(QrArgs),
+    /// Answer a buyer's challenge as the current owner (works offline).
+    Prove(ProveArgs),
+    /// Write the piece's full history (every record and the run manifest) to a file for offline verification.
+    Export {
+        /// The item id.
+        item: String,
+        /// Where to write the history file (CBOR).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The SQLite database (created with its schema on first start).
+    #[arg(long, default_value = "provenance.db")]
+    pub db: PathBuf,
+    /// Address and port to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8750")]
+    pub listen: String,
+    /// The ledger's private key (PKCS#8 PEM; created with mode 0600 if missing).
+    #[arg(long, default_value = "ledger.pem")]
+    pub ledger_key: PathBuf,
+    /// The trust-list operator's public key (default: the ledger key's public key).
+    #[arg(long, value_name = "KEY")]
+    pub operator: Option<String>,
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+/// `trust` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Add (or update) a trusted key: fetches the current list, adds the entry, signs the next version with the operator key and posts it.
+    Add {
+        /// The operator's private key (by default the ledger's key, ledger.pem).
+        #[arg(long, value_name = "FILE.pem")]
+        operator_key: PathBuf,
+        /// The key to trust: base64url public key, or a key file.
+        #[arg(long, value_name = "KEY")]
+        public: String,
+        /// What it may sign: maker (runs, mints, void), repairer (repairs) or host (badges).
+        #[arg(long, value_parser = ["maker", "repairer", "host"])]
+        role: String,
+        /// Display name shown to collectors, e.g. "Karim Studio".
+        #[arg(long)]
+        name: String,
+        /// Records dated before this are refused (default: now, or the existing entry's).
+        #[arg(long, value_name = "TIME")]
+        valid_from: Option<String>,
+        /// Records dated at or after this are refused (planned end).
+        #[arg(long, value_name = "TIME")]
+        valid_until: Option<String>,
+        /// Revoke the key: records dated at or after this are refused.
+        #[arg(long, value_name = "TIME")]
+        revoke_at: Option<String>,
+    },
+    /// Write the current signed trust list to a file for offline verifiers.
+    Export {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE", default_value = "trust.cbor")]
+        out: PathBuf,
+    },
+}
+
+/// `run` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RunCommand {
+    /// Register a production run (signed by a trusted maker); prints the run id.
+    Create {
+        /// The maker's private key.
+        #[arg(long, value_name = "FILE.pem")]
+        key: PathBuf,
+        /// The run's title, printed on every label.
+        #[arg(long)]
+        title: String,
+        /// The microfactory's name.
+        #[arg(long)]
+        microfactory: String,
+        /// Edition size N.
+        #[arg(long)]
+        size: u64,
+        /// Where the microfactory is.
+        #[arg(long, default_value = "")]
+        place: String,
+        /// Length of the production window in days, starting now.
+        #[arg(long, default_value_t = 365)]
+        window_days: u64,
+    },
+}
+
+/// `mint` options.
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    /// The maker's private key.
+    #[arg(long, value_name = "FILE.pem")]
+    pub key: PathBuf,
+    /// The run id.
+    #[arg(long)]
+    pub run: String,
+    /// How many pieces to mint.
+    #[arg(long, default_value_t = 1)]
+    pub count: u64,
+    /// First owner's public key or key file (default: the maker).
+    #[arg(long, value_name = "KEY")]
+    pub owner: Option<String>,
+    /// Write labels here: <n>-<id>.svg and .png per piece, plus A4 sheets.
+    #[arg(long, value_name = "DIR")]
+    pub labels: Option<PathBuf>,
+}
+
+/// `repair` options.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The item id.
+    pub item: String,
+    /// The repair desk's private key.
+    #[arg(long, value_name = "FILE.pem")]
+    pub key: PathBuf,
+    /// What was done.
+    #[arg(long)]
+    pub note: String,
+    /// A part replaced (repeat for several).
+    #[arg(long = "part", value_name = "TEXT")]
+    pub parts: Vec<String>,
+}
+
+/// `transfer` options.
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    /// The item id.
+    pub item: String,
+    /// The current owner's private key.
+    #[arg(long, value_name = "FILE.pem")]
+    pub key: PathBuf,
+    /// The new owner's public key (or key file).
+    #[arg(long, value_name = "KEY")]
+    pub to: String,
+}
+
+/// `badge` options.
+#[derive(Debug, Args)]
+pub struct BadgeArgs {
+    /// The item id.
+    pub item: String,
+    /// The event host's private key.
+    #[arg(long, value_name = "FILE.pem")]
+    pub key: PathBuf,
+    /// The event's name.
+    #[arg(long)]
+    pub event: String,
+    /// Where it took place.
+    #[arg(long)]
+    pub place: Option<String>,
+}
+
+/// `report` options.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("status").required(true).args(["stolen", "recovered", "void"])))]
+pub struct ReportArgs {
+    /// The item id.
+    pub item: String,
+    /// The owner's key (stolen, recovered) or the maker's key (void).
+    #[arg(long, value_name = "FILE.pem")]
+    pub key: PathBuf,
+    /// The piece was stolen.
+    #[arg(long)]
+    pub stolen: bool,
+    /// The piece is back with its owner.
+    #[arg(long)]
+    pub recovered: bool,
+    /// The maker declares the piece void (misprint, destroyed).
+    #[arg(long)]
+    pub void: bool,
+}
+
+/// `qr` options.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["out", "terminal"])))]
+pub struct QrArgs {
+    /// The item id.
+    pub item: String,
+    /// Write to FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
+    pub out: Option<PathBuf>,
+    /// Draw it in the terminal.
+    #[arg(long)]
+    pub terminal: bool,
+}
+
+/// `prove` options.
+#[derive(Debug, Args)]
+pub struct ProveArgs {
+    /// The item id.
+    pub item: String,
+    /// The current owner's private key.
+    #[arg(long, value_name = "FILE.pem")]
+    pub key: PathBuf,
+    /// The buyer's challenge (1 to 128 bytes of text).
+    #[arg(long, value_name = "NONCE")]
+    pub challenge: String,
+}
+
+struct Ctx {
+    client: Client,
+    json: bool,
+}
+
+impl Ctx {
+    fn print(&self, human: impl FnOnce() -> String, machine: Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = if self.json {
+            writeln!(out, "{machine}")
+        } else {
+            write!(out, "{}", human())
+        };
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            if json {
+                let v = json!({"error": e.message, "code": e.code, "status": e.status});
+                println!("{v}");
+            }
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+/// Runs one parsed command.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let ctx = Ctx {
+        client: Client::new(&cli.server),
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Serve(a) => serve(ServeOptions {
+            db: a.db,
+            listen: a.listen,
+            ledger_key: a.ledger_key,
+            operator: a.operator.as_deref().map(parse_public).transpose()?,
+            workers: a.workers,
+        }),
+        Command::Keygen { out } => keygen(&ctx, &out),
+        Command::Trust(TrustCommand::Add {
+            operator_key,
+            public,
+            role,
+            name,
+            valid_from,
+            valid_until,
+            revoke_at,
+        }) => trust_add(
+            &ctx,
+            &operator_key,
+            &public,
+            &role,
+            name,
+            [valid_from, valid_until, revoke_at],
+        ),
+        Command::Trust(TrustCommand::Export { out }) => trust_export(&ctx, &out),
+        Command::Run(RunCommand::Create {
+            key,
+            title,
+            microfactory,
+            size,
+            place,
+            window_days,
+        }) => run_create(&ctx, &key, title, microfactory, size, place, window_days),
+        Command::Mint(a) => mint(&ctx, a),
+        Command::Repair(a) => {
+            let body = RecordBody::Repair(Repair {
+                note: a.note,
+                parts: a.parts,
+            });
+            append(&ctx, &a.item, &a.key, |_| Ok(body.clone()))
+        }
+        Command::Transfer(a) => {
+            let to = parse_public(&a.to)?;
+            append(&ctx, &a.item, &a.key, |_| Ok(RecordBody::Transfer(to)))
+        }
+        Command::Badge(a) => {
+            let body = RecordBody::Badge(Badge {
+                event: a.event,
+                place: a.place,
+            });
+            append(&ctx, &a.item, &a.key, |_| Ok(body.clone()))
+        }
+        Command::Report(a) => {
+            let status = if a.stolen {
+                ReportStatus::Stolen
+            } else if a.recovered {
+                ReportStatus::Recovered
+            } else {
+                ReportStatus::Void
+            };
+            append(&ctx, &a.item, &a.key, |_| Ok(RecordBody::Report(status)))
+        }
+        Command::Show { item } => show(&ctx, &item),
+        Command::Qr(a) => qr_command(&ctx, a),
+        Command::Prove(a) => prove(&ctx, a),
+        Command::Export { item, out } => export(&ctx, &item, &out),
+    }
+}
+
+fn keygen(ctx: &Ctx, out: &Path) -> Result<(), CliError> {
+    let key = generate_key()?;
+    write_key(out, &key)?;
+    let public = key.public_key();
+    ctx.print(
+        || {
+            format!(
+                "public key: {}\nkey id: {}\nwrote {} (mode 0600)\n",
+                public,
+                public.key_id(),
+                out.display()
+            )
+        },
+        json!({"public_key": public.to_base64url(), "key_id": public.key_id().to_string(), "file": out.display().to_string()}),
+    );
+    Ok(())
+}
+
+fn trust_add(
+    ctx: &Ctx,
+    operator_key: &Path,
+    public: &str,
+    role: &str,
+    name: String,
+    [valid_from, valid_until, revoke_at]: [Option<String>; 3],
+) -> Result<(), CliError> {
+    let operator = read_key(operator_key)?;
+    let key = parse_public(public)?;
+    let role = Role::parse(role).ok_or_else(|| CliError::msg(format!("unknown role {role:?}")))?;
+    let info = ctx.client.get_json("/v1/trust")?;
+    let server_operator = info["operator"]
+        .as_str()
+        .and_then(|k| PublicKey::from_base64url(k).ok())
+        .ok_or_else(|| CliError::msg("the ledger did not say which operator key it trusts"))?;
+    if server_operator != operator.public_key() {
+        return Err(CliError::coded(
+            format!(
+                "{} is not the operator key of this ledger (it expects {server_operator})",
+                operator_key.display()
+            ),
+            "trust.operator_mismatch",
+        ));
+    }
+    let ledger = info["ledger"].as_str().and_then(|k| PublicKey::from_base64url(k).ok());
+    let mut content = if info["version"].as_u64().unwrap_or(0) == 0 {
+        TrustListContent {
+            version: 0,
+            issued_at: Timestamp(0),
+            ledger,
+            entries: Vec::new(),
+        }
+    } else {
+        let (bytes, _) = ctx.client.get_bytes("/v1/trust", "application/cose")?;
+        TrustList::verify(&bytes, Some(&server_operator))
+            .map_err(|e| CliError::coded(format!("the ledger's trust list: {e}"), provenance_core::ErrorCode::code(&e)))?
+            .content()
+            .clone()
+    };
+    let existing = content.entries.iter().find(|e| e.key == key).cloned();
+    let now = now();
+    let entry = TrustEntry {
+        key,
+        roles: existing.as_ref().map_or(Roles::of(role), |e| e.roles.with(role)),
+        name: name.clone(),
+        valid_from: match valid_from {
+            Some(t) => parse_time(&t)?,
+            None => existing.as_ref().map_or(now, |e| e.valid_from),
+        },
+        valid_until: match valid_until {
+            Some(t) => Some(parse_time(&t)?),
+            None => existing.as_ref().and_then(|e| e.valid_until),
+        },
+        revoked_at: match revoke_at {
+            Some(t) => Some(parse_time(&t)?),
+            None => existing.as_ref().and_then(|e| e.revoked_at),
+        },
+    };
+    let roles: Vec<&str> = entry.roles.iter().map(Role::name).collect();
+    content.upsert(entry);
+    content.version += 1;
+    content.issued_at = now;
+    content.ledger = ledger;
+    let signed = content.sign(&operator);
+    let (_, answer) = ctx.client.post("/v1/trust", "application/cose", &signed)?;
+    ctx.print(
+        || {
+            format!(
+                "trust list version {}: {name} ({}) is trusted as {}\n",
+                content.version,
+                key.key_id(),
+                roles.join(", ")
+            )
+        },
+        json!({"version": content.version, "key": key.to_base64url(), "key_id": key.key_id().to_string(), "name": name, "roles": roles, "ledger": answer}),
+    );
+    Ok(())
+}
+
+fn trust_export(ctx: &Ctx, out: &Path) -> Result<(), CliError> {
+    let (bytes, _) = ctx.client.get_bytes("/v1/trust", "application/cose")?;
+    let list = TrustList::verify(&bytes, None)
+        .map_err(|e| CliError::coded(format!("the ledger's trust list: {e}"), provenance_core::ErrorCode::code(&e)))?;
+    std::fs::write(out, &bytes).map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
+    let c = list.content();
+    ctx.print(
+        || {
+            format!(
+                "wrote {}: trust list version {} with {} entries, signed by operator {}\n",
+                out.display(),
+                c.version,
+                c.entries.len(),
+                list.operator().key_id()
+            )
+        },
+        json!({"file": out.display().to_string(), "version": c.version, "entries": c.entries.len(), "operator": list.operator().to_base64url()}),
+    );
+    Ok(())
+}
+
+fn run_create(
+    ctx: &Ctx,
+    key: &Path,
+    title: String,
+    microfactory: String,
+    size: u64,
+    place: String,
+    window_days: u64,
+) -> Result<(), CliError> {
+    let maker = read_key(key)?;
+    let now = now();
+    let record = Record {
+        time: now,
+        seq: 0,
+        body: RecordBody::RunManifest(RunManifest {
+            title: title.clone(),
+            microfactory,
+            place,
+            size,
+            window_start: now,
+            window_end: Timestamp(now.0.saturating_add(window_days.saturating_mul(86_400))),
+        }),
+    };
+    let bytes = record.sign(&maker, None);
+    let (_, answer) = ctx.client.post("/v1/runs", "application/cose", &bytes)?;
+    let run = answer["run"].as_str().unwrap_or_default().to_string();
+    if !ctx.json {
+        eprintln!("registered run \"{title}\" of {size} pieces");
+    }
+    ctx.print(|| format!("{run}\n"), answer);
+    Ok(())
+}
+
+struct Minted {
+    number: u64,
+    item: ItemId,
+    files: Vec<PathBuf>,
+    label: Option<(qrcode::QrCode, LabelText)>,
+}
+
+fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
+    let maker = read_key(&a.key)?;
+    let run_id = RunId::from_base32(a.run.trim())
+        .ok_or_else(|| CliError::coded(format!("{:?} is not a run id", a.run), "ledger.bad_request"))?;
+    let owner = a.owner.as_deref().map(parse_public).transpose()?;
+    let run = ctx.client.get_json(&format!("/v1/runs/{run_id}"))?;
+    let size = run["size"].as_u64().unwrap_or(0);
+    let title = run["title"].as_str().unwrap_or_default().to_string();
+    let microfactory = run["microfactory"].as_str().unwrap_or_default().to_string();
+    let taken: std::collections::HashSet<u64> = run["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|i| i["number"].as_u64()).collect())
+        .unwrap_or_default();
+    let free: Vec<u64> = (1..=size).filter(|n| !taken.contains(n)).take(a.count as usize).collect();
+    if (free.len() as u64) < a.count {
+        return Err(CliError::coded(
+            format!(
+                "run {run_id} has {} free edition numbers of {size}, cannot mint {}",
+                size - taken.len() as u64,
+                a.count
+            ),
+            "ledger.edition_taken",
+        ));
+    }
+    if let Some(dir) = &a.labels {
+        std::fs::create_dir_all(dir).map_err(|e| CliError::msg(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let time = now();
+    let mints: Vec<(u64, Vec<u8>)> = free
+        .iter()
+        .map(|&number| {
+            let record = Record {
+                time,
+                seq: 0,
+                body: RecordBody::Mint(Mint {
+                    run: run_id,
+                    number,
+                    size,
+                    title: title.clone(),
+                    microfactory: microfactory.clone(),
+                    owner,
+                }),
+            };
+            (number, record.sign(&maker, None))
+        })
+        .collect();
+    let bar = if std::io::stdout().is_terminal() && !ctx.json {
+        let bar = indicatif::ProgressBar::new(mints.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} minted {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Result<Minted, (u64, CliError)>>> = Mutex::new(Vec::new());
+    let labels = a.labels.clone();
+    std::thread::scope(|scope| {
+        for _ in 0..4.min(mints.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((number, bytes)) = mints.get(i) else { break };
+                let result = mint_one(ctx, *number, bytes, &title, size, labels.as_deref()).map_err(|e| (*number, e));
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                }
+                if let Ok(mut r) = results.lock() {
+                    r.push(result);
+                }
+            });
+        }
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|r| match r {
+        Ok(m) => m.number,
+        Err((n, _)) => *n,
+    });
+    let mut minted = Vec::new();
+    let mut first_error = None;
+    for r in results {
+        match r {
+            Ok(m) => minted.push(m),
+            Err((n, e)) => {
+                eprintln!("error: edition {n}: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let mut sheets = Vec::new();
+    if let Some(dir) = &a.labels {
+        let with_labels: Vec<(qrcode::QrCode, LabelText)> = minted.iter_mut().filter_map(|m| m.label.take()).collect();
+        let per_page = qr::SHEET_GRID.0 * qr::SHEET_GRID.1;
+        for page in with_labels.chunks(per_page) {
+            let (first, last) = (page[0].1.number, page[page.len() - 1].1.number);
+            let path = dir.join(format!("sheet-{}-{first}-{last}.svg", run_id.short()));
+            std::fs::write(&path, qr::sheet_svg(page))
+                .map_err(|e| CliError::msg(format!("cannot write {}: {e}", path.display())))?;
+            sheets.push(path);
+        }
+    }
+    let machine = json!({
+        "run": run_id.to_base32(),
+        "items": minted.iter().map(|m| json!({
+            "number": m.number, "size": size, "item": m.item.to_base32(), "short": m.item.short(),
+            "labels": m.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "sheets": sheets.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+    });
+    ctx.print(
+        || minted.iter().map(|m| format!("{}\n", m.item)).collect(),
+        machine,
+    );
+    if !ctx.json {
+        eprintln!(
+            "minted {} of \"{title}\" (editions {})",
+            minted.len(),
+            minted.iter().map(|m| format!("{}/{size}", m.number)).collect::<Vec<_>>().join(", ")
+        );
+        if let Some(dir) = &a.labels {
+            eprintln!("labels and {} A4 sheet(s) in {}", sheets.len(), dir.display());
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn mint_one(
+    ctx: &Ctx,
+    number: u64,
+    bytes: &[u8],
+    title: &str,
+    size: u64,
+    labels: Option<&Path>,
+) -> Result<Minted, CliError> {
+    ctx.client.post("/v1/items", "application/cose", bytes)?;
+    let item = ItemId::derive(bytes);
+    let mut files = Vec::new();
+    let mut label = None;
+    if let Some(dir) = labels {
+        let code = qr::encode(&Payload::Label(bytes.to_vec()).encode()).map_err(|e| CliError::msg(e.to_string()))?;
+        let text = LabelText {
+            number,
+            size,
+            title: title.to_string(),
+            short_id: item.short(),
+        };
+        let stem = dir.join(format!("{number}-{}", item.short()));
+        let svg = stem.with_extension("svg");
+        let png = stem.with_extension("png");
+        let write = |path: &Path, data: &[u8]| {
+            std::fs::write(path, data).map_err(|e| CliError::msg(format!("cannot write {}: {e}", path.display())))
+        };
+        write(&svg, qr::label_svg(&code, &text).as_bytes())?;
+        write(&png, &qr::label_png(&code, &text).map_err(|e| CliError::msg(e.to_string()))?)?;
+        files = vec![svg, png];
+        label = Some((code, text));
+    }
+    Ok(Minted {
+        number,
+        item,
+        files,
+        label,
+    })
+}
+
+/// Signs and posts the next record of an item; on a stale head (409) refetches and retries once.
+fn append(
+    ctx: &Ctx,
+    item: &str,
+    key: &Path,
+    body: impl Fn(u64) -> Result<RecordBody, CliError>,
+) -> Result<(), CliError> {
+    let item = parse_item(item)?;
+    let signer = read_key(key)?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (seq, prev, last_time) = ctx.client.head(&item)?;
+        let record = Record {
+            time: Timestamp(now().0.max(last_time.0)),
+            seq: seq + 1,
+            body: body(seq + 1)?,
+        };
+        let bytes = record.sign(&signer, Some(&ChainLink { item, prev }));
+        match ctx
+            .client
+            .post(&format!("/v1/items/{item}/records"), "application/cose", &bytes)
+        {
+            Ok((status, answer)) => {
+                let kind = record.body.kind();
+                let shown_seq = answer["seq"].as_u64().unwrap_or(record.seq);
+                ctx.print(
+                    || {
+                        let again = if status == 200 { " (already recorded)" } else { "" };
+                        format!(
+                            "{kind} recorded on {} as record #{}{again}\n",
+                            item.short(),
+                            shown_seq
+                        )
+                    },
+                    answer,
+                );
+                return Ok(());
+            }
+            Err(e) if e.status == Some(409) && attempt == 1 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn describe_owner(key: &str, maker: &str, names: &[(String, String)]) -> String {
+    if key == maker {
+        return "the maker".to_string();
+    }
+    match names.iter().find(|(k, _)| k == key) {
+        Some((_, n)) => format!("{n} ({key})"),
+        None => key.to_string(),
+    }
+}
+
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+fn date(v: &Value) -> String {
+    v.as_str().map(|s| s.get(..10).unwrap_or(s).to_string()).unwrap_or_default()
+}
+
+/// The plain-words story of an item's JSON history.
+pub fn story(v: &Value) -> String {
+    let mut s = String::new();
+    let item = v["item"].as_str().unwrap_or_default();
+    if v["verified"] != Value::Bool(true) {
+        s.push_str(&format!(
+            "Item {item}: its history does NOT verify under the ledger's current trust list: {} [{}]\n",
+            v["problem"]["detail"].as_str().unwrap_or_default(),
+            v["problem"]["code"].as_str().unwrap_or_default()
+        ));
+    } else {
+        let maker_key = v["maker"]["key"].as_str().unwrap_or_default();
+        s.push_str(&format!(
+            "{}, edition {} of {}\n",
+            v["title"].as_str().unwrap_or_default(),
+            v["edition"]["number"],
+            v["edition"]["size"]
+        ));
+        let place = v["place"].as_str().filter(|p| !p.is_empty());
+        s.push_str(&format!(
+            "Made by {} at {}{}, minted {}.\n",
+            v["maker"]["name"].as_str().unwrap_or("an unnamed maker"),
+            v["microfactory"].as_str().unwrap_or_default(),
+            place.map(|p| format!(" ({p})")).unwrap_or_default(),
+            date(&v["minted_at"])
+        ));
+        s.push_str(&format!("Item {item}, run {}.\n", v["run"].as_str().unwrap_or_default()));
+        let owner = v["owner"].as_str().unwrap_or_default();
+        let count = v["owner_count"].as_u64().unwrap_or(1);
+        s.push_str(&format!(
+            "Owned by {}, its {} owner.\n",
+            describe_owner(owner, maker_key, &[]),
+            ordinal(count)
+        ));
+        let list = |key: &str| v[key].as_array().cloned().unwrap_or_default();
+        let repairs = list("repairs");
+        if repairs.is_empty() {
+            s.push_str("Never repaired.\n");
+        } else {
+            s.push_str(&format!("Repaired {} time(s):\n", repairs.len()));
+            for r in repairs {
+                let parts: Vec<&str> = r["parts"].as_array().map(|p| p.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                s.push_str(&format!(
+                    "  {}  {} by {}{}\n",
+                    date(&r["time"]),
+                    r["note"].as_str().unwrap_or_default(),
+                    r["desk"].as_str().unwrap_or_default(),
+                    if parts.is_empty() { String::new() } else { format!(" (parts replaced: {})", parts.join(", ")) }
+                ));
+            }
+        }
+        let transfers = list("transfers");
+        if transfers.is_empty() {
+            s.push_str("Never changed hands.\n");
+        } else {
+            s.push_str(&format!("Changed hands {} time(s):\n", transfers.len()));
+            for t in transfers {
+                s.push_str(&format!(
+                    "  {}  from {} to {}\n",
+                    date(&t["time"]),
+                    describe_owner(t["from"].as_str().unwrap_or_default(), maker_key, &[]),
+                    describe_owner(t["to"].as_str().unwrap_or_default(), maker_key, &[])
+                ));
+            }
+        }
+        let badges = list("badges");
+        if !badges.is_empty() {
+            s.push_str(&format!("Badges ({}):\n", badges.len()));
+            for b in badges {
+                s.push_str(&format!(
+                    "  {}  {}{}, hosted by {}\n",
+                    date(&b["time"]),
+                    b["event"].as_str().unwrap_or_default(),
+                    b["place"].as_str().map(|p| format!(" ({p})")).unwrap_or_default(),
+                    b["host"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+        for r in list("reports") {
+            s.push_str(&format!(
+                "  {}  reported {}\n",
+                date(&r["time"]),
+                r["status"].as_str().unwrap_or_default()
+            ));
+        }
+        if v["void"] == Value::Bool(true) {
+            s.push_str("VOID: the maker has declared this piece void.\n");
+        } else if v["stolen"] == Value::Bool(true) {
+            s.push_str("STOLEN: the owner has reported this piece stolen.\n");
+        } else {
+            s.push_str("Not reported stolen.\n");
+        }
+    }
+    let records = v["records"].as_array().map_or(0, Vec::len);
+    s.push_str(&format!(
+        "History: {records} record(s), head #{} {}.\n",
+        v["head"]["seq"],
+        v["head"]["hash"].as_str().unwrap_or_default()
+    ));
+    s
+}
+
+fn show(ctx: &Ctx, item: &str) -> Result<(), CliError> {
+    let item = parse_item(item)?;
+    let v = ctx.client.get_json(&format!("/v1/items/{item}"))?;
+    ctx.print(|| story(&v), v.clone());
+    Ok(())
+}
+
+fn qr_command(ctx: &Ctx, a: QrArgs) -> Result<(), CliError> {
+    let item = parse_item(&a.item)?;
+    let (bytes, form) = ctx.client.get_bytes(&format!("/v1/items/{item}/payload"), "text/plain")?;
+    let text = String::from_utf8(bytes).map_err(|_| CliError::msg("the payload is not text"))?;
+    let form = form.unwrap_or_else(|| "history".into());
+    let code = qr::encode(text.trim()).map_err(|e| CliError::msg(e.to_string()))?;
+    if form == "label" && !ctx.json {
+        eprintln!("note: the history is too long for one QR code; this code carries the label (mint) only");
+    }
+    if let Some(out) = a.out {
+        let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let data = match ext.as_str() {
+            "svg" => qr::svg(&code).into_bytes(),
+            "png" => qr::png(&code, 8).map_err(|e| CliError::msg(e.to_string()))?,
+            _ => return Err(CliError::msg(format!("{}: the file name must end in .svg or .png", out.display()))),
+        };
+        std::fs::write(&out, data).map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
+        ctx.print(
+            || format!("wrote {} ({} payload, {} characters)\n", out.display(), form, text.trim().len()),
+            json!({"file": out.display().to_string(), "form": form, "payload": text.trim()}),
+        );
+    } else {
+        ctx.print(
+            || qr::terminal(&code),
+            json!({"form": form, "payload": text.trim()}),
+        );
+    }
+    Ok(())
+}
+
+fn prove(ctx: &Ctx, a: ProveArgs) -> Result<(), CliError> {
+    let item = parse_item(&a.item)?;
+    let key = read_key(&a.key)?;
+    let answer = challenge::prove(&key, &item, a.challenge.as_bytes())
+        .map_err(|e| CliError::coded(e.to_string(), provenance_core::ErrorCode::code(&e)))?;
+    ctx.print(
+        || format!("{answer}\n"),
+        json!({"item": item.to_base32(), "challenge": a.challenge, "answer": answer, "owner": key.public_key().to_base64url()}),
+    );
+    Ok(())
+}
+
+fn export(ctx: &Ctx, item: &str, out: &Path) -> Result<(), CliError> {
+    let item = parse_item(item)?;
+    let (bytes, _) = ctx.client.get_bytes(&format!("/v1/items/{item}"), "application/cbor")?;
+    let history = provenance_core::History::from_cbor(&bytes, provenance_core::limits::MAX_HISTORY_BYTES)
+        .map_err(|e| CliError::coded(format!("the ledger's history: {e}"), provenance_core::ErrorCode::code(&e)))?;
+    std::fs::write(out, &bytes).map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
+    ctx.print(
+        || {
+            format!(
+                "wrote {}: {} record(s){} ({} bytes)\n",
+                out.display(),
+                history.records.len(),
+                if history.run.is_some() { " and the run manifest" } else { "" },
+                bytes.len()
+            )
+        },
+        json!({"file": out.display().to_string(), "records": history.records.len(), "run": history.run.is_some(), "bytes": bytes.len()}),
+    );
+    Ok(())
+}

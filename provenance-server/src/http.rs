@@ -1,0 +1,281 @@
+//! The HTTP layer (actix-web): media types, body limits, RFC 9457 problem+json, routes.
+
+use std::sync::Arc;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt as _;
+use provenance_core::limits::{MAX_RECORD_BYTES, MAX_TRUST_LIST_BYTES};
+use provenance_core::{ItemId, RunId};
+use serde_json::json;
+
+use crate::ledger::{Accepted, Ledger, Problem};
+use crate::qr;
+
+/// Media type of records and trust lists.
+pub const COSE: &str = "application/cose";
+/// Media type of raw history containers.
+pub const CBOR: &str = "application/cbor";
+/// Media type of errors.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Renders a problem as RFC 9457 problem+json.
+pub fn problem_response(p: &Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut body = json!({
+        "type": format!("urn:provenance:error:{}", p.code),
+        "title": p.title(),
+        "status": p.status,
+        "detail": p.detail,
+        "code": p.code,
+    });
+    if let (Some(head), Some(map)) = (p.head, body.as_object_mut()) {
+        map.insert("head".into(), json!({"seq": head.seq, "hash": head.hash.to_hex()}));
+    }
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+        .body(body.to_string())
+}
+
+fn reject(ledger: &Ledger, p: Problem) -> HttpResponse {
+    ledger.metrics().observe_rejection(p.code);
+    problem_response(&p)
+}
+
+fn accepted(a: Accepted) -> HttpResponse {
+    let status = if a.created { StatusCode::CREATED } else { StatusCode::OK };
+    HttpResponse::build(status).json(a.body)
+}
+
+/// The media type essence (lower case, without parameters) of a header value.
+fn essence(value: Option<&HeaderValue>) -> Option<String> {
+    let text = value?.to_str().ok()?;
+    Some(text.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+/// Checks the Content-Type, then reads the body up to `limit` bytes.
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize, media: &str) -> Result<Vec<u8>, Problem> {
+    match essence(req.headers().get(header::CONTENT_TYPE)) {
+        Some(m) if m == media => {}
+        other => {
+            return Err(Problem::new(
+                415,
+                "ledger.unsupported_media_type",
+                format!(
+                    "this endpoint takes Content-Type: {media}, not {}",
+                    other.unwrap_or_else(|| "(none)".into())
+                ),
+            ))
+        }
+    }
+    let too_large = |n: String| {
+        Problem::new(
+            413,
+            "ledger.body_too_large",
+            format!("the body is {n} bytes, over this endpoint's {limit}-byte limit"),
+        )
+    };
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > limit as u64 {
+            return Err(too_large(len.to_string()));
+        }
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| Problem::bad_request(format!("could not read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(format!("more than {limit}")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.is_empty() {
+        return Err(Problem::new(400, "decode.malformed", "the body is empty"));
+    }
+    Ok(body)
+}
+
+fn item_param(req: &HttpRequest) -> Result<ItemId, Problem> {
+    let text = req.match_info().get("item").unwrap_or("");
+    ItemId::from_base32(text)
+        .ok_or_else(|| Problem::bad_request(format!("{text:?} is not an item id (26 characters of base32)")))
+}
+
+fn run_param(req: &HttpRequest) -> Result<RunId, Problem> {
+    let text = req.match_info().get("run").unwrap_or("");
+    RunId::from_base32(text)
+        .ok_or_else(|| Problem::bad_request(format!("{text:?} is not a run id (26 characters of base32)")))
+}
+
+fn accepts(req: &HttpRequest, media: &str) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|part| part.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(media))
+}
+
+async fn post_run(req: HttpRequest, payload: web::Payload, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = async {
+        let body = read_body(&req, payload, MAX_RECORD_BYTES, COSE).await?;
+        ledger.register_run(&body).await
+    }
+    .await;
+    result.map_or_else(|p| reject(&ledger, p), accepted)
+}
+
+async fn post_item(req: HttpRequest, payload: web::Payload, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = async {
+        let body = read_body(&req, payload, MAX_RECORD_BYTES, COSE).await?;
+        ledger.mint(&body).await
+    }
+    .await;
+    result.map_or_else(|p| reject(&ledger, p), accepted)
+}
+
+async fn post_record(req: HttpRequest, payload: web::Payload, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = async {
+        let item = item_param(&req)?;
+        let body = read_body(&req, payload, MAX_RECORD_BYTES, COSE).await?;
+        ledger.append(&item, &body).await
+    }
+    .await;
+    result.map_or_else(|p| reject(&ledger, p), accepted)
+}
+
+async fn get_item(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = (|| {
+        let item = item_param(&req)?;
+        let state = ledger.item_state(&item)?;
+        if accepts(&req, CBOR) {
+            Ok(HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, CBOR))
+                .body(state.history().to_cbor()))
+        } else {
+            Ok(HttpResponse::Ok().json(state.to_json()))
+        }
+    })();
+    result.unwrap_or_else(|p| problem_response(&p))
+}
+
+async fn get_payload(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = (|| {
+        let item = item_param(&req)?;
+        let payload = ledger.item_state(&item)?.payload();
+        Ok::<_, Problem>(
+            HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+                .insert_header(("Provenance-Payload", payload.form))
+                .body(payload.text),
+        )
+    })();
+    result.unwrap_or_else(|p| problem_response(&p))
+}
+
+async fn get_qr(req: HttpRequest, ledger: web::Data<Ledger>, png: bool) -> HttpResponse {
+    let result = (|| {
+        let item = item_param(&req)?;
+        let payload = ledger.item_state(&item)?.payload();
+        let code = qr::encode(&payload.text)
+            .map_err(|e| Problem::new(500, "ledger.internal", format!("cannot render the QR code: {e}")))?;
+        let (media, body) = if png {
+            let bytes = qr::png(&code, 8)
+                .map_err(|e| Problem::new(500, "ledger.internal", format!("cannot render the PNG: {e}")))?;
+            ("image/png", bytes)
+        } else {
+            ("image/svg+xml", qr::svg(&code).into_bytes())
+        };
+        Ok::<_, Problem>(
+            HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, media))
+                .insert_header(("Provenance-Payload", payload.form))
+                .body(body),
+        )
+    })();
+    result.unwrap_or_else(|p| problem_response(&p))
+}
+
+async fn get_qr_svg(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+    get_qr(req, ledger, false).await
+}
+
+async fn get_qr_png(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+    get_qr(req, ledger, true).await
+}
+
+async fn get_run(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = run_param(&req).and_then(|run| ledger.run_json(&run));
+    result.map_or_else(|p| problem_response(&p), |v| HttpResponse::Ok().json(v))
+}
+
+async fn get_trust(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+    if accepts(&req, COSE) {
+        match ledger.trust_bytes() {
+            Some(bytes) => HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, COSE))
+                .body(bytes.as_ref().clone()),
+            None => problem_response(&Problem::not_found("no trust list has been posted to this ledger yet")),
+        }
+    } else {
+        HttpResponse::Ok().json(ledger.trust_json())
+    }
+}
+
+async fn post_trust(req: HttpRequest, payload: web::Payload, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = async {
+        let body = read_body(&req, payload, MAX_TRUST_LIST_BYTES, COSE).await?;
+        ledger.put_trust(&body).await
+    }
+    .await;
+    result.map_or_else(|p| reject(&ledger, p), accepted)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}
+
+async fn metrics(ledger: web::Data<Ledger>) -> HttpResponse {
+    let stats = ledger.store().stats().ok();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(ledger.metrics().render(stats))
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    problem_response(&Problem::not_found(format!("no endpoint {} {}", req.method(), req.path())))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let mut p = Problem::bad_request(format!("{} is not allowed on {}", req.method(), req.path()));
+    p.status = 405;
+    problem_response(&p)
+}
+
+/// Registers every route on an actix app.
+pub fn configure(ledger: Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
+        cfg.app_data(web::Data::from(ledger))
+            .service(resource("/v1/runs").route(web::post().to(post_run)))
+            .service(resource("/v1/runs/{run}").route(web::get().to(get_run)))
+            .service(resource("/v1/items").route(web::post().to(post_item)))
+            .service(resource("/v1/items/{item}").route(web::get().to(get_item)))
+            .service(resource("/v1/items/{item}/records").route(web::post().to(post_record)))
+            .service(resource("/v1/items/{item}/payload").route(web::get().to(get_payload)))
+            .service(resource("/v1/items/{item}/qr.svg").route(web::get().to(get_qr_svg)))
+            .service(resource("/v1/items/{item}/qr.png").route(web::get().to(get_qr_png)))
+            .service(
+                resource("/v1/trust")
+                    .route(web::get().to(get_trust))
+                    .route(web::post().to(post_trust)),
+            )
+            .service(resource("/healthz").route(web::get().to(healthz)))
+            .service(resource("/metrics").route(web::get().to(metrics)))
+            .default_service(web::to(not_found));
+    }
+}

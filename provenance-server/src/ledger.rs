@@ -1,0 +1,829 @@
+//! The ledger's rules, independent of HTTP: decode → verify → authorize → compare-and-swap.
+//!
+//! Verification (Ed25519 and chain rules) runs on the caller's thread (an actix worker) before
+//! anything is queued to the writer. A per-item cache of [`VerifiedChain`] means each append
+//! verifies one signature; a miss rebuilds the chain from the stored records. The writer does
+//! the compare-and-swap on the item's head, so of concurrent appends to one item exactly one
+//! wins and the rest get 409.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use provenance_core::limits::MAX_HISTORY_RECORDS;
+use provenance_core::{
+    verify_chain, verify_run, ErrorCode, History, ItemId, Payload, PublicKey, RecordHash, RecordKind, RunId,
+    Timestamp, TrustError, TrustList, VerifiedChain, VerifiedRun, VerifyError,
+};
+use serde_json::{json, Value};
+
+use crate::metrics::Metrics;
+use crate::store::{Head, LedgerStore, RecordRef, RecordRow, StoreError, WriteOp, WriteOutcome};
+
+/// QR alphanumeric capacity at version 40, error correction M (the level labels use).
+pub const QR_CAPACITY_M: usize = 3391;
+/// Chains kept in the verified-chain cache before it is cleared.
+const MAX_CACHED_CHAINS: usize = 200_000;
+
+/// A refusal: HTTP status, spec code, human detail, and for 409 the current head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// HTTP status code.
+    pub status: u16,
+    /// The spec's stable error code.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub detail: String,
+    /// For a stale head: the item's current head.
+    pub head: Option<Head>,
+}
+
+impl Problem {
+    /// A problem with no head.
+    pub fn new(status: u16, code: &'static str, detail: impl Into<String>) -> Self {
+        Problem {
+            status,
+            code,
+            detail: detail.into(),
+            head: None,
+        }
+    }
+
+    /// 404 `ledger.not_found`.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(404, "ledger.not_found", detail)
+    }
+
+    /// 400 `ledger.bad_request`.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(400, "ledger.bad_request", detail)
+    }
+
+    /// 500 `ledger.internal`; the cause is logged, not shown.
+    pub fn internal(error: &StoreError) -> Self {
+        tracing::error!("internal error: {error}");
+        match error {
+            StoreError::WriterGone => Self::new(503, "ledger.internal", "the ledger is shutting down; nothing was stored"),
+            _ => Self::new(500, "ledger.internal", "the ledger failed internally; nothing was stored"),
+        }
+    }
+
+    /// 409 stale head with the current head.
+    pub fn stale(head: Head, detail: impl Into<String>) -> Self {
+        Problem {
+            status: 409,
+            code: "chain.seq_mismatch",
+            detail: detail.into(),
+            head: Some(head),
+        }
+    }
+
+    /// The one-line meaning of the code, from the spec's table.
+    pub fn title(&self) -> &'static str {
+        provenance_core::codes::ALL_CODES
+            .iter()
+            .find(|(c, _)| *c == self.code)
+            .map_or("error", |(_, t)| t)
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Self {
+        Problem::internal(&e)
+    }
+}
+
+/// The HTTP status for a verification failure.
+pub fn verify_status(e: &VerifyError) -> u16 {
+    match e {
+        VerifyError::Decode(provenance_core::DecodeError::TooLarge { .. }) => 413,
+        VerifyError::Decode(_)
+        | VerifyError::SignatureInvalid
+        | VerifyError::Empty
+        | VerifyError::FirstNotMint(_)
+        | VerifyError::UnexpectedKind(_) => 400,
+        VerifyError::UnknownSigner(_)
+        | VerifyError::SignerNotAuthorized(_)
+        | VerifyError::SignerNotOwner
+        | VerifyError::SignerNotMaker
+        | VerifyError::KeyNotYetValid
+        | VerifyError::KeyExpired
+        | VerifyError::KeyRevoked => 403,
+        VerifyError::SeqMismatch { .. } => 409,
+        _ => 422,
+    }
+}
+
+impl From<VerifyError> for Problem {
+    fn from(e: VerifyError) -> Self {
+        Problem::new(verify_status(&e), e.code(), e.to_string())
+    }
+}
+
+impl From<TrustError> for Problem {
+    fn from(e: TrustError) -> Self {
+        let status = match e {
+            TrustError::Decode(_) => 400,
+            _ => 403,
+        };
+        Problem::new(status, e.code(), e.to_string())
+    }
+}
+
+/// A successful write: 201 (created) or 200 (already stored), with its JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    /// True when this request stored it, false when it was already stored.
+    pub created: bool,
+    /// The answer body.
+    pub body: Value,
+}
+
+/// The living QR payload of an item and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemPayload {
+    /// The `PV1:` string.
+    pub text: String,
+    /// `history`, `history-without-run` or `label` (when the history does not fit a QR).
+    pub form: &'static str,
+}
+
+struct TrustState {
+    list: Arc<TrustList>,
+    bytes: Option<Arc<Vec<u8>>>,
+}
+
+/// The ledger service: store, trust list, caches and metrics.
+pub struct Ledger {
+    store: Arc<dyn LedgerStore>,
+    ledger_key: PublicKey,
+    operator: PublicKey,
+    trust: RwLock<TrustState>,
+    trust_update: tokio::sync::Mutex<()>,
+    chains: Mutex<HashMap<ItemId, VerifiedChain>>,
+    runs: Mutex<HashMap<RunId, VerifiedRun>>,
+    metrics: Arc<Metrics>,
+}
+
+/// The current time at the edge (seconds since the epoch).
+pub fn now() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    )
+}
+
+fn answer(item: &ItemId, seq: u64, hash: &RecordHash, kind: RecordKind) -> Value {
+    json!({"item": item.to_base32(), "seq": seq, "head": hash.to_hex(), "kind": kind.name()})
+}
+
+fn record_ref_answer(r: &RecordRef, hash: &RecordHash) -> Value {
+    answer(&r.item, r.seq, hash, r.kind)
+}
+
+impl Ledger {
+    /// Builds the service over a store, loading the newest stored trust list.
+    pub fn new(
+        store: Arc<dyn LedgerStore>,
+        ledger_key: PublicKey,
+        operator: PublicKey,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
+        let stored = store.latest_trust().map_err(|e| e.to_string())?;
+        let trust = match stored {
+            Some(bytes) => {
+                let list = TrustList::verify(&bytes, Some(&operator))
+                    .map_err(|e| format!("the stored trust list does not verify for operator {operator}: {e}"))?;
+                TrustState {
+                    list: Arc::new(list),
+                    bytes: Some(Arc::new(bytes)),
+                }
+            }
+            None => TrustState {
+                list: Arc::new(TrustList::empty(operator)),
+                bytes: None,
+            },
+        };
+        Ok(Ledger {
+            store,
+            ledger_key,
+            operator,
+            trust: RwLock::new(trust),
+            trust_update: tokio::sync::Mutex::new(()),
+            chains: Mutex::new(HashMap::new()),
+            runs: Mutex::new(HashMap::new()),
+            metrics,
+        })
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn LedgerStore {
+        self.store.as_ref()
+    }
+
+    fn trust_list(&self) -> Arc<TrustList> {
+        match self.trust.read() {
+            Ok(t) => t.list.clone(),
+            Err(poisoned) => poisoned.into_inner().list.clone(),
+        }
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, Problem> {
+        match self.store.submit(op).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(Problem::internal(&StoreError::WriterGone)),
+        }
+    }
+
+    /// `POST /v1/runs`: registers a maker-signed run manifest.
+    pub async fn register_run(&self, bytes: &[u8]) -> Result<Accepted, Problem> {
+        let started = Instant::now();
+        let id = RunId::derive(bytes);
+        let hash = RecordHash::of(bytes);
+        let body = |hash: &RecordHash| json!({"run": id.to_base32(), "seq": 0, "head": hash.to_hex(), "kind": "run"});
+        if let Some(row) = self.store.run(&id)? {
+            if row.bytes == bytes {
+                self.metrics.observe_idempotent();
+                return Ok(Accepted {
+                    created: false,
+                    body: body(&row.hash),
+                });
+            }
+        }
+        let run = verify_run(bytes, &self.trust_list(), now())?;
+        match self.write(WriteOp::Run(Box::new(run.clone()))).await? {
+            WriteOutcome::Stored => {
+                self.metrics.observe_append("run", started.elapsed());
+                self.cache_run(run);
+                Ok(Accepted {
+                    created: true,
+                    body: body(&hash),
+                })
+            }
+            WriteOutcome::RunAlreadyStored => {
+                self.metrics.observe_idempotent();
+                Ok(Accepted {
+                    created: false,
+                    body: body(&hash),
+                })
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn cache_run(&self, run: VerifiedRun) {
+        if let Ok(mut runs) = self.runs.lock() {
+            if runs.len() >= MAX_CACHED_CHAINS {
+                runs.clear();
+            }
+            runs.insert(run.id, run);
+        }
+    }
+
+    /// The verified run for a mint: registered, verified under the current trust list, and
+    /// signed by the same maker.
+    fn run_for_mint(&self, id: &RunId, maker: &PublicKey, trust: &TrustList) -> Result<VerifiedRun, Problem> {
+        let cached = self.runs.lock().ok().and_then(|r| r.get(id).cloned());
+        let run = match cached {
+            Some(run) => run,
+            None => {
+                let Some(row) = self.store.run(id)? else {
+                    return Err(Problem::new(
+                        422,
+                        "ledger.run_not_registered",
+                        format!("run {id} is not registered on this ledger"),
+                    ));
+                };
+                let run = verify_run(&row.bytes, trust, now()).map_err(|e| {
+                    Problem::new(
+                        422,
+                        "ledger.run_not_registered",
+                        format!("run {id} no longer verifies under the current trust list: {e}"),
+                    )
+                })?;
+                self.cache_run(run.clone());
+                run
+            }
+        };
+        if run.maker.key != *maker {
+            return Err(Problem::new(
+                422,
+                "ledger.run_not_registered",
+                format!("run {id} is registered by another maker"),
+            ));
+        }
+        Ok(run)
+    }
+
+    /// `POST /v1/items`: takes a mint.
+    pub async fn mint(&self, bytes: &[u8]) -> Result<Accepted, Problem> {
+        let started = Instant::now();
+        let hash = RecordHash::of(bytes);
+        if let Some(found) = self.store.find_record(&hash)? {
+            if found.seq == 0 {
+                self.metrics.observe_idempotent();
+                return Ok(Accepted {
+                    created: false,
+                    body: with_run(record_ref_answer(&found, &hash), self.store.item(&found.item)?.map(|i| i.run)),
+                });
+            }
+        }
+        let trust = self.trust_list();
+        let (chain, record) = VerifiedChain::start(bytes, &trust, now())?;
+        let run = self.run_for_mint(&chain.mint().run, &chain.maker().key, &trust)?;
+        chain.check_run(&run)?;
+        let item = chain.item();
+        let edition = chain.mint().number;
+        let op = WriteOp::Mint {
+            item,
+            run: run.id,
+            edition,
+            record: Box::new(record),
+        };
+        match self.write(op).await? {
+            WriteOutcome::Stored => {
+                self.metrics.observe_append("mint", started.elapsed());
+                self.cache_chain(chain);
+                Ok(Accepted {
+                    created: true,
+                    body: with_run(answer(&item, 0, &hash, RecordKind::Mint), Some(run.id)),
+                })
+            }
+            WriteOutcome::AlreadyStored(found) => {
+                self.metrics.observe_idempotent();
+                Ok(Accepted {
+                    created: false,
+                    body: with_run(record_ref_answer(&found, &hash), Some(run.id)),
+                })
+            }
+            WriteOutcome::EditionTaken(other) => Err(Problem::new(
+                422,
+                "ledger.edition_taken",
+                format!("edition {edition} of run {} is already minted as item {other}", run.id),
+            )),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn cache_chain(&self, chain: VerifiedChain) {
+        if let Ok(mut chains) = self.chains.lock() {
+            if chains.len() >= MAX_CACHED_CHAINS {
+                chains.clear();
+            }
+            match chains.get(&chain.item()) {
+                Some(existing) if existing.seq() >= chain.seq() => {}
+                _ => {
+                    chains.insert(chain.item(), chain);
+                }
+            }
+        }
+    }
+
+    fn forget_chain(&self, item: &ItemId) {
+        if let Ok(mut chains) = self.chains.lock() {
+            chains.remove(item);
+        }
+    }
+
+    /// Verifies an item's stored records from the mint (a cache miss).
+    fn load_chain(&self, item: &ItemId, trust: &TrustList) -> Result<(VerifiedChain, Vec<RecordRow>), Problem> {
+        let rows = self.store.records(item)?;
+        if rows.is_empty() {
+            return Err(Problem::not_found(format!("no item {item} on this ledger")));
+        }
+        let chain = verify_chain(rows.iter().map(|r| r.bytes.as_slice()), trust, now()).map_err(|e| {
+            Problem::new(
+                verify_status(&e.error).max(422),
+                e.code(),
+                format!("the stored history of item {item} does not verify under the current trust list: {e}"),
+            )
+        })?;
+        Ok((chain, rows))
+    }
+
+    fn chain(&self, item: &ItemId, trust: &TrustList) -> Result<VerifiedChain, Problem> {
+        if let Some(chain) = self.chains.lock().ok().and_then(|c| c.get(item).cloned()) {
+            return Ok(chain);
+        }
+        let (chain, _) = self.load_chain(item, trust)?;
+        self.cache_chain(chain.clone());
+        Ok(chain)
+    }
+
+    /// `POST /v1/items/{item}/records`: takes any later record.
+    pub async fn append(&self, item: &ItemId, bytes: &[u8]) -> Result<Accepted, Problem> {
+        let started = Instant::now();
+        let hash = RecordHash::of(bytes);
+        if let Some(found) = self.store.find_record(&hash)? {
+            if found.item == *item {
+                self.metrics.observe_idempotent();
+                return Ok(Accepted {
+                    created: false,
+                    body: record_ref_answer(&found, &hash),
+                });
+            }
+        }
+        let trust = self.trust_list();
+        let mut chain = self.chain(item, &trust)?;
+        let mut next = chain.clone();
+        let record = match next.extend(bytes, &trust, now()) {
+            Ok(r) => r,
+            Err(VerifyError::SeqMismatch { .. } | VerifyError::SignatureInvalid) => {
+                // The cache may be behind the store: check the stored head and retry once.
+                let stored = self
+                    .store
+                    .item(item)?
+                    .ok_or_else(|| Problem::not_found(format!("no item {item} on this ledger")))?;
+                if stored.head.seq != chain.seq() || stored.head.hash != chain.head() {
+                    self.forget_chain(item);
+                    chain = self.chain(item, &trust)?;
+                    next = chain.clone();
+                }
+                match next.extend(bytes, &trust, now()) {
+                    Ok(r) => r,
+                    Err(e @ VerifyError::SeqMismatch { .. }) => {
+                        return Err(Problem::stale(
+                            Head {
+                                seq: chain.seq(),
+                                hash: chain.head(),
+                            },
+                            format!("stale head: {e}; refetch the head and sign again"),
+                        ))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if record.seq() as usize >= MAX_HISTORY_RECORDS {
+            return Err(Problem::new(
+                422,
+                "decode.too_large",
+                format!("an item's history holds at most {MAX_HISTORY_RECORDS} records"),
+            ));
+        }
+        let kind = record.kind();
+        let seq = record.seq();
+        let expected = Head {
+            seq: chain.seq(),
+            hash: chain.head(),
+        };
+        let op = WriteOp::Append {
+            item: *item,
+            expected,
+            record: Box::new(record),
+        };
+        match self.write(op).await? {
+            WriteOutcome::Stored => {
+                self.metrics.observe_append(kind.name(), started.elapsed());
+                self.cache_chain(next);
+                Ok(Accepted {
+                    created: true,
+                    body: answer(item, seq, &hash, kind),
+                })
+            }
+            WriteOutcome::AlreadyStored(found) => {
+                self.metrics.observe_idempotent();
+                Ok(Accepted {
+                    created: false,
+                    body: record_ref_answer(&found, &hash),
+                })
+            }
+            WriteOutcome::Stale(head) => {
+                self.forget_chain(item);
+                Err(Problem::stale(
+                    head,
+                    format!(
+                        "stale head: the item moved to sequence number {} while this record was in flight",
+                        head.seq
+                    ),
+                ))
+            }
+            WriteOutcome::UnknownItem => Err(Problem::not_found(format!("no item {item} on this ledger"))),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The stored records of an item, its run manifest and (if it verifies) its chain.
+    pub fn item_state(&self, item: &ItemId) -> Result<ItemState, Problem> {
+        let row = self
+            .store
+            .item(item)?
+            .ok_or_else(|| Problem::not_found(format!("no item {item} on this ledger")))?;
+        let records = self.store.records(item)?;
+        let run = self.store.run(&row.run)?;
+        let trust = self.trust_list();
+        let cached = self.chains.lock().ok().and_then(|c| c.get(item).cloned());
+        let last = records.last().map(|r| (r.seq, r.hash));
+        let chain = match cached {
+            Some(c) if last == Some((c.seq(), c.head())) => Ok(c),
+            _ => match verify_chain(records.iter().map(|r| r.bytes.as_slice()), &trust, now()) {
+                Ok(c) => {
+                    self.cache_chain(c.clone());
+                    Ok(c)
+                }
+                Err(e) => Err(Problem::new(422, e.code(), e.to_string())),
+            },
+        };
+        Ok(ItemState {
+            item: *item,
+            run_id: row.run,
+            run_bytes: run.map(|r| r.bytes),
+            records,
+            chain,
+        })
+    }
+
+    /// `GET /v1/runs/{run}`: the run and its minted items.
+    pub fn run_json(&self, id: &RunId) -> Result<Value, Problem> {
+        let row = self
+            .store
+            .run(id)?
+            .ok_or_else(|| Problem::not_found(format!("no run {id} on this ledger")))?;
+        let decoded = provenance_core::DecodedRecord::decode(&row.bytes)
+            .map_err(|_| Problem::internal(&StoreError::Corrupt("stored run manifest")))?;
+        let provenance_core::RecordBody::RunManifest(m) = decoded.record.body else {
+            return Err(Problem::internal(&StoreError::Corrupt("stored run manifest kind")));
+        };
+        let trust = self.trust_list();
+        let maker_name = trust
+            .entry(&row.maker.key_id())
+            .map(|e| e.name.clone())
+            .unwrap_or_default();
+        let items: Vec<Value> = self
+            .store
+            .run_items(id)?
+            .into_iter()
+            .map(|(n, item)| json!({"number": n, "item": item.to_base32(), "short": item.short()}))
+            .collect();
+        Ok(json!({
+            "run": id.to_base32(),
+            "title": m.title,
+            "microfactory": m.microfactory,
+            "place": m.place,
+            "size": m.size,
+            "window_start": m.window_start.to_rfc3339(),
+            "window_end": m.window_end.to_rfc3339(),
+            "time": decoded.record.time.to_rfc3339(),
+            "maker": {"key": row.maker.to_base64url(), "key_id": row.maker.key_id().to_string(), "name": maker_name},
+            "head": row.hash.to_hex(),
+            "minted": items.len(),
+            "items": items,
+        }))
+    }
+
+    /// The raw signed trust list, if one was posted.
+    pub fn trust_bytes(&self) -> Option<Arc<Vec<u8>>> {
+        match self.trust.read() {
+            Ok(t) => t.bytes.clone(),
+            Err(p) => p.into_inner().bytes.clone(),
+        }
+    }
+
+    /// `GET /v1/trust` as JSON: the ledger and operator keys and the current list.
+    pub fn trust_json(&self) -> Value {
+        let list = self.trust_list();
+        let content = list.content();
+        let entries: Vec<Value> = content
+            .entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "key": e.key.to_base64url(),
+                    "key_id": e.key.key_id().to_string(),
+                    "name": e.name,
+                    "roles": e.roles.iter().map(|r| r.name()).collect::<Vec<_>>(),
+                    "valid_from": e.valid_from.to_rfc3339(),
+                    "valid_until": e.valid_until.map(|t| t.to_rfc3339()),
+                    "revoked_at": e.revoked_at.map(|t| t.to_rfc3339()),
+                })
+            })
+            .collect();
+        json!({
+            "version": content.version,
+            "issued_at": content.issued_at.to_rfc3339(),
+            "operator": self.operator.to_base64url(),
+            "ledger": self.ledger_key.to_base64url(),
+            "listed_ledger": content.ledger.map(|k| k.to_base64url()),
+            "entries": entries,
+        })
+    }
+
+    /// `POST /v1/trust`: stores a new operator-signed trust list with a higher version.
+    pub async fn put_trust(&self, bytes: &[u8]) -> Result<Accepted, Problem> {
+        let list = TrustList::verify(bytes, Some(&self.operator))?;
+        if list.content().ledger.is_some_and(|k| k != self.ledger_key) {
+            return Err(Problem::bad_request(format!(
+                "the trust list names ledger key {}, but this ledger's key is {}",
+                list.content().ledger.map(|k| k.to_base64url()).unwrap_or_default(),
+                self.ledger_key
+            )));
+        }
+        let _guard = self.trust_update.lock().await;
+        let version = list.content().version;
+        let current = self.trust_list().content().version;
+        if version <= current {
+            return Err(stale_trust(version, current));
+        }
+        let op = WriteOp::Trust {
+            version,
+            issued_at: list.content().issued_at,
+            bytes: bytes.to_vec(),
+        };
+        match self.write(op).await? {
+            WriteOutcome::Stored => {
+                let entries = list.content().entries.len();
+                {
+                    let mut state = match self.trust.write() {
+                        Ok(s) => s,
+                        Err(p) => p.into_inner(),
+                    };
+                    *state = TrustState {
+                        list: Arc::new(list),
+                        bytes: Some(Arc::new(bytes.to_vec())),
+                    };
+                }
+                if let Ok(mut runs) = self.runs.lock() {
+                    runs.clear();
+                }
+                if let Ok(mut chains) = self.chains.lock() {
+                    chains.clear();
+                }
+                Ok(Accepted {
+                    created: true,
+                    body: json!({"version": version, "entries": entries}),
+                })
+            }
+            WriteOutcome::TrustStale { current } => Err(stale_trust(version, current)),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn stale_trust(version: u64, current: u64) -> Problem {
+    Problem::new(
+        409,
+        "ledger.trust_version_stale",
+        format!("trust list version {version} is not above the current version {current}"),
+    )
+}
+
+fn with_run(mut body: Value, run: Option<RunId>) -> Value {
+    if let (Some(run), Some(map)) = (run, body.as_object_mut()) {
+        map.insert("run".into(), Value::String(run.to_base32()));
+    }
+    body
+}
+
+fn unexpected(outcome: WriteOutcome) -> Problem {
+    Problem::internal(&StoreError::Corrupt(match outcome {
+        WriteOutcome::Stored => "unexpected store outcome: stored",
+        _ => "unexpected store outcome",
+    }))
+}
+
+/// Everything known about one item: stored records, run manifest and verified chain.
+pub struct ItemState {
+    /// The item id.
+    pub item: ItemId,
+    /// The run id.
+    pub run_id: RunId,
+    /// The run manifest's bytes.
+    pub run_bytes: Option<Vec<u8>>,
+    /// The stored records, mint first.
+    pub records: Vec<RecordRow>,
+    /// The chain, or why it does not verify under the current trust list.
+    pub chain: Result<VerifiedChain, Problem>,
+}
+
+impl ItemState {
+    /// The full-history container (records and run manifest).
+    pub fn history(&self) -> History {
+        History {
+            records: self.records.iter().map(|r| r.bytes.clone()).collect(),
+            run: self.run_bytes.clone(),
+            head: None,
+        }
+    }
+
+    /// The living QR payload: the full history if it fits a QR at ECC M, else the history
+    /// without the run manifest, else the label (mint only).
+    pub fn payload(&self) -> ItemPayload {
+        let full = Payload::History(self.history()).encode();
+        if full.len() <= QR_CAPACITY_M {
+            return ItemPayload {
+                text: full,
+                form: "history",
+            };
+        }
+        let mut bare = self.history();
+        bare.run = None;
+        let bare = Payload::History(bare).encode();
+        if bare.len() <= QR_CAPACITY_M {
+            return ItemPayload {
+                text: bare,
+                form: "history-without-run",
+            };
+        }
+        let mint = self.records.first().map(|r| r.bytes.clone()).unwrap_or_default();
+        ItemPayload {
+            text: Payload::Label(mint).encode(),
+            form: "label",
+        }
+    }
+
+    /// The JSON history: the story (when it verifies) and every record.
+    pub fn to_json(&self) -> Value {
+        let records: Vec<Value> = self
+            .records
+            .iter()
+            .map(|r| {
+                json!({
+                    "seq": r.seq,
+                    "kind": r.kind.name(),
+                    "hash": r.hash.to_hex(),
+                    "time": r.time.to_rfc3339(),
+                    "signer": r.signer.to_base64url(),
+                    "received_at": r.received_at.to_rfc3339(),
+                    "size": r.bytes.len(),
+                })
+            })
+            .collect();
+        let head = self.records.last().map(|r| json!({"seq": r.seq, "hash": r.hash.to_hex(), "time": r.time.to_rfc3339()}));
+        let mut out = json!({
+            "item": self.item.to_base32(),
+            "short": self.item.short(),
+            "run": self.run_id.to_base32(),
+            "head": head,
+            "records": records,
+        });
+        let Some(map) = out.as_object_mut() else { return out };
+        match &self.chain {
+            Err(p) => {
+                map.insert("verified".into(), Value::Bool(false));
+                map.insert("problem".into(), json!({"code": p.code, "detail": p.detail}));
+            }
+            Ok(c) => {
+                let run_place = self
+                    .run_bytes
+                    .as_deref()
+                    .and_then(|b| provenance_core::DecodedRecord::decode(b).ok())
+                    .and_then(|d| match d.record.body {
+                        provenance_core::RecordBody::RunManifest(m) => Some(m.place),
+                        _ => None,
+                    });
+                let m = c.mint();
+                map.insert("verified".into(), Value::Bool(true));
+                map.insert(
+                    "maker".into(),
+                    json!({"name": c.maker().name, "key": c.maker().key.to_base64url(), "key_id": c.maker().key.key_id().to_string()}),
+                );
+                map.insert("title".into(), Value::String(m.title.clone()));
+                map.insert("microfactory".into(), Value::String(m.microfactory.clone()));
+                map.insert("place".into(), json!(run_place));
+                map.insert("edition".into(), json!({"number": m.number, "size": m.size}));
+                map.insert("minted_at".into(), Value::String(c.minted_at().to_rfc3339()));
+                map.insert("owner".into(), Value::String(c.owner().to_base64url()));
+                map.insert("owner_count".into(), json!(c.owner_count()));
+                map.insert("stolen".into(), Value::Bool(c.is_stolen()));
+                map.insert("void".into(), Value::Bool(c.is_void()));
+                map.insert(
+                    "repairs".into(),
+                    c.repairs()
+                        .iter()
+                        .map(|r| json!({"time": r.time.to_rfc3339(), "desk": r.desk.name, "desk_key": r.desk.key.to_base64url(), "note": r.note, "parts": r.parts}))
+                        .collect(),
+                );
+                map.insert(
+                    "transfers".into(),
+                    c.transfers()
+                        .iter()
+                        .map(|t| json!({"time": t.time.to_rfc3339(), "from": t.from.to_base64url(), "to": t.to.to_base64url()}))
+                        .collect(),
+                );
+                map.insert(
+                    "badges".into(),
+                    c.badges()
+                        .iter()
+                        .map(|b| json!({"time": b.time.to_rfc3339(), "host": b.host.name, "host_key": b.host.key.to_base64url(), "event": b.event, "place": b.place}))
+                        .collect(),
+                );
+                map.insert(
+                    "reports".into(),
+                    c.reports()
+                        .iter()
+                        .map(|r| json!({"time": r.time.to_rfc3339(), "status": r.status.name()}))
+                        .collect(),
+                );
+            }
+        }
+        out
+    }
+}

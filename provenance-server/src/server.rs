@@ -1,0 +1,101 @@
+//! `provenance serve`: opens the store, loads or creates the ledger key, and runs actix-web
+//! until SIGINT/SIGTERM; then in-flight requests finish, the writer drains, and it exits.
+
+use std::io::Write;
+use std::net::ToSocketAddrs;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer};
+use provenance_core::PublicKey;
+
+use crate::client::{generate_key, read_key, write_key, CliError};
+use crate::ledger::Ledger;
+use crate::metrics::Metrics;
+use crate::sqlite::SqliteStore;
+use crate::store::LedgerStore;
+
+/// How to run the service.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// SQLite database path.
+    pub db: PathBuf,
+    /// Listen address (`host:port`; port 0 picks one).
+    pub listen: String,
+    /// Ledger key path (created if missing).
+    pub ledger_key: PathBuf,
+    /// Operator key pinned for trust lists (default: the ledger key's public key).
+    pub operator: Option<PublicKey>,
+    /// Worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+/// Runs the ledger until a shutdown signal.
+pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let created = !opts.ledger_key.exists();
+    let key = if created {
+        let key = generate_key()?;
+        write_key(&opts.ledger_key, &key)?;
+        key
+    } else {
+        read_key(&opts.ledger_key)?
+    };
+    let ledger_public = key.public_key();
+    let operator = opts.operator.unwrap_or(ledger_public);
+    let mut out = std::io::stdout().lock();
+    if created {
+        let _ = writeln!(out, "created ledger key {} (mode 0600)", opts.ledger_key.display());
+    }
+    let _ = writeln!(out, "ledger public key: {ledger_public} (key id {})", ledger_public.key_id());
+    let _ = writeln!(out, "trust-list operator key: {operator}");
+    drop(out);
+
+    let metrics = Arc::new(Metrics::default());
+    let store = Arc::new(
+        SqliteStore::open(&opts.db, metrics.clone())
+            .map_err(|e| CliError::msg(format!("cannot open database {}: {e}", opts.db.display())))?,
+    );
+    let ledger = Arc::new(
+        Ledger::new(store.clone() as Arc<dyn LedgerStore>, ledger_public, operator, metrics)
+            .map_err(CliError::msg)?,
+    );
+    let addrs: Vec<_> = opts
+        .listen
+        .to_socket_addrs()
+        .map_err(|e| CliError::msg(format!("cannot resolve --listen {}: {e}", opts.listen)))?
+        .collect();
+    let result = actix_web::rt::System::new().block_on(async move {
+        let app_ledger = ledger.clone();
+        let mut server = HttpServer::new(move || App::new().configure(crate::http::configure(app_ledger.clone())))
+            .shutdown_timeout(30);
+        if let Some(w) = opts.workers {
+            server = server.workers(w.max(1));
+        }
+        let server = server
+            .bind(&addrs[..])
+            .map_err(|e| CliError::msg(format!("cannot listen on {}: {e}", opts.listen)))?;
+        {
+            let mut out = std::io::stdout().lock();
+            for addr in server.addrs() {
+                let _ = writeln!(out, "listening on http://{addr}");
+            }
+            let _ = out.flush();
+        }
+        tracing::info!(db = %opts.db.display(), "ledger started");
+        server
+            .run()
+            .await
+            .map_err(|e| CliError::msg(format!("server error: {e}")))
+    });
+    tracing::info!("HTTP stopped; draining the writer");
+    store.shutdown();
+    tracing::info!("ledger stopped");
+    result
+}

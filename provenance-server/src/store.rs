@@ -1,0 +1,212 @@
+//! The storage boundary: everything the HTTP layer needs from a ledger backend, behind the
+//! [`LedgerStore`] trait, so another backend (PostgreSQL) can follow without touching HTTP.
+//!
+//! Writes go through [`LedgerStore::submit`] and carry only verified values
+//! ([`VerifiedRun`], [`VerifiedRecord`]); the answer arrives on a oneshot channel after the
+//! write has committed (or failed, in which case nothing was stored).
+
+use provenance_core::{ItemId, PublicKey, RecordHash, RecordKind, RunId, Timestamp, VerifiedRecord, VerifiedRun};
+use tokio::sync::oneshot;
+
+/// The head of an item's chain: the last record's sequence number and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Sequence number of the last record (0 = only the mint).
+    pub seq: u64,
+    /// SHA-256 of the last record's bytes.
+    pub hash: RecordHash,
+}
+
+/// One item as the store indexes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemRow {
+    /// The item id.
+    pub item: ItemId,
+    /// The run it was minted in.
+    pub run: RunId,
+    /// Edition number n.
+    pub edition: u64,
+    /// The maker's key.
+    pub maker: PublicKey,
+    /// The current head.
+    pub head: Head,
+}
+
+/// One stored record of an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRow {
+    /// Position in the item's chain.
+    pub seq: u64,
+    /// SHA-256 of the bytes.
+    pub hash: RecordHash,
+    /// Record kind.
+    pub kind: RecordKind,
+    /// The record's own (signer-claimed) time.
+    pub time: Timestamp,
+    /// The verified signer's key.
+    pub signer: PublicKey,
+    /// The exact bytes as received and verified.
+    pub bytes: Vec<u8>,
+    /// When the ledger committed it.
+    pub received_at: Timestamp,
+}
+
+/// A registered run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRow {
+    /// The run id.
+    pub id: RunId,
+    /// The maker's key.
+    pub maker: PublicKey,
+    /// Edition size N.
+    pub size: u64,
+    /// SHA-256 of the manifest bytes.
+    pub hash: RecordHash,
+    /// The manifest's exact bytes.
+    pub bytes: Vec<u8>,
+    /// When the ledger committed it.
+    pub received_at: Timestamp,
+}
+
+/// Where a stored record lives (for idempotent re-posts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef {
+    /// Its item.
+    pub item: ItemId,
+    /// Its position.
+    pub seq: u64,
+    /// Its kind.
+    pub kind: RecordKind,
+}
+
+/// Row counts, for `/metrics` and for tests that check nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreStats {
+    /// Registered runs.
+    pub runs: u64,
+    /// Minted items.
+    pub items: u64,
+    /// Item records (mints included).
+    pub records: u64,
+    /// Stored trust lists (every accepted version is kept).
+    pub trust_lists: u64,
+}
+
+/// A write, carrying only verified values.
+#[derive(Debug)]
+pub enum WriteOp {
+    /// Register a run manifest.
+    Run(Box<VerifiedRun>),
+    /// Store a mint, creating its item. The writer enforces one mint per (run, edition).
+    Mint {
+        /// The item id derived from the mint bytes.
+        item: ItemId,
+        /// The run the mint names (already checked to be registered).
+        run: RunId,
+        /// Edition number n.
+        edition: u64,
+        /// The verified mint.
+        record: Box<VerifiedRecord>,
+    },
+    /// Append a later record if the item's head is still `expected` (compare-and-swap).
+    Append {
+        /// The item.
+        item: ItemId,
+        /// The head the record was verified against.
+        expected: Head,
+        /// The verified record (seq = expected.seq + 1).
+        record: Box<VerifiedRecord>,
+    },
+    /// Store a new operator-signed trust list if its version is above every stored one.
+    Trust {
+        /// The list's version.
+        version: u64,
+        /// When the operator signed it.
+        issued_at: Timestamp,
+        /// The exact signed bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+/// What a write did. Every variant other than `Stored` changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Committed.
+    Stored,
+    /// The same record (same bytes) was already stored; here is where.
+    AlreadyStored(RecordRef),
+    /// The run was already registered.
+    RunAlreadyStored,
+    /// Compare-and-swap lost: the item's head is now this.
+    Stale(Head),
+    /// Another mint already holds this edition of the run.
+    EditionTaken(ItemId),
+    /// The item does not exist.
+    UnknownItem,
+    /// A trust list with this version or a later one is already stored.
+    TrustStale {
+        /// The highest stored version.
+        current: u64,
+    },
+}
+
+/// Why the store failed. Nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// Stored data is not what this version wrote.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(&'static str),
+    /// The writer thread is gone (shutting down).
+    #[error("the ledger is shutting down")]
+    WriterGone,
+    /// A filesystem error.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The result a writer sends back.
+pub type WriteResult = Result<WriteOutcome, StoreError>;
+
+/// A ledger backend. Reads are synchronous and short; writes are queued to one writer that
+/// group-commits and answers each write after its transaction commits.
+pub trait LedgerStore: Send + Sync {
+    /// Queues a write; the receiver yields its outcome after commit.
+    fn submit(&self, op: WriteOp) -> oneshot::Receiver<WriteResult>;
+    /// Finds a stored item record by the hash of its bytes.
+    fn find_record(&self, hash: &RecordHash) -> Result<Option<RecordRef>, StoreError>;
+    /// An item's index row.
+    fn item(&self, item: &ItemId) -> Result<Option<ItemRow>, StoreError>;
+    /// All records of an item, mint first.
+    fn records(&self, item: &ItemId) -> Result<Vec<RecordRow>, StoreError>;
+    /// A registered run.
+    fn run(&self, run: &RunId) -> Result<Option<RunRow>, StoreError>;
+    /// The items minted in a run: (edition, item), by edition.
+    fn run_items(&self, run: &RunId) -> Result<Vec<(u64, ItemId)>, StoreError>;
+    /// The newest stored trust list's bytes.
+    fn latest_trust(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Row counts.
+    fn stats(&self) -> Result<StoreStats, StoreError>;
+    /// Lets the writer finish every queued write, then stops it. Later writes fail.
+    fn shutdown(&self);
+}
+
+/// The kind number stored for a record kind.
+pub fn kind_number(kind: RecordKind) -> i64 {
+    kind as i64
+}
+
+/// The record kind for a stored kind number.
+pub fn kind_from_number(n: i64) -> Option<RecordKind> {
+    Some(match n {
+        1 => RecordKind::RunManifest,
+        2 => RecordKind::Mint,
+        3 => RecordKind::Repair,
+        4 => RecordKind::Transfer,
+        5 => RecordKind::Badge,
+        6 => RecordKind::Report,
+        _ => return None,
+    })
+}
