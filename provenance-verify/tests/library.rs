@@ -1,0 +1,307 @@
+//! The library against fixtures built with the core API.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use provenance_core::record::ReportStatus;
+use provenance_core::{challenge, Payload, Record, RecordBody, RunManifest};
+use provenance_verify::{exit, load_trust, verify, Input, Severity, Verdict};
+
+#[test]
+fn genuine_history_tells_the_story() {
+    let chain = history();
+    let report = verify(chain.encode().as_str(), &trust(), now());
+    assert_eq!(report.verdict, Verdict::Genuine, "{}", report.to_text());
+    assert_eq!(report.code, None);
+    assert!(report.findings.is_empty());
+    assert_eq!(report.exit_code(), exit::GENUINE);
+    let story = report.story.as_ref().unwrap();
+    assert_eq!(story.title, "Eclipse Pin");
+    assert_eq!(story.maker.name, "Karim Studio");
+    assert_eq!(story.microfactory, "Northside Microfactory");
+    assert_eq!((story.edition.number, story.edition.size), (2, 3));
+    assert_eq!(story.minted_at, "2026-03-02T10:00:00Z");
+    assert_eq!(story.repairs.len(), 1);
+    assert_eq!(story.repairs[0].desk.name, "Fix-It Desk");
+    assert_eq!(story.repairs[0].time, "2026-03-03T12:00:00Z");
+    assert_eq!(story.repairs[0].parts, vec!["clasp".to_string()]);
+    assert_eq!(story.badges[0].event, "Leeds Makers Fair");
+    assert_eq!(story.badges[0].host.name, "Makers Fair");
+    assert_eq!(story.owner_count, 2);
+    assert_eq!(
+        story.current_owner.key,
+        owner2().public_key().to_base64url()
+    );
+    assert_eq!(
+        story.current_owner.key_id,
+        owner2().public_key().key_id().to_string()
+    );
+    assert_eq!(story.item, chain.item.to_base32());
+    assert_eq!(story.records, 4);
+    assert!(!story.stolen && !story.void);
+    assert_eq!(story.freshness.basis, "last_record");
+    assert_eq!(story.freshness.as_of, "2026-03-05T12:00:00Z");
+    let summary = &report.summary;
+    assert!(
+        summary.starts_with(
+            "GENUINE: 2/3 of 'Eclipse Pin', made by Karim Studio at Northside Microfactory on \
+             2026-03-02. Repaired once. 2 owners. Current owner key "
+        ),
+        "{summary}"
+    );
+    assert!(summary.contains(&owner2().public_key().key_id().to_string()));
+}
+
+#[test]
+fn history_file_bytes_and_text_bytes_verify_like_the_string() {
+    let chain = history();
+    let from_file = verify(&chain.file_bytes(), &trust(), now());
+    assert_eq!(from_file.verdict, Verdict::Genuine);
+    let text = format!("{}\n", chain.encode()).into_bytes();
+    let from_text = verify(Input::Bytes(&text), &trust(), now());
+    assert_eq!(from_text.verdict, Verdict::Genuine);
+    assert_eq!(from_file.story, from_text.story);
+}
+
+#[test]
+fn label_only_is_a_warning_about_origin() {
+    let report = verify(label().as_str(), &trust(), now());
+    assert_eq!(report.verdict, Verdict::GenuineWithWarnings);
+    assert_eq!(report.codes(), vec!["payload.label_only"]);
+    assert_eq!(report.exit_code(), exit::WARNINGS);
+    let finding = &report.findings[0];
+    assert_eq!(finding.severity, Severity::Warning);
+    assert!(finding.message.contains("origin"), "{}", finding.message);
+    assert!(finding.message.contains("not"), "{}", finding.message);
+    assert!(report
+        .summary
+        .contains("proves origin, not current owner or history"));
+    assert_eq!(report.story.as_ref().unwrap().freshness.basis, "label");
+}
+
+#[test]
+fn stolen_is_a_loud_first_warning() {
+    let chain = history().report(&owner2(), ReportStatus::Stolen);
+    let report = verify(chain.encode().as_str(), &trust(), now());
+    assert_eq!(report.verdict, Verdict::GenuineWithWarnings);
+    assert_eq!(report.codes(), vec!["item.stolen"]);
+    assert!(report.story.as_ref().unwrap().stolen);
+    assert!(report.summary.contains("REPORTED STOLEN"));
+    assert!(report
+        .to_text()
+        .starts_with("!!! WARNING: THIS PIECE IS REPORTED STOLEN"));
+
+    // Recovered: genuine again, the reports stay in the story.
+    let recovered = chain.report(&owner2(), ReportStatus::Recovered);
+    let report = verify(recovered.encode().as_str(), &trust(), now());
+    assert_eq!(report.verdict, Verdict::Genuine);
+    assert_eq!(report.story.as_ref().unwrap().reports.len(), 2);
+}
+
+#[test]
+fn void_is_not_genuine() {
+    let chain = history().report(&maker(), ReportStatus::Void);
+    let report = verify(chain.encode().as_str(), &trust(), now());
+    assert_eq!(report.verdict, Verdict::NotGenuine);
+    assert_eq!(report.code, Some("item.void"));
+    assert_eq!(report.codes(), vec!["item.void"]);
+    assert_eq!(report.exit_code(), exit::NOT_GENUINE);
+    assert!(report.story.as_ref().unwrap().void);
+    assert!(report.summary.contains("VOIDED"));
+}
+
+fn not_genuine(payload: &str) -> provenance_verify::Report {
+    let report = verify(payload, &trust(), now());
+    assert_eq!(report.verdict, Verdict::NotGenuine, "{}", report.to_text());
+    assert_eq!(report.exit_code(), exit::NOT_GENUINE);
+    assert!(report.story.is_none());
+    report
+}
+
+#[test]
+fn failures_name_their_cause_and_code() {
+    // Tampered: one byte of the title changed after signing.
+    let mut mint = mint();
+    let pos = mint.windows(7).position(|w| w == b"Eclipse").unwrap();
+    mint[pos] = b'F';
+    let report = not_genuine(&Payload::Label(mint).encode());
+    assert_eq!(report.code, Some("record.signature_invalid"));
+    assert_eq!(report.findings[0].cause, "tampered");
+    assert!(report.summary.contains("tampered"));
+
+    // Untrusted maker.
+    let report =
+        not_genuine(&Payload::Label(mint_with(&stranger(), 1, None, "2026-03-02")).encode());
+    assert_eq!(report.code, Some("chain.unknown_signer"));
+    assert_eq!(report.findings[0].cause, "untrusted signer");
+
+    // Signer not authorized: the repair desk mints.
+    let report = not_genuine(&Payload::Label(mint_with(&desk(), 1, None, "2026-03-02")).encode());
+    assert_eq!(report.code, Some("chain.signer_not_authorized"));
+    assert_eq!(report.findings[0].cause, "signer not authorized");
+
+    // Edition over cap.
+    let report = not_genuine(&Payload::Label(mint_with(&maker(), 4, None, "2026-03-02")).encode());
+    assert_eq!(report.code, Some("run.edition_over_cap"));
+    assert_eq!(report.findings[0].cause, "edition over cap");
+
+    // Key revoked (a record signed by a key outside its validity).
+    let report =
+        not_genuine(&Payload::Label(mint_with(&revoked_maker(), 1, None, "2026-03-02")).encode());
+    assert_eq!(report.code, Some("chain.key_revoked"));
+    assert_eq!(report.findings[0].cause, "key revoked");
+
+    // Broken chain: the badge dropped, later records no longer link.
+    let mut chain = history().repair("again", &[]);
+    chain.records.remove(3);
+    let report = not_genuine(&chain.encode());
+    assert_eq!(report.code, Some("chain.seq_mismatch"));
+    assert_eq!(report.findings[0].cause, "broken chain");
+    assert_eq!(report.findings[0].record, Some(3));
+
+    // A transfer signed by an earlier owner.
+    let chain = history().transfer(&owner1(), &owner1());
+    let report = not_genuine(&chain.encode());
+    assert_eq!(report.code, Some("chain.signer_not_owner"));
+}
+
+#[test]
+fn unreadable_input() {
+    for (input, code) in [
+        ("hello", "payload.bad_prefix"),
+        ("PV1:abc", "payload.bad_base45"),
+        ("", "payload.bad_prefix"),
+    ] {
+        let report = verify(input, &trust(), now());
+        assert_eq!(report.verdict, Verdict::Unreadable, "{input}");
+        assert_eq!(report.code, Some(code), "{input}");
+        assert_eq!(report.exit_code(), exit::UNREADABLE);
+    }
+    let report = verify(Input::Bytes(&[0xff, 0x00]), &trust(), now());
+    assert_eq!(report.verdict, Verdict::Unreadable);
+    assert_eq!(report.code, Some("payload.bad_container"));
+}
+
+#[test]
+fn trust_list_problems_are_reported_with_their_code() {
+    let err = load_trust(&trust_bytes(), Some(&stranger().public_key())).unwrap_err();
+    assert_eq!(err.code, Some("trust.operator_mismatch"));
+    assert_eq!(err.verdict, Verdict::Unreadable);
+    let mut tampered = trust_bytes();
+    let pos = tampered.windows(5).position(|w| w == b"Karim").unwrap();
+    tampered[pos] = b'C';
+    let err = load_trust(&tampered, None).unwrap_err();
+    assert_eq!(err.code, Some("trust.signature_invalid"));
+    assert!(load_trust(&trust_bytes(), None).is_ok());
+}
+
+#[test]
+fn record_in_the_future_is_refused() {
+    let report = verify(label().as_str(), &trust(), t("2026-03-01"));
+    assert_eq!(report.verdict, Verdict::NotGenuine);
+    assert_eq!(report.code, Some("chain.time_in_future"));
+}
+
+#[test]
+fn owner_challenge_right_owner_passes() {
+    let chain = history();
+    let mut report = verify(chain.encode().as_str(), &trust(), now());
+    let answer = challenge::prove(&owner2(), &chain.item, b"buyer-nonce-1").unwrap();
+    let outcome = report.check_owner(b"buyer-nonce-1", &answer).clone();
+    assert!(outcome.passed, "{}", outcome.message);
+    assert_eq!(outcome.code, None);
+    assert_eq!(report.exit_code(), exit::GENUINE);
+}
+
+#[test]
+fn owner_challenge_earlier_owner_fails() {
+    let chain = history();
+    let mut report = verify(chain.encode().as_str(), &trust(), now());
+    let answer = challenge::prove(&owner1(), &chain.item, b"buyer-nonce-1").unwrap();
+    let outcome = report.check_owner(b"buyer-nonce-1", &answer).clone();
+    assert!(!outcome.passed);
+    assert_eq!(outcome.code, Some("proof.invalid"));
+    assert_eq!(report.exit_code(), exit::CHALLENGE_FAILED);
+    // The verdict itself is unchanged: the piece is genuine, the seller is not proven.
+    assert_eq!(report.verdict, Verdict::Genuine);
+}
+
+#[test]
+fn owner_challenge_for_another_item_or_nonce_fails() {
+    let chain = history();
+    let other_item = Chain::new(mint_with(
+        &maker(),
+        1,
+        Some(owner2().public_key()),
+        "2026-03-02",
+    ))
+    .item;
+    for (item, nonce) in [
+        (other_item, &b"buyer-nonce-1"[..]),
+        (chain.item, b"buyer-nonce-2"),
+    ] {
+        let mut report = verify(chain.encode().as_str(), &trust(), now());
+        let answer = challenge::prove(&owner2(), &item, nonce).unwrap();
+        let outcome = report.check_owner(b"buyer-nonce-1", &answer).clone();
+        assert!(!outcome.passed);
+        assert_eq!(outcome.code, Some("proof.invalid"));
+        assert_eq!(report.exit_code(), exit::CHALLENGE_FAILED);
+    }
+    let mut report = verify(chain.encode().as_str(), &trust(), now());
+    let outcome = report
+        .check_owner(b"buyer-nonce-1", "not an answer")
+        .clone();
+    assert_eq!(outcome.code, Some("proof.malformed"));
+}
+
+#[test]
+fn owner_challenge_on_a_piece_that_did_not_verify_is_not_checked() {
+    let mut report = verify("garbage", &trust(), now());
+    let outcome = report.check_owner(b"n", "x").clone();
+    assert!(!outcome.passed);
+    assert_eq!(report.exit_code(), exit::UNREADABLE);
+}
+
+#[test]
+fn json_carries_verdict_story_and_codes() {
+    let chain = history().report(&owner2(), ReportStatus::Stolen);
+    let report = verify(chain.encode().as_str(), &trust(), now());
+    let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["verdict"], "genuine_with_warnings");
+    assert_eq!(json["findings"][0]["code"], "item.stolen");
+    assert_eq!(json["findings"][0]["severity"], "warning");
+    assert_eq!(json["story"]["edition"]["number"], 2);
+    assert_eq!(json["story"]["repairs"][0]["desk"]["name"], "Fix-It Desk");
+    assert_eq!(json["exit_code"], 1);
+
+    let report = verify("PV1:%%", &trust(), now());
+    let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["verdict"], "unreadable");
+    assert_eq!(json["code"], "payload.bad_base45");
+    assert!(json["story"].is_null());
+}
+
+#[test]
+fn a_run_manifest_that_disagrees_is_not_genuine() {
+    let mut chain = history();
+    chain.run = Some(
+        Record {
+            time: t("2026-03-01"),
+            seq: 0,
+            body: RecordBody::RunManifest(RunManifest {
+                title: "Eclipse Pin".into(),
+                microfactory: "Northside Microfactory".into(),
+                place: "Leeds".into(),
+                size: 5,
+                window_start: t("2026-03-01"),
+                window_end: t("2026-04-01"),
+            }),
+        }
+        .sign(&maker(), None),
+    );
+    let report = verify(chain.encode().as_str(), &trust(), now());
+    assert_eq!(report.verdict, Verdict::NotGenuine);
+    assert_eq!(report.code, Some("run.mismatch"));
+    assert_eq!(report.findings[0].cause, "run mismatch");
+}
