@@ -1226,3 +1226,11 @@ fn every_challenge_vector_gives_its_outcome() {
         assert_eq!(got, v["expect"].as_str().unwrap(), "{}", v["name"]);
     }
 }
+
+#[test]
+fn the_spec_documents_every_code() {
+    let spec = std::fs::read_to_string(vectors_dir().join("../README.md")).unwrap();
+    for (code, _) in ALL_CODES {
+        assert!(spec.contains(&format!("| `{code}` |")), "spec/README.md §10 lacks {code}");
+    }
+}
