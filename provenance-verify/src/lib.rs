@@ -322,14 +322,15 @@ pub fn decode_input(input: Input<'_>) -> Result<Payload, PayloadError> {
     match input {
         Input::Text(text) => Payload::decode(text),
         Input::Bytes(bytes) => {
-            let trimmed = bytes.trim_ascii();
-            if trimmed.starts_with(PAYLOAD_PREFIX.as_bytes()) {
-                match std::str::from_utf8(trimmed) {
-                    Ok(text) => Payload::decode(text),
-                    Err(_) => Err(PayloadError::BadBase45),
+            // CBOR starts with a COSE_Sign1 tag (0xd2) or a map head (0xa0..=0xbf); anything
+            // else that is text is read as a payload string (so "hello" gets bad_prefix).
+            let cbor_head = matches!(bytes.first(), Some(0xd2 | 0xa0..=0xbf));
+            match std::str::from_utf8(bytes) {
+                Ok(text) if !cbor_head => Payload::decode(text),
+                _ if bytes.trim_ascii().starts_with(PAYLOAD_PREFIX.as_bytes()) => {
+                    Err(PayloadError::BadBase45)
                 }
-            } else {
-                Payload::from_cbor(bytes, MAX_HISTORY_BYTES)
+                _ => Payload::from_cbor(bytes, MAX_HISTORY_BYTES),
             }
         }
     }

@@ -1,0 +1,281 @@
+//! The `provenance-verify` binary: exit codes, JSON, stdin, files, images, challenges.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use image::{GrayImage, Luma};
+use provenance_core::challenge;
+use provenance_core::record::ReportStatus;
+use qrcode::{EcLevel, QrCode};
+use serde_json::Value;
+
+struct Env {
+    dir: tempfile::TempDir,
+    trust: PathBuf,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let trust = dir.path().join("trust.cbor");
+    std::fs::write(&trust, trust_bytes()).unwrap();
+    Env { dir, trust }
+}
+
+impl Env {
+    fn cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_provenance-verify"));
+        cmd.arg("--trust")
+            .arg(&self.trust)
+            .args(["--now", "2026-06-01"]);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> (i32, Value) {
+        let out = self.cmd().args(args).arg("--json").output().unwrap();
+        let json = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        (out.status.code().unwrap(), json)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn qr_png(text: &str, path: &Path) {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).unwrap();
+    let img = code.render::<Luma<u8>>().module_dimensions(4, 4).build();
+    img.save(path).unwrap();
+}
+
+#[test]
+fn exit_codes_for_each_verdict() {
+    let env = env();
+    let genuine = env.run(&[&history().encode()]);
+    assert_eq!(genuine.status.code(), Some(0), "{}", stdout(&genuine));
+    let text = stdout(&genuine);
+    assert!(
+        text.starts_with("GENUINE: 2/3 of 'Eclipse Pin', made by Karim Studio"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Repaired once. 2 owners. Current owner key"),
+        "{text}"
+    );
+    assert!(text.contains("Fix-It Desk"), "{text}");
+
+    let label = env.run(&[&label()]);
+    assert_eq!(label.status.code(), Some(1));
+    assert!(stdout(&label).contains("proves origin, not current owner or history"));
+
+    let stolen = env.run(&[&history().report(&owner2(), ReportStatus::Stolen).encode()]);
+    assert_eq!(stolen.status.code(), Some(1));
+    assert!(stdout(&stolen).starts_with("!!! WARNING: THIS PIECE IS REPORTED STOLEN"));
+
+    let void = env.run(&[&history().report(&maker(), ReportStatus::Void).encode()]);
+    assert_eq!(void.status.code(), Some(2));
+    assert!(stdout(&void).contains("item.void"));
+
+    let untrusted = provenance_core::Payload::Label(mint_with(&stranger(), 1, None, "2026-03-02"));
+    let out = env.run(&[&untrusted.encode()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).contains("untrusted"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("chain.unknown_signer"));
+
+    let out = env.run(&["PV1:not base45!"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stdout(&out).contains("payload.bad_base45"));
+}
+
+#[test]
+fn json_output_carries_the_codes() {
+    let env = env();
+    let (code, json) = env.json(&[&label()]);
+    assert_eq!(code, 1);
+    assert_eq!(json["verdict"], "genuine_with_warnings");
+    assert_eq!(json["findings"][0]["code"], "payload.label_only");
+    assert_eq!(json["story"]["maker"]["name"], "Karim Studio");
+    assert_eq!(json["story"]["edition"]["size"], 3);
+
+    let revoked =
+        provenance_core::Payload::Label(mint_with(&revoked_maker(), 1, None, "2026-03-02"));
+    let (code, json) = env.json(&[&revoked.encode()]);
+    assert_eq!(code, 2);
+    assert_eq!(json["verdict"], "not_genuine");
+    assert_eq!(json["code"], "chain.key_revoked");
+    assert_eq!(json["findings"][0]["cause"], "key revoked");
+}
+
+#[test]
+fn stdin_and_history_files() {
+    let env = env();
+    let chain = history();
+    let mut child = env
+        .cmd()
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\n", chain.encode()).as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    let file = env.path("history.cbor");
+    std::fs::write(&file, chain.file_bytes()).unwrap();
+    let out = env.run(&["--file", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    let missing = env.path("missing.cbor");
+    let (code, json) = env.json(&["--file", missing.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert_eq!(json["code"], "input.unreadable");
+}
+
+#[test]
+fn label_photo_verifies_with_image() {
+    let env = env();
+    let png = env.path("label.png");
+    qr_png(&label(), &png);
+    let (code, json) = env.json(&["--image", png.to_str().unwrap()]);
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(json["story"]["edition"]["number"], 2);
+    assert_eq!(json["findings"][0]["code"], "payload.label_only");
+
+    // JPEG, with the QR in a larger grey frame, as a photo would be.
+    let code =
+        QrCode::with_error_correction_level(history().encode().as_bytes(), EcLevel::M).unwrap();
+    let qr = code.render::<Luma<u8>>().module_dimensions(3, 3).build();
+    let mut photo = GrayImage::from_pixel(qr.width() + 200, qr.height() + 120, Luma([200]));
+    image::imageops::overlay(&mut photo, &qr, 90, 50);
+    let jpg = env.path("photo.jpg");
+    photo.save(&jpg).unwrap();
+    let (code, json) = env.json(&["--image", jpg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["story"]["owner_count"], 2);
+}
+
+#[test]
+fn image_without_a_label_is_unreadable() {
+    let env = env();
+    let blank = env.path("blank.png");
+    GrayImage::from_pixel(200, 200, Luma([255]))
+        .save(&blank)
+        .unwrap();
+    let (code, json) = env.json(&["--image", blank.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert_eq!(json["verdict"], "unreadable");
+    assert_eq!(json["code"], "input.no_qr");
+    let text = stdout(&env.run(&["--image", blank.to_str().unwrap()]));
+    assert!(text.contains("no readable QR code"), "{text}");
+
+    // A QR code that is not a provenance label.
+    let other = env.path("other.png");
+    qr_png("https://example.com", &other);
+    let (code, json) = env.json(&["--image", other.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert_eq!(json["code"], "input.no_qr");
+
+    // Not an image at all.
+    let junk = env.path("junk.png");
+    std::fs::write(&junk, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let (code, json) = env.json(&["--image", junk.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert_eq!(json["code"], "input.unreadable");
+}
+
+#[test]
+fn owner_challenge_outcomes() {
+    let env = env();
+    let chain = history();
+    let payload = chain.encode();
+    let right = challenge::prove(&owner2(), &chain.item, b"nonce-77").unwrap();
+    let out = env.run(&[&payload, "--challenge", "nonce-77", "--response", &right]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("PASSED"));
+
+    let earlier = challenge::prove(&owner1(), &chain.item, b"nonce-77").unwrap();
+    let (code, json) = env.json(&[&payload, "--challenge", "nonce-77", "--response", &earlier]);
+    assert_eq!(code, 4);
+    assert_eq!(json["verdict"], "genuine");
+    assert_eq!(json["owner_challenge"]["passed"], false);
+    assert_eq!(json["owner_challenge"]["code"], "proof.invalid");
+
+    let (code, _) = env.json(&[&payload, "--challenge", "nonce-78", "--response", &right]);
+    assert_eq!(code, 4);
+
+    // A challenge on a piece that is not genuine keeps the not-genuine exit code.
+    let void = history().report(&maker(), ReportStatus::Void).encode();
+    let (code, _) = env.json(&[&void, "--challenge", "nonce-77", "--response", &right]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn usage_errors_exit_3_and_help_documents_exit_codes() {
+    let env = env();
+    for args in [
+        vec![],
+        vec!["--bogus"],
+        vec!["--now", "yesterday", "PV1:x"],
+        vec!["--operator", "nope", "PV1:x"],
+        vec!["--challenge", "n", "PV1:x"],
+        vec!["PV1:x", "--image", "a.png"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_provenance-verify"))
+        .arg("PV1:x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "missing --trust");
+
+    let help = Command::new(env!("CARGO_BIN_EXE_provenance-verify"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    let help = stdout(&help);
+    for needle in [
+        "EXIT CODES",
+        "0  genuine",
+        "3  unreadable",
+        "4  owner challenge failed",
+    ] {
+        assert!(help.contains(needle), "help lacks {needle}: {help}");
+    }
+}
+
+#[test]
+fn trust_list_problems_exit_3_with_the_code() {
+    let env = env();
+    let other = operator_other();
+    let (code, json) = env.json(&["--operator", &other, &label()]);
+    assert_eq!(code, 3);
+    assert_eq!(json["code"], "trust.operator_mismatch");
+    let pinned = operator().public_key().to_base64url();
+    let (code, _) = env.json(&["--operator", &pinned, &label()]);
+    assert_eq!(code, 1);
+}
+
+fn operator_other() -> String {
+    stranger().public_key().to_base64url()
+}
