@@ -8,12 +8,15 @@ use std::sync::Mutex;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use provenance_core::{
-    challenge, Badge, ChainLink, ItemId, Mint, Payload, PublicKey, Record, RecordBody, Repair, ReportStatus, Role,
-    Roles, RunId, RunManifest, Timestamp, TrustEntry, TrustList, TrustListContent,
+    challenge, Badge, ChainLink, ItemId, Mint, Payload, PublicKey, Record, RecordBody, Repair,
+    ReportStatus, Role, Roles, RunId, RunManifest, Timestamp, TrustEntry, TrustList,
+    TrustListContent,
 };
 use serde_json::{json, Value};
 
-use crate::client::{generate_key, parse_item, parse_public, parse_time, read_key, write_key, CliError, Client};
+use crate::client::{
+    generate_key, parse_item, parse_public, parse_time, read_key, write_key, CliError, Client,
+};
 use crate::ledger::now;
 use crate::qr::{self, LabelText};
 use crate::server::{serve, ServeOptions};
@@ -24,7 +27,12 @@ use crate::server::{serve, ServeOptions};
 #[command(name = "provenance", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The ledger to talk to.
-    #[arg(long, global = true, env = "PROVENANCE_SERVER", default_value = "http://127.0.0.1:8750")]
+    #[arg(
+        long,
+        global = true,
+        env = "PROVENANCE_SERVER",
+        default_value = "http://127.0.0.1:8750"
+    )]
     pub server: String,
     /// Print machine-readable JSON instead of sentences.
     #[arg(long, global = true)]
@@ -431,7 +439,9 @@ fn trust_add(
             "trust.operator_mismatch",
         ));
     }
-    let ledger = info["ledger"].as_str().and_then(|k| PublicKey::from_base64url(k).ok());
+    let ledger = info["ledger"]
+        .as_str()
+        .and_then(|k| PublicKey::from_base64url(k).ok());
     let mut content = if info["version"].as_u64().unwrap_or(0) == 0 {
         TrustListContent {
             version: 0,
@@ -442,7 +452,12 @@ fn trust_add(
     } else {
         let (bytes, _) = ctx.client.get_bytes("/v1/trust", "application/cose")?;
         TrustList::verify(&bytes, Some(&server_operator))
-            .map_err(|e| CliError::coded(format!("the ledger's trust list: {e}"), provenance_core::ErrorCode::code(&e)))?
+            .map_err(|e| {
+                CliError::coded(
+                    format!("the ledger's trust list: {e}"),
+                    provenance_core::ErrorCode::code(&e),
+                )
+            })?
             .content()
             .clone()
     };
@@ -450,7 +465,9 @@ fn trust_add(
     let now = now();
     let entry = TrustEntry {
         key,
-        roles: existing.as_ref().map_or(Roles::of(role), |e| e.roles.with(role)),
+        roles: existing
+            .as_ref()
+            .map_or(Roles::of(role), |e| e.roles.with(role)),
         name: name.clone(),
         valid_from: match valid_from {
             Some(t) => parse_time(&t)?,
@@ -488,9 +505,14 @@ fn trust_add(
 
 fn trust_export(ctx: &Ctx, out: &Path) -> Result<(), CliError> {
     let (bytes, _) = ctx.client.get_bytes("/v1/trust", "application/cose")?;
-    let list = TrustList::verify(&bytes, None)
-        .map_err(|e| CliError::coded(format!("the ledger's trust list: {e}"), provenance_core::ErrorCode::code(&e)))?;
-    std::fs::write(out, &bytes).map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
+    let list = TrustList::verify(&bytes, None).map_err(|e| {
+        CliError::coded(
+            format!("the ledger's trust list: {e}"),
+            provenance_core::ErrorCode::code(&e),
+        )
+    })?;
+    std::fs::write(out, &bytes)
+        .map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
     let c = list.content();
     ctx.print(
         || {
@@ -549,8 +571,9 @@ struct Minted {
 
 fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
     let maker = read_key(&a.key)?;
-    let run_id = RunId::from_base32(a.run.trim())
-        .ok_or_else(|| CliError::coded(format!("{:?} is not a run id", a.run), "ledger.bad_request"))?;
+    let run_id = RunId::from_base32(a.run.trim()).ok_or_else(|| {
+        CliError::coded(format!("{:?} is not a run id", a.run), "ledger.bad_request")
+    })?;
     let owner = a.owner.as_deref().map(parse_public).transpose()?;
     let run = ctx.client.get_json(&format!("/v1/runs/{run_id}"))?;
     let size = run["size"].as_u64().unwrap_or(0);
@@ -560,7 +583,10 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         .as_array()
         .map(|items| items.iter().filter_map(|i| i["number"].as_u64()).collect())
         .unwrap_or_default();
-    let free: Vec<u64> = (1..=size).filter(|n| !taken.contains(n)).take(a.count as usize).collect();
+    let free: Vec<u64> = (1..=size)
+        .filter(|n| !taken.contains(n))
+        .take(a.count as usize)
+        .collect();
     if (free.len() as u64) < a.count {
         return Err(CliError::coded(
             format!(
@@ -572,7 +598,8 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         ));
     }
     if let Some(dir) = &a.labels {
-        std::fs::create_dir_all(dir).map_err(|e| CliError::msg(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::msg(format!("cannot create {}: {e}", dir.display())))?;
     }
     let time = now();
     let mints: Vec<(u64, Vec<u8>)> = free
@@ -610,8 +637,11 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         for _ in 0..4.min(mints.len()) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((number, bytes)) = mints.get(i) else { break };
-                let result = mint_one(ctx, *number, bytes, &title, size, labels.as_deref()).map_err(|e| (*number, e));
+                let Some((number, bytes)) = mints.get(i) else {
+                    break;
+                };
+                let result = mint_one(ctx, *number, bytes, &title, size, labels.as_deref())
+                    .map_err(|e| (*number, e));
                 if let Some(bar) = &bar {
                     bar.inc(1);
                 }
@@ -642,7 +672,8 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
     }
     let mut sheets = Vec::new();
     if let Some(dir) = &a.labels {
-        let with_labels: Vec<(qrcode::QrCode, LabelText)> = minted.iter_mut().filter_map(|m| m.label.take()).collect();
+        let with_labels: Vec<(qrcode::QrCode, LabelText)> =
+            minted.iter_mut().filter_map(|m| m.label.take()).collect();
         let per_page = qr::SHEET_GRID.0 * qr::SHEET_GRID.1;
         for page in with_labels.chunks(per_page) {
             let (first, last) = (page[0].1.number, page[page.len() - 1].1.number);
@@ -668,10 +699,18 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         eprintln!(
             "minted {} of \"{title}\" (editions {})",
             minted.len(),
-            minted.iter().map(|m| format!("{}/{size}", m.number)).collect::<Vec<_>>().join(", ")
+            minted
+                .iter()
+                .map(|m| format!("{}/{size}", m.number))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         if let Some(dir) = &a.labels {
-            eprintln!("labels and {} A4 sheet(s) in {}", sheets.len(), dir.display());
+            eprintln!(
+                "labels and {} A4 sheet(s) in {}",
+                sheets.len(),
+                dir.display()
+            );
         }
     }
     match first_error {
@@ -693,7 +732,8 @@ fn mint_one(
     let mut files = Vec::new();
     let mut label = None;
     if let Some(dir) = labels {
-        let code = qr::encode(&Payload::Label(bytes.to_vec()).encode()).map_err(|e| CliError::msg(e.to_string()))?;
+        let code = qr::encode(&Payload::Label(bytes.to_vec()).encode())
+            .map_err(|e| CliError::msg(e.to_string()))?;
         let text = LabelText {
             number,
             size,
@@ -704,10 +744,14 @@ fn mint_one(
         let svg = stem.with_extension("svg");
         let png = stem.with_extension("png");
         let write = |path: &Path, data: &[u8]| {
-            std::fs::write(path, data).map_err(|e| CliError::msg(format!("cannot write {}: {e}", path.display())))
+            std::fs::write(path, data)
+                .map_err(|e| CliError::msg(format!("cannot write {}: {e}", path.display())))
         };
         write(&svg, qr::label_svg(&code, &text).as_bytes())?;
-        write(&png, &qr::label_png(&code, &text).map_err(|e| CliError::msg(e.to_string()))?)?;
+        write(
+            &png,
+            &qr::label_png(&code, &text).map_err(|e| CliError::msg(e.to_string()))?,
+        )?;
         files = vec![svg, png];
         label = Some((code, text));
     }
@@ -738,16 +782,21 @@ fn append(
             body: body(seq + 1)?,
         };
         let bytes = record.sign(&signer, Some(&ChainLink { item, prev }));
-        match ctx
-            .client
-            .post(&format!("/v1/items/{item}/records"), "application/cose", &bytes)
-        {
+        match ctx.client.post(
+            &format!("/v1/items/{item}/records"),
+            "application/cose",
+            &bytes,
+        ) {
             Ok((status, answer)) => {
                 let kind = record.body.kind();
                 let shown_seq = answer["seq"].as_u64().unwrap_or(record.seq);
                 ctx.print(
                     || {
-                        let again = if status == 200 { " (already recorded)" } else { "" };
+                        let again = if status == 200 {
+                            " (already recorded)"
+                        } else {
+                            ""
+                        };
                         format!(
                             "{kind} recorded on {} as record #{}{again}\n",
                             item.short(),
@@ -786,7 +835,9 @@ fn ordinal(n: u64) -> String {
 }
 
 fn date(v: &Value) -> String {
-    v.as_str().map(|s| s.get(..10).unwrap_or(s).to_string()).unwrap_or_default()
+    v.as_str()
+        .map(|s| s.get(..10).unwrap_or(s).to_string())
+        .unwrap_or_default()
 }
 
 /// The plain-words story of an item's JSON history.
@@ -815,7 +866,10 @@ pub fn story(v: &Value) -> String {
             place.map(|p| format!(" ({p})")).unwrap_or_default(),
             date(&v["minted_at"])
         ));
-        s.push_str(&format!("Item {item}, run {}.\n", v["run"].as_str().unwrap_or_default()));
+        s.push_str(&format!(
+            "Item {item}, run {}.\n",
+            v["run"].as_str().unwrap_or_default()
+        ));
         let owner = v["owner"].as_str().unwrap_or_default();
         let count = v["owner_count"].as_u64().unwrap_or(1);
         s.push_str(&format!(
@@ -830,13 +884,20 @@ pub fn story(v: &Value) -> String {
         } else {
             s.push_str(&format!("Repaired {} time(s):\n", repairs.len()));
             for r in repairs {
-                let parts: Vec<&str> = r["parts"].as_array().map(|p| p.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                let parts: Vec<&str> = r["parts"]
+                    .as_array()
+                    .map(|p| p.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
                 s.push_str(&format!(
                     "  {}  {} by {}{}\n",
                     date(&r["time"]),
                     r["note"].as_str().unwrap_or_default(),
                     r["desk"].as_str().unwrap_or_default(),
-                    if parts.is_empty() { String::new() } else { format!(" (parts replaced: {})", parts.join(", ")) }
+                    if parts.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (parts replaced: {})", parts.join(", "))
+                    }
                 ));
             }
         }
@@ -862,12 +923,19 @@ pub fn story(v: &Value) -> String {
                     "  {}  {}{}, hosted by {}\n",
                     date(&b["time"]),
                     b["event"].as_str().unwrap_or_default(),
-                    b["place"].as_str().map(|p| format!(" ({p})")).unwrap_or_default(),
+                    b["place"]
+                        .as_str()
+                        .map(|p| format!(" ({p})"))
+                        .unwrap_or_default(),
                     b["host"].as_str().unwrap_or_default()
                 ));
             }
         }
-        for r in list("reports") {
+        let reports = list("reports");
+        if !reports.is_empty() {
+            s.push_str("Reports:\n");
+        }
+        for r in reports {
             s.push_str(&format!(
                 "  {}  reported {}\n",
                 date(&r["time"]),
@@ -900,7 +968,9 @@ fn show(ctx: &Ctx, item: &str) -> Result<(), CliError> {
 
 fn qr_command(ctx: &Ctx, a: QrArgs) -> Result<(), CliError> {
     let item = parse_item(&a.item)?;
-    let (bytes, form) = ctx.client.get_bytes(&format!("/v1/items/{item}/payload"), "text/plain")?;
+    let (bytes, form) = ctx
+        .client
+        .get_bytes(&format!("/v1/items/{item}/payload"), "text/plain")?;
     let text = String::from_utf8(bytes).map_err(|_| CliError::msg("the payload is not text"))?;
     let form = form.unwrap_or_else(|| "history".into());
     let code = qr::encode(text.trim()).map_err(|e| CliError::msg(e.to_string()))?;
@@ -908,15 +978,32 @@ fn qr_command(ctx: &Ctx, a: QrArgs) -> Result<(), CliError> {
         eprintln!("note: the history is too long for one QR code; this code carries the label (mint) only");
     }
     if let Some(out) = a.out {
-        let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext = out
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let data = match ext.as_str() {
             "svg" => qr::svg(&code).into_bytes(),
             "png" => qr::png(&code, 8).map_err(|e| CliError::msg(e.to_string()))?,
-            _ => return Err(CliError::msg(format!("{}: the file name must end in .svg or .png", out.display()))),
+            _ => {
+                return Err(CliError::msg(format!(
+                    "{}: the file name must end in .svg or .png",
+                    out.display()
+                )))
+            }
         };
-        std::fs::write(&out, data).map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
+        std::fs::write(&out, data)
+            .map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
         ctx.print(
-            || format!("wrote {} ({} payload, {} characters)\n", out.display(), form, text.trim().len()),
+            || {
+                format!(
+                    "wrote {} ({} payload, {} characters)\n",
+                    out.display(),
+                    form,
+                    text.trim().len()
+                )
+            },
             json!({"file": out.display().to_string(), "form": form, "payload": text.trim()}),
         );
     } else {
@@ -942,10 +1029,19 @@ fn prove(ctx: &Ctx, a: ProveArgs) -> Result<(), CliError> {
 
 fn export(ctx: &Ctx, item: &str, out: &Path) -> Result<(), CliError> {
     let item = parse_item(item)?;
-    let (bytes, _) = ctx.client.get_bytes(&format!("/v1/items/{item}"), "application/cbor")?;
-    let history = provenance_core::History::from_cbor(&bytes, provenance_core::limits::MAX_HISTORY_BYTES)
-        .map_err(|e| CliError::coded(format!("the ledger's history: {e}"), provenance_core::ErrorCode::code(&e)))?;
-    std::fs::write(out, &bytes).map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
+    let (bytes, _) = ctx
+        .client
+        .get_bytes(&format!("/v1/items/{item}"), "application/cbor")?;
+    let history =
+        provenance_core::History::from_cbor(&bytes, provenance_core::limits::MAX_HISTORY_BYTES)
+            .map_err(|e| {
+                CliError::coded(
+                    format!("the ledger's history: {e}"),
+                    provenance_core::ErrorCode::code(&e),
+                )
+            })?;
+    std::fs::write(out, &bytes)
+        .map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
     ctx.print(
         || {
             format!(

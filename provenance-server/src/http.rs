@@ -31,7 +31,10 @@ pub fn problem_response(p: &Problem) -> HttpResponse {
         "code": p.code,
     });
     if let (Some(head), Some(map)) = (p.head, body.as_object_mut()) {
-        map.insert("head".into(), json!({"seq": head.seq, "hash": head.hash.to_hex()}));
+        map.insert(
+            "head".into(),
+            json!({"seq": head.seq, "hash": head.hash.to_hex()}),
+        );
     }
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
@@ -44,18 +47,33 @@ fn reject(ledger: &Ledger, p: Problem) -> HttpResponse {
 }
 
 fn accepted(a: Accepted) -> HttpResponse {
-    let status = if a.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if a.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     HttpResponse::build(status).json(a.body)
 }
 
 /// The media type essence (lower case, without parameters) of a header value.
 fn essence(value: Option<&HeaderValue>) -> Option<String> {
     let text = value?.to_str().ok()?;
-    Some(text.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    Some(
+        text.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 /// Checks the Content-Type, then reads the body up to `limit` bytes.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize, media: &str) -> Result<Vec<u8>, Problem> {
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    media: &str,
+) -> Result<Vec<u8>, Problem> {
     match essence(req.headers().get(header::CONTENT_TYPE)) {
         Some(m) if m == media => {}
         other => {
@@ -88,7 +106,8 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize, m
     }
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| Problem::bad_request(format!("could not read the body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| Problem::bad_request(format!("could not read the body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large(format!("more than {limit}")));
         }
@@ -102,14 +121,20 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize, m
 
 fn item_param(req: &HttpRequest) -> Result<ItemId, Problem> {
     let text = req.match_info().get("item").unwrap_or("");
-    ItemId::from_base32(text)
-        .ok_or_else(|| Problem::bad_request(format!("{text:?} is not an item id (26 characters of base32)")))
+    ItemId::from_base32(text).ok_or_else(|| {
+        Problem::bad_request(format!(
+            "{text:?} is not an item id (26 characters of base32)"
+        ))
+    })
 }
 
 fn run_param(req: &HttpRequest) -> Result<RunId, Problem> {
     let text = req.match_info().get("run").unwrap_or("");
-    RunId::from_base32(text)
-        .ok_or_else(|| Problem::bad_request(format!("{text:?} is not a run id (26 characters of base32)")))
+    RunId::from_base32(text).ok_or_else(|| {
+        Problem::bad_request(format!(
+            "{text:?} is not a run id (26 characters of base32)"
+        ))
+    })
 }
 
 fn accepts(req: &HttpRequest, media: &str) -> bool {
@@ -117,10 +142,20 @@ fn accepts(req: &HttpRequest, media: &str) -> bool {
         .get_all(header::ACCEPT)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|part| part.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(media))
+        .any(|part| {
+            part.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(media)
+        })
 }
 
-async fn post_run(req: HttpRequest, payload: web::Payload, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn post_run(
+    req: HttpRequest,
+    payload: web::Payload,
+    ledger: web::Data<Ledger>,
+) -> HttpResponse {
     let result = async {
         let body = read_body(&req, payload, MAX_RECORD_BYTES, COSE).await?;
         ledger.register_run(&body).await
@@ -129,7 +164,11 @@ async fn post_run(req: HttpRequest, payload: web::Payload, ledger: web::Data<Led
     result.map_or_else(|p| reject(&ledger, p), accepted)
 }
 
-async fn post_item(req: HttpRequest, payload: web::Payload, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn post_item(
+    req: HttpRequest,
+    payload: web::Payload,
+    ledger: web::Data<Ledger>,
+) -> HttpResponse {
     let result = async {
         let body = read_body(&req, payload, MAX_RECORD_BYTES, COSE).await?;
         ledger.mint(&body).await
@@ -138,7 +177,11 @@ async fn post_item(req: HttpRequest, payload: web::Payload, ledger: web::Data<Le
     result.map_or_else(|p| reject(&ledger, p), accepted)
 }
 
-async fn post_record(req: HttpRequest, payload: web::Payload, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn post_record(
+    req: HttpRequest,
+    payload: web::Payload,
+    ledger: web::Data<Ledger>,
+) -> HttpResponse {
     let result = async {
         let item = item_param(&req)?;
         let body = read_body(&req, payload, MAX_RECORD_BYTES, COSE).await?;
@@ -181,11 +224,21 @@ async fn get_qr(req: HttpRequest, ledger: web::Data<Ledger>, png: bool) -> HttpR
     let result = (|| {
         let item = item_param(&req)?;
         let payload = ledger.item_state(&item)?.payload();
-        let code = qr::encode(&payload.text)
-            .map_err(|e| Problem::new(500, "ledger.internal", format!("cannot render the QR code: {e}")))?;
+        let code = qr::encode(&payload.text).map_err(|e| {
+            Problem::new(
+                500,
+                "ledger.internal",
+                format!("cannot render the QR code: {e}"),
+            )
+        })?;
         let (media, body) = if png {
-            let bytes = qr::png(&code, 8)
-                .map_err(|e| Problem::new(500, "ledger.internal", format!("cannot render the PNG: {e}")))?;
+            let bytes = qr::png(&code, 8).map_err(|e| {
+                Problem::new(
+                    500,
+                    "ledger.internal",
+                    format!("cannot render the PNG: {e}"),
+                )
+            })?;
             ("image/png", bytes)
         } else {
             ("image/svg+xml", qr::svg(&code).into_bytes())
@@ -219,14 +272,20 @@ async fn get_trust(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse 
             Some(bytes) => HttpResponse::Ok()
                 .insert_header((header::CONTENT_TYPE, COSE))
                 .body(bytes.as_ref().clone()),
-            None => problem_response(&Problem::not_found("no trust list has been posted to this ledger yet")),
+            None => problem_response(&Problem::not_found(
+                "no trust list has been posted to this ledger yet",
+            )),
         }
     } else {
         HttpResponse::Ok().json(ledger.trust_json())
     }
 }
 
-async fn post_trust(req: HttpRequest, payload: web::Payload, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn post_trust(
+    req: HttpRequest,
+    payload: web::Payload,
+    ledger: web::Data<Ledger>,
+) -> HttpResponse {
     let result = async {
         let body = read_body(&req, payload, MAX_TRUST_LIST_BYTES, COSE).await?;
         ledger.put_trust(&body).await
@@ -247,7 +306,11 @@ async fn metrics(ledger: web::Data<Ledger>) -> HttpResponse {
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
-    problem_response(&Problem::not_found(format!("no endpoint {} {}", req.method(), req.path())))
+    problem_response(&Problem::not_found(format!(
+        "no endpoint {} {}",
+        req.method(),
+        req.path()
+    )))
 }
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
@@ -259,7 +322,8 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
 /// Registers every route on an actix app.
 pub fn configure(ledger: Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
-        let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
+        let resource =
+            |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
         cfg.app_data(web::Data::from(ledger))
             .service(resource("/v1/runs").route(web::post().to(post_run)))
             .service(resource("/v1/runs/{run}").route(web::get().to(get_run)))

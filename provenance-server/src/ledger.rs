@@ -12,8 +12,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use provenance_core::limits::MAX_HISTORY_RECORDS;
 use provenance_core::{
-    verify_chain, verify_run, ErrorCode, History, ItemId, Payload, PublicKey, RecordHash, RecordKind, RunId,
-    Timestamp, TrustError, TrustList, VerifiedChain, VerifiedRun, VerifyError,
+    verify_chain, verify_run, ErrorCode, History, ItemId, Payload, PublicKey, RecordHash,
+    RecordKind, RunId, Timestamp, TrustError, TrustList, VerifiedChain, VerifiedRun, VerifyError,
 };
 use serde_json::{json, Value};
 
@@ -63,8 +63,16 @@ impl Problem {
     pub fn internal(error: &StoreError) -> Self {
         tracing::error!("internal error: {error}");
         match error {
-            StoreError::WriterGone => Self::new(503, "ledger.internal", "the ledger is shutting down; nothing was stored"),
-            _ => Self::new(500, "ledger.internal", "the ledger failed internally; nothing was stored"),
+            StoreError::WriterGone => Self::new(
+                503,
+                "ledger.internal",
+                "the ledger is shutting down; nothing was stored",
+            ),
+            _ => Self::new(
+                500,
+                "ledger.internal",
+                "the ledger failed internally; nothing was stored",
+            ),
         }
     }
 
@@ -194,8 +202,9 @@ impl Ledger {
         let stored = store.latest_trust().map_err(|e| e.to_string())?;
         let trust = match stored {
             Some(bytes) => {
-                let list = TrustList::verify(&bytes, Some(&operator))
-                    .map_err(|e| format!("the stored trust list does not verify for operator {operator}: {e}"))?;
+                let list = TrustList::verify(&bytes, Some(&operator)).map_err(|e| {
+                    format!("the stored trust list does not verify for operator {operator}: {e}")
+                })?;
                 TrustState {
                     list: Arc::new(list),
                     bytes: Some(Arc::new(bytes)),
@@ -289,7 +298,12 @@ impl Ledger {
 
     /// The verified run for a mint: registered, verified under the current trust list, and
     /// signed by the same maker.
-    fn run_for_mint(&self, id: &RunId, maker: &PublicKey, trust: &TrustList) -> Result<VerifiedRun, Problem> {
+    fn run_for_mint(
+        &self,
+        id: &RunId,
+        maker: &PublicKey,
+        trust: &TrustList,
+    ) -> Result<VerifiedRun, Problem> {
         let cached = self.runs.lock().ok().and_then(|r| r.get(id).cloned());
         let run = match cached {
             Some(run) => run,
@@ -331,7 +345,10 @@ impl Ledger {
                 self.metrics.observe_idempotent();
                 return Ok(Accepted {
                     created: false,
-                    body: with_run(record_ref_answer(&found, &hash), self.store.item(&found.item)?.map(|i| i.run)),
+                    body: with_run(
+                        record_ref_answer(&found, &hash),
+                        self.store.item(&found.item)?.map(|i| i.run),
+                    ),
                 });
             }
         }
@@ -366,7 +383,10 @@ impl Ledger {
             WriteOutcome::EditionTaken(other) => Err(Problem::new(
                 422,
                 "ledger.edition_taken",
-                format!("edition {edition} of run {} is already minted as item {other}", run.id),
+                format!(
+                    "edition {edition} of run {} is already minted as item {other}",
+                    run.id
+                ),
             )),
             other => Err(unexpected(other)),
         }
@@ -393,7 +413,11 @@ impl Ledger {
     }
 
     /// Verifies an item's stored records from the mint (a cache miss).
-    fn load_chain(&self, item: &ItemId, trust: &TrustList) -> Result<(VerifiedChain, Vec<RecordRow>), Problem> {
+    fn load_chain(
+        &self,
+        item: &ItemId,
+        trust: &TrustList,
+    ) -> Result<(VerifiedChain, Vec<RecordRow>), Problem> {
         let rows = self.store.records(item)?;
         if rows.is_empty() {
             return Err(Problem::not_found(format!("no item {item} on this ledger")));
@@ -506,7 +530,9 @@ impl Ledger {
                     ),
                 ))
             }
-            WriteOutcome::UnknownItem => Err(Problem::not_found(format!("no item {item} on this ledger"))),
+            WriteOutcome::UnknownItem => {
+                Err(Problem::not_found(format!("no item {item} on this ledger")))
+            }
             other => Err(unexpected(other)),
         }
     }
@@ -550,7 +576,9 @@ impl Ledger {
         let decoded = provenance_core::DecodedRecord::decode(&row.bytes)
             .map_err(|_| Problem::internal(&StoreError::Corrupt("stored run manifest")))?;
         let provenance_core::RecordBody::RunManifest(m) = decoded.record.body else {
-            return Err(Problem::internal(&StoreError::Corrupt("stored run manifest kind")));
+            return Err(Problem::internal(&StoreError::Corrupt(
+                "stored run manifest kind",
+            )));
         };
         let trust = self.trust_list();
         let maker_name = trust
@@ -622,7 +650,10 @@ impl Ledger {
         if list.content().ledger.is_some_and(|k| k != self.ledger_key) {
             return Err(Problem::bad_request(format!(
                 "the trust list names ledger key {}, but this ledger's key is {}",
-                list.content().ledger.map(|k| k.to_base64url()).unwrap_or_default(),
+                list.content()
+                    .ledger
+                    .map(|k| k.to_base64url())
+                    .unwrap_or_default(),
                 self.ledger_key
             )));
         }
@@ -732,7 +763,11 @@ impl ItemState {
                 form: "history-without-run",
             };
         }
-        let mint = self.records.first().map(|r| r.bytes.clone()).unwrap_or_default();
+        let mint = self
+            .records
+            .first()
+            .map(|r| r.bytes.clone())
+            .unwrap_or_default();
         ItemPayload {
             text: Payload::Label(mint).encode(),
             form: "label",
@@ -756,7 +791,10 @@ impl ItemState {
                 })
             })
             .collect();
-        let head = self.records.last().map(|r| json!({"seq": r.seq, "hash": r.hash.to_hex(), "time": r.time.to_rfc3339()}));
+        let head = self
+            .records
+            .last()
+            .map(|r| json!({"seq": r.seq, "hash": r.hash.to_hex(), "time": r.time.to_rfc3339()}));
         let mut out = json!({
             "item": self.item.to_base32(),
             "short": self.item.short(),
@@ -764,11 +802,16 @@ impl ItemState {
             "head": head,
             "records": records,
         });
-        let Some(map) = out.as_object_mut() else { return out };
+        let Some(map) = out.as_object_mut() else {
+            return out;
+        };
         match &self.chain {
             Err(p) => {
                 map.insert("verified".into(), Value::Bool(false));
-                map.insert("problem".into(), json!({"code": p.code, "detail": p.detail}));
+                map.insert(
+                    "problem".into(),
+                    json!({"code": p.code, "detail": p.detail}),
+                );
             }
             Ok(c) => {
                 let run_place = self
@@ -788,8 +831,14 @@ impl ItemState {
                 map.insert("title".into(), Value::String(m.title.clone()));
                 map.insert("microfactory".into(), Value::String(m.microfactory.clone()));
                 map.insert("place".into(), json!(run_place));
-                map.insert("edition".into(), json!({"number": m.number, "size": m.size}));
-                map.insert("minted_at".into(), Value::String(c.minted_at().to_rfc3339()));
+                map.insert(
+                    "edition".into(),
+                    json!({"number": m.number, "size": m.size}),
+                );
+                map.insert(
+                    "minted_at".into(),
+                    Value::String(c.minted_at().to_rfc3339()),
+                );
                 map.insert("owner".into(), Value::String(c.owner().to_base64url()));
                 map.insert("owner_count".into(), json!(c.owner_count()));
                 map.insert("stolen".into(), Value::Bool(c.is_stolen()));

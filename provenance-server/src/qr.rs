@@ -32,13 +32,17 @@ pub fn encode(data: &str) -> Result<QrCode, QrError> {
     if is_alphanumeric(data) {
         for v in 1..=40 {
             let mut bits = Bits::new(Version::Normal(v));
-            if bits.push_alphanumeric_data(data.as_bytes()).is_ok() && bits.push_terminator(EcLevel::M).is_ok() {
-                return QrCode::with_bits(bits, EcLevel::M).map_err(|_| QrError::TooLong(data.len()));
+            if bits.push_alphanumeric_data(data.as_bytes()).is_ok()
+                && bits.push_terminator(EcLevel::M).is_ok()
+            {
+                return QrCode::with_bits(bits, EcLevel::M)
+                    .map_err(|_| QrError::TooLong(data.len()));
             }
         }
         return Err(QrError::TooLong(data.len()));
     }
-    QrCode::with_error_correction_level(data.as_bytes(), EcLevel::M).map_err(|_| QrError::TooLong(data.len()))
+    QrCode::with_error_correction_level(data.as_bytes(), EcLevel::M)
+        .map_err(|_| QrError::TooLong(data.len()))
 }
 
 /// The module grid including the quiet zone: `grid[y][x]` is true for dark.
@@ -95,7 +99,11 @@ fn gray_qr(code: &QrCode, scale: u32, extra_height: u32) -> image::GrayImage {
             if *dark {
                 for py in 0..scale {
                     for px in 0..scale {
-                        img.put_pixel(x as u32 * scale + px, y as u32 * scale + py, image::Luma([0]));
+                        img.put_pixel(
+                            x as u32 * scale + px,
+                            y as u32 * scale + py,
+                            image::Luma([0]),
+                        );
                     }
                 }
             }
@@ -369,7 +377,11 @@ mod tests {
             short_id: "abcdefgh".into(),
         };
         let label = label_svg(&code, &text);
-        assert!(label.contains("2/3") && label.contains("Eclipse &lt;Pin&gt;") && label.contains("abcdefgh"));
+        assert!(
+            label.contains("2/3")
+                && label.contains("Eclipse &lt;Pin&gt;")
+                && label.contains("abcdefgh")
+        );
         let png = label_png(&code, &text).unwrap();
         let img = image::load_from_memory(&png).unwrap().to_luma8();
         assert_eq!(img.width(), size as u32 * LABEL_PNG_SCALE);

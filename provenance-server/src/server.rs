@@ -51,20 +51,33 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
     let operator = opts.operator.unwrap_or(ledger_public);
     let mut out = std::io::stdout().lock();
     if created {
-        let _ = writeln!(out, "created ledger key {} (mode 0600)", opts.ledger_key.display());
+        let _ = writeln!(
+            out,
+            "created ledger key {} (mode 0600)",
+            opts.ledger_key.display()
+        );
     }
-    let _ = writeln!(out, "ledger public key: {ledger_public} (key id {})", ledger_public.key_id());
+    let _ = writeln!(
+        out,
+        "ledger public key: {ledger_public} (key id {})",
+        ledger_public.key_id()
+    );
     let _ = writeln!(out, "trust-list operator key: {operator}");
     drop(out);
 
     let metrics = Arc::new(Metrics::default());
-    let store = Arc::new(
-        SqliteStore::open(&opts.db, metrics.clone())
-            .map_err(|e| CliError::msg(format!("cannot open database {}: {e}", opts.db.display())))?,
-    );
+    let store =
+        Arc::new(SqliteStore::open(&opts.db, metrics.clone()).map_err(|e| {
+            CliError::msg(format!("cannot open database {}: {e}", opts.db.display()))
+        })?);
     let ledger = Arc::new(
-        Ledger::new(store.clone() as Arc<dyn LedgerStore>, ledger_public, operator, metrics)
-            .map_err(CliError::msg)?,
+        Ledger::new(
+            store.clone() as Arc<dyn LedgerStore>,
+            ledger_public,
+            operator,
+            metrics,
+        )
+        .map_err(CliError::msg)?,
     );
     let addrs: Vec<_> = opts
         .listen
@@ -73,8 +86,10 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
         .collect();
     let result = actix_web::rt::System::new().block_on(async move {
         let app_ledger = ledger.clone();
-        let mut server = HttpServer::new(move || App::new().configure(crate::http::configure(app_ledger.clone())))
-            .shutdown_timeout(30);
+        let mut server = HttpServer::new(move || {
+            App::new().configure(crate::http::configure(app_ledger.clone()))
+        })
+        .shutdown_timeout(30);
         if let Some(w) = opts.workers {
             server = server.workers(w.max(1));
         }

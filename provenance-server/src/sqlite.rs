@@ -19,8 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
 use crate::store::{
-    kind_from_number, kind_number, Head, ItemRow, LedgerStore, RecordRef, RecordRow, RunRow, StoreError, StoreStats,
-    WriteOp, WriteOutcome, WriteResult,
+    kind_from_number, kind_number, Head, ItemRow, LedgerStore, RecordRef, RecordRow, RunRow,
+    StoreError, StoreStats, WriteOp, WriteOutcome, WriteResult,
 };
 
 /// Most writes committed in one transaction.
@@ -101,9 +101,12 @@ fn open_write(path: &Path) -> Result<Connection, StoreError> {
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let version = usize::try_from(version).map_err(|_| StoreError::Corrupt("negative schema version"))?;
+    let version =
+        usize::try_from(version).map_err(|_| StoreError::Corrupt("negative schema version"))?;
     if version > MIGRATIONS.len() {
-        return Err(StoreError::Corrupt("database schema is newer than this program"));
+        return Err(StoreError::Corrupt(
+            "database schema is newer than this program",
+        ));
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
@@ -119,7 +122,8 @@ fn blob<const N: usize>(v: Vec<u8>, what: &'static str) -> Result<[u8; N], Store
 }
 
 fn key(v: Vec<u8>) -> Result<PublicKey, StoreError> {
-    PublicKey::from_bytes(&blob::<32>(v, "public key")?).map_err(|_| StoreError::Corrupt("public key"))
+    PublicKey::from_bytes(&blob::<32>(v, "public key")?)
+        .map_err(|_| StoreError::Corrupt("public key"))
 }
 
 fn u(v: i64) -> u64 {
@@ -144,7 +148,10 @@ impl SqliteStore {
         })
     }
 
-    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
         let conn = match pooled {
             Some(c) => c,
@@ -171,7 +178,9 @@ impl SqliteStore {
 fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Msg>, metrics: Arc<Metrics>) {
     let mut stopping = false;
     while !stopping {
-        let Some(first) = rx.blocking_recv() else { break };
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
         let mut batch = Vec::with_capacity(16);
         let mut push = |msg: Msg, batch: &mut Vec<_>| match msg {
             Msg::Write(op, reply) => batch.push((op, reply)),
@@ -198,7 +207,8 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Msg>, metri
             Err(e) => {
                 tracing::error!("group commit failed, nothing stored: {e}");
                 for reply in replies {
-                    let _ = reply.send(Err(StoreError::Corrupt("the transaction failed to commit")));
+                    let _ =
+                        reply.send(Err(StoreError::Corrupt("the transaction failed to commit")));
                 }
             }
         }
@@ -235,7 +245,13 @@ fn find_record_in(conn: &Connection, hash: &RecordHash) -> Result<Option<RecordR
         .query_row(
             "SELECT item, seq, kind FROM records WHERE hash = ?1",
             params![&hash.0[..]],
-            |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+            |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            },
         )
         .optional()?;
     row.map(|(item, seq, kind)| {
@@ -292,7 +308,11 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64) -> WriteResult {
     match op {
         WriteOp::Run(run) => {
             let exists: Option<i64> = tx
-                .query_row("SELECT 1 FROM runs WHERE id = ?1", params![&run.id.0[..]], |r| r.get(0))
+                .query_row(
+                    "SELECT 1 FROM runs WHERE id = ?1",
+                    params![&run.id.0[..]],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if exists.is_some() {
                 return Ok(WriteOutcome::RunAlreadyStored);
@@ -386,7 +406,8 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64) -> WriteResult {
             issued_at,
             bytes,
         } => {
-            let current: Option<i64> = tx.query_row("SELECT MAX(version) FROM trust_lists", [], |r| r.get(0))?;
+            let current: Option<i64> =
+                tx.query_row("SELECT MAX(version) FROM trust_lists", [], |r| r.get(0))?;
             let current = current.map(u).unwrap_or(0);
             if version <= current {
                 return Ok(WriteOutcome::TrustStale { current });
@@ -403,7 +424,9 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64) -> WriteResult {
 impl LedgerStore for SqliteStore {
     fn submit(&self, op: WriteOp) -> oneshot::Receiver<WriteResult> {
         let (reply, answer) = oneshot::channel();
-        if let Err(mpsc::error::SendError(Msg::Write(_, reply))) = self.tx.send(Msg::Write(op, reply)) {
+        if let Err(mpsc::error::SendError(Msg::Write(_, reply))) =
+            self.tx.send(Msg::Write(op, reply))
+        {
             let _ = reply.send(Err(StoreError::WriterGone));
         }
         answer
@@ -416,7 +439,9 @@ impl LedgerStore for SqliteStore {
     fn item(&self, item: &ItemId) -> Result<Option<ItemRow>, StoreError> {
         self.with_reader(|c| {
             let row = c
-                .prepare_cached("SELECT run, edition, maker, head_seq, head_hash FROM items WHERE id = ?1")?
+                .prepare_cached(
+                    "SELECT run, edition, maker, head_seq, head_hash FROM items WHERE id = ?1",
+                )?
                 .query_row(params![&item.0[..]], |r| {
                     Ok((
                         r.get::<_, Vec<u8>>(0)?,
@@ -479,7 +504,9 @@ impl LedgerStore for SqliteStore {
     fn run(&self, run: &RunId) -> Result<Option<RunRow>, StoreError> {
         self.with_reader(|c| {
             let row = c
-                .prepare_cached("SELECT maker, size, hash, bytes, received_at FROM runs WHERE id = ?1")?
+                .prepare_cached(
+                    "SELECT maker, size, hash, bytes, received_at FROM runs WHERE id = ?1",
+                )?
                 .query_row(params![&run.0[..]], |r| {
                     Ok((
                         r.get::<_, Vec<u8>>(0)?,
@@ -506,8 +533,11 @@ impl LedgerStore for SqliteStore {
 
     fn run_items(&self, run: &RunId) -> Result<Vec<(u64, ItemId)>, StoreError> {
         self.with_reader(|c| {
-            let mut stmt = c.prepare_cached("SELECT edition, id FROM items WHERE run = ?1 ORDER BY edition")?;
-            let rows = stmt.query_map(params![&run.0[..]], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+            let mut stmt =
+                c.prepare_cached("SELECT edition, id FROM items WHERE run = ?1 ORDER BY edition")?;
+            let rows = stmt.query_map(params![&run.0[..]], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
             let mut out = Vec::new();
             for row in rows {
                 let (edition, id) = row?;
@@ -519,15 +549,23 @@ impl LedgerStore for SqliteStore {
 
     fn latest_trust(&self) -> Result<Option<Vec<u8>>, StoreError> {
         self.with_reader(|c| {
-            Ok(c.query_row("SELECT bytes FROM trust_lists ORDER BY version DESC LIMIT 1", [], |r| r.get(0))
-                .optional()?)
+            Ok(c.query_row(
+                "SELECT bytes FROM trust_lists ORDER BY version DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
     }
 
     fn stats(&self) -> Result<StoreStats, StoreError> {
         self.with_reader(|c| {
             let count = |table: &str| -> Result<u64, StoreError> {
-                Ok(u(c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?))
+                Ok(u(c.query_row(
+                    &format!("SELECT COUNT(*) FROM {table}"),
+                    [],
+                    |r| r.get(0),
+                )?))
             };
             Ok(StoreStats {
                 runs: count("runs")?,
@@ -552,8 +590,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use provenance_core::{
-        verify_run, Mint, Record, RecordBody, Role, Roles, RunManifest, SigningKey, TrustEntry, TrustList,
-        TrustListContent, VerifiedChain,
+        verify_run, Mint, Record, RecordBody, Role, Roles, RunManifest, SigningKey, TrustEntry,
+        TrustList, TrustListContent, VerifiedChain,
     };
 
     fn trust(maker: &SigningKey) -> TrustList {
@@ -599,9 +637,17 @@ mod tests {
         .sign(&maker, None);
         let run = verify_run(&run_bytes, &trust, now).unwrap();
         let run_id = run.id;
-        let r = store.submit(WriteOp::Run(Box::new(run.clone()))).blocking_recv().unwrap().unwrap();
+        let r = store
+            .submit(WriteOp::Run(Box::new(run.clone())))
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
         assert_eq!(r, WriteOutcome::Stored);
-        let r = store.submit(WriteOp::Run(Box::new(run))).blocking_recv().unwrap().unwrap();
+        let r = store
+            .submit(WriteOp::Run(Box::new(run)))
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
         assert_eq!(r, WriteOutcome::RunAlreadyStored);
 
         let mint = |time: u64| {
@@ -634,7 +680,10 @@ mod tests {
             record: Box::new(b_rec),
         });
         assert_eq!(rx1.blocking_recv().unwrap().unwrap(), WriteOutcome::Stored);
-        assert_eq!(rx2.blocking_recv().unwrap().unwrap(), WriteOutcome::EditionTaken(a.item()));
+        assert_eq!(
+            rx2.blocking_recv().unwrap().unwrap(),
+            WriteOutcome::EditionTaken(a.item())
+        );
         let stats = store.stats().unwrap();
         assert_eq!((stats.runs, stats.items, stats.records), (1, 1, 1));
 
@@ -703,7 +752,9 @@ mod tests {
         store.shutdown();
         assert!(matches!(
             store
-                .submit(WriteOp::Run(Box::new(verify_run(&run_bytes, &trust, now).unwrap())))
+                .submit(WriteOp::Run(Box::new(
+                    verify_run(&run_bytes, &trust, now).unwrap()
+                )))
                 .blocking_recv()
                 .unwrap(),
             Err(StoreError::WriterGone)

@@ -5,7 +5,9 @@
 //! ([`VerifiedRun`], [`VerifiedRecord`]); the answer arrives on a oneshot channel after the
 //! write has committed (or failed, in which case nothing was stored).
 
-use provenance_core::{ItemId, PublicKey, RecordHash, RecordKind, RunId, Timestamp, VerifiedRecord, VerifiedRun};
+use provenance_core::{
+    ItemId, PublicKey, RecordHash, RecordKind, RunId, Timestamp, VerifiedRecord, VerifiedRun,
+};
 use tokio::sync::oneshot;
 
 /// The head of an item's chain: the last record's sequence number and hash.
