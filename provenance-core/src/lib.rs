@@ -23,6 +23,7 @@ pub mod error;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod log;
 pub mod payload;
 pub mod record;
 pub mod trust;

@@ -46,7 +46,10 @@ fn label_and_record_sizes_are_as_specified() {
     let sizes = [
         ("label (maker owns)", label.len()),
         ("label (first owner named)", label_owned.len()),
-        ("label payload string chars", Payload::Label(label.clone()).encode().len()),
+        (
+            "label payload string chars",
+            Payload::Label(label.clone()).encode().len(),
+        ),
         (
             "repair",
             extra(RecordBody::Repair(Repair {
@@ -70,7 +73,10 @@ fn label_and_record_sizes_are_as_specified() {
     // The figures in spec/README.md §7.4.
     assert_eq!(label.len(), 154);
     assert_eq!(label_owned.len(), 189);
-    assert!(label_owned.len() <= 200, "label goal: at most 200 bytes of CBOR");
+    assert!(
+        label_owned.len() <= 200,
+        "label goal: at most 200 bytes of CBOR"
+    );
     assert_eq!(sizes[2].1, 4 + 231);
     assert_eq!(sizes[3].1, 118);
     assert_eq!(sizes[4].1, 133);
