@@ -17,6 +17,7 @@ pub mod base45;
 mod cbor;
 pub mod chain;
 pub mod challenge;
+pub mod checkpoint;
 pub mod codes;
 mod cose;
 pub mod error;
