@@ -24,7 +24,7 @@ use crate::server::{serve, ServeOptions};
 /// Provenance for limited-edition pieces: run the ledger, mint pieces with QR labels, record
 /// repairs, transfers, badges and reports, and prove ownership.
 #[derive(Debug, Parser)]
-#[command(name = "provenance", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "provenance", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The ledger to talk to.
     #[arg(
