@@ -21,6 +21,7 @@ pub mod checkpoint;
 pub mod codes;
 mod cose;
 pub mod error;
+pub mod head;
 pub mod ids;
 pub mod keys;
 pub mod limits;
