@@ -174,6 +174,16 @@ impl Checkpoint {
         }
     }
 
+    /// Verifies a note signed under its own origin as key name (how the ledger signs its
+    /// checkpoints), for verifiers that know the ledger key but not its address.
+    pub fn verify_own_origin(note: &str, key: &PublicKey) -> Result<Self, CheckpointError> {
+        let origin = note
+            .split_once('\n')
+            .map(|(origin, _)| origin)
+            .ok_or(CheckpointError::Malformed("missing origin"))?;
+        Self::verify(note, origin, key, None)
+    }
+
     fn parse_body(body: &str) -> Result<Self, CheckpointError> {
         let mut lines = body.split_terminator('\n');
         let origin = lines

@@ -160,10 +160,15 @@ impl HeadStatement {
         let item = ItemId(map.bytes_n::<16>(3)?);
         let seq = map.uint(4)?;
         let head = RecordHash(map.bytes_n::<32>(5)?);
-        let owner = PublicKey::from_bytes(&map.bytes_n::<32>(6)?).map_err(|_| DecodeError::BadPublicKey)?;
+        let owner =
+            PublicKey::from_bytes(&map.bytes_n::<32>(6)?).map_err(|_| DecodeError::BadPublicKey)?;
         let flags = map.uint(7)?;
         if flags > 3 {
-            return Err(DecodeError::invalid("head statement", 7, "unknown flag bits"));
+            return Err(DecodeError::invalid(
+                "head statement",
+                7,
+                "unknown flag bits",
+            ));
         }
         let statement = HeadStatement {
             time,
@@ -195,7 +200,9 @@ impl HeadStatement {
         if self.seq < chain.seq() {
             return Err(HeadError::Stale);
         }
-        if self.seq == chain.seq() && *self != HeadStatement::for_chain(chain, self.time, self.log_size) {
+        if self.seq == chain.seq()
+            && *self != HeadStatement::for_chain(chain, self.time, self.log_size)
+        {
             return Err(HeadError::Mismatch);
         }
         Ok(())

@@ -35,7 +35,7 @@ pub use codes::ErrorCode;
 pub use error::{ChainError, DecodeError, PayloadError, ProofError, TrustError, VerifyError};
 pub use ids::{ItemId, RecordHash, RunId, Timestamp};
 pub use keys::{KeyError, KeyId, PublicKey, SigningKey};
-pub use payload::{History, Payload, PAYLOAD_PREFIX};
+pub use payload::{History, Payload, PayloadVerifyError, VerifiedPayload, PAYLOAD_PREFIX};
 pub use record::{
     Badge, ChainLink, DecodedRecord, Mint, Record, RecordBody, RecordKind, Repair, ReportStatus,
     RunManifest,

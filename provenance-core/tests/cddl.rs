@@ -43,10 +43,16 @@ fn validate_payload_item(bytes: &[u8]) -> Result<(), String> {
     let ciborium::Value::Map(entries) = value else {
         return Err("not a map".into());
     };
-    for (_, v) in entries {
-        let records = match v {
-            ciborium::Value::Array(items) => items,
-            single => vec![single],
+    for (k, v) in entries {
+        let records = match (k.as_integer().map(i128::from), v) {
+            (Some(1), ciborium::Value::Array(items)) => items,
+            (Some(3), ciborium::Value::Bytes(head)) => {
+                validate_sign1(&head, "head-statement-payload")?;
+                continue;
+            }
+            // The anchor is validated whole by the shape rule.
+            (Some(4), _) => continue,
+            (_, single) => vec![single],
         };
         for r in records {
             let ciborium::Value::Bytes(r) = r else {

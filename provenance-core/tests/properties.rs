@@ -151,6 +151,7 @@ fn sample_history() -> (String, TrustList, Timestamp) {
         records: vec![mint, repair, transfer],
         run: None,
         head: None,
+        anchor: None,
     });
     (payload.encode(), trust(now), now)
 }
@@ -181,7 +182,12 @@ proptest! {
     #[test]
     fn history_container_round_trips(records in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..8),
                                      run in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300))) {
-        let h = History { records, run, head: None };
+        let h = History {
+            records,
+            run,
+            head: None,
+            anchor: None,
+        };
         let bytes = h.to_cbor();
         prop_assert_eq!(History::from_cbor(&bytes, usize::MAX), Ok(h.clone()));
         let text = Payload::History(h.clone()).encode();
@@ -231,7 +237,11 @@ proptest! {
 #[test]
 fn sample_history_is_genuine() {
     let (text, trust, now) = sample_history();
-    let chain = Payload::decode(&text).unwrap().verify(&trust, now).unwrap();
+    let chain = Payload::decode(&text)
+        .unwrap()
+        .verify(&trust, now)
+        .unwrap()
+        .chain;
     assert_eq!(chain.seq(), 2);
     assert_eq!(chain.owner(), &key(5).public_key());
     assert_eq!(chain.owner_count(), 2);

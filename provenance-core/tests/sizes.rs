@@ -83,3 +83,42 @@ fn label_and_record_sizes_are_as_specified() {
     assert_eq!(sizes[5].1, 117);
     assert_eq!(sizes[6].1, 99);
 }
+
+#[test]
+fn living_payload_of_mint_and_head_statement_fits_400_bytes() {
+    let owner = key(6).public_key();
+    let mint = mint(Some(key(5).public_key()));
+    let statement = head::HeadStatement {
+        time: Timestamp(1_795_000_000),
+        item: ItemId::derive(&mint),
+        seq: 14,
+        head: RecordHash([3; 32]),
+        owner,
+        stolen: false,
+        void: false,
+        repairs: 3,
+        transfers: 6,
+        badges: 4,
+        log_size: 1_250_000,
+    };
+    let signed = statement.sign(&key(9));
+    let history = History {
+        records: vec![mint.clone()],
+        run: None,
+        head: Some(payload::HeadStatementBytes(signed.clone())),
+        anchor: None,
+    };
+    let cbor = history.to_cbor();
+    let text = Payload::History(history).encode();
+    println!(
+        "head statement: {}, living payload CBOR: {}, string: {} chars",
+        signed.len(),
+        cbor.len(),
+        text.len()
+    );
+    // The figures in spec/README.md §14.2.
+    assert_eq!(signed.len(), 198);
+    assert_eq!(cbor.len(), 395);
+    assert_eq!(text.len(), 597);
+    assert!(cbor.len() <= 400, "living payload goal: at most 400 bytes");
+}

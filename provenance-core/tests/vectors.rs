@@ -9,6 +9,7 @@
 use ciborium::Value;
 use ed25519_dalek::Signer as _;
 use provenance_core::codes::ALL_CODES;
+use provenance_core::head::HeadStatement;
 use provenance_core::record::sign_raw_payload_for_vectors;
 use provenance_core::*;
 use serde_json::{json, Value as Json};
@@ -181,6 +182,7 @@ impl ChainBuilder {
             records: self.records.clone(),
             run,
             head: None,
+            anchor: None,
         })
     }
 }
@@ -402,8 +404,8 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
         "payload.bad_container",
     ));
     v.push(pv(
-        "container-head-reserved",
-        "a container using the reserved head-statement key 3",
+        "container-head-not-cose",
+        "a container whose head statement (key 3) is one byte, not a COSE_Sign1",
         label(cbor(&Value::Map(vec![
             (
                 Value::Integer(1.into()),
@@ -411,7 +413,7 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
             ),
             (Value::Integer(3.into()), Value::Bytes(vec![0])),
         ]))),
-        "payload.bad_container",
+        "decode.not_cose_sign1",
     ));
     v.push(pv(
         "container-unknown-key",
@@ -601,6 +603,7 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
             records,
             run: None,
             head: None,
+            anchor: None,
         })
         .encode()
     };
@@ -617,6 +620,7 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
             records: vec![full.records[1].clone()],
             run: None,
             head: None,
+            anchor: None,
         })
         .encode(),
         "chain.first_not_mint",
@@ -628,6 +632,7 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
             records: vec![mint2.clone(), mint2.clone()],
             run: None,
             head: None,
+            anchor: None,
         })
         .encode(),
         "chain.unexpected_kind",
@@ -921,6 +926,7 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
     }
     .sign(&w.operator);
     v.push(tv);
+    living_vectors(w, &mut v);
     for vector in &mut v {
         if vector.trust_list.is_empty() {
             vector.trust_list = w.trust_bytes.clone();
@@ -936,6 +942,210 @@ impl ChainBuilder {
             item: self.item,
         }
     }
+}
+
+/// The ledger key named in the world's trust list.
+fn ledger_key() -> SigningKey {
+    key(9)
+}
+
+/// Living payloads (mint + head statement) and anchored histories (spec §14).
+fn living_vectors(w: &World, v: &mut Vec<PayloadVector>) {
+    let trust = TrustList::verify(&w.trust_bytes, Some(&w.operator.public_key())).unwrap();
+    let mint = w.mint(3, None).sign(&w.maker, None);
+    let b = ChainBuilder::new(mint.clone())
+        .push(&w.desk, w.at(2), repair("polished"))
+        .push(
+            &w.maker,
+            w.at(3),
+            RecordBody::Transfer(w.buyer.public_key()),
+        );
+    let chain_of = |records: &[Vec<u8>]| {
+        verify_chain(records.iter().map(Vec::as_slice), &trust, w.now).unwrap()
+    };
+    let chain = chain_of(&b.records);
+    let statement = HeadStatement::for_chain(&chain, Timestamp(w.now.0 - 2 * DAY), 40);
+    let living = |head: Vec<u8>, records: Vec<Vec<u8>>| {
+        Payload::History(History {
+            records,
+            run: None,
+            head: Some(payload::HeadStatementBytes(head)),
+            anchor: None,
+        })
+        .encode()
+    };
+    let mint_only = vec![mint.clone()];
+    let signed = statement.sign(&ledger_key());
+    v.push(pv(
+        "living-mint-and-head",
+        "the mint and a head statement naming the buyer as owner after a repair and a transfer",
+        living(signed.clone(), mint_only.clone()),
+        "genuine",
+    ));
+    v.push(pv(
+        "living-full-chain",
+        "every record and a head statement that matches the last one",
+        living(signed.clone(), b.records.clone()),
+        "genuine",
+    ));
+    let mut old = statement.clone();
+    old.time = Timestamp(w.now.0 - 31 * DAY);
+    let mut old_vector = pv(
+        "living-head-old",
+        "a head statement made 31 days before now (default maximum age 30 days)",
+        living(old.sign(&ledger_key()), mint_only.clone()),
+        "genuine",
+    );
+    old_vector.warnings = vec!["head.old"];
+    v.push(old_vector);
+    let other = ChainBuilder::new(w.mint(2, None).sign(&w.maker, None));
+    let other_statement =
+        HeadStatement::for_chain(&chain_of(&other.records), Timestamp(w.now.0 - 2 * DAY), 40);
+    v.push(pv(
+        "head-other-item",
+        "a valid head statement for edition 2 stapled to edition 3",
+        living(other_statement.sign(&ledger_key()), mint_only.clone()),
+        "head.item_mismatch",
+    ));
+    let earlier = HeadStatement::for_chain(&chain_of(&b.records[..2]), w.at(2), 20);
+    v.push(pv(
+        "head-older-than-records",
+        "a head statement at the repair stapled to records that reach the later transfer",
+        living(earlier.sign(&ledger_key()), b.records.clone()),
+        "head.stale",
+    ));
+    v.push(pv(
+        "head-signed-by-operator",
+        "a head statement signed by the operator key instead of the ledger key",
+        living(statement.sign(&w.operator), mint_only.clone()),
+        "head.signer_not_ledger",
+    ));
+    let mut forged = signed.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 0x01;
+    v.push(pv(
+        "head-signature-flipped",
+        "the last byte of the head statement's signature flipped",
+        living(forged, mint_only.clone()),
+        "head.signature_invalid",
+    ));
+    let mut lying = statement.clone();
+    lying.owner = w.stranger.public_key();
+    v.push(pv(
+        "head-contradicts-records",
+        "a ledger-signed head naming another owner at the same position as the records",
+        living(lying.sign(&ledger_key()), b.records.clone()),
+        "head.mismatch",
+    ));
+    let mut future = statement.clone();
+    future.time = Timestamp(w.now.0 + DAY);
+    v.push(pv(
+        "head-from-the-future",
+        "a head statement dated one day after now",
+        living(future.sign(&ledger_key()), mint_only.clone()),
+        "head.time_in_future",
+    ));
+    let mut no_ledger = pv(
+        "head-without-ledger-key",
+        "a head statement checked against a trust list that names no ledger key",
+        living(signed.clone(), mint_only.clone()),
+        "head.no_ledger_key",
+    );
+    no_ledger.trust_list = TrustListContent {
+        version: 1,
+        issued_at: t("2026-01-15"),
+        ledger: None,
+        entries: vec![entry(&w.maker, Role::Maker, "Karim Studio", "2026-01-01")],
+    }
+    .sign(&w.operator);
+    v.push(no_ledger);
+
+    // Anchored histories: a log of 5 leaves, the chain's three records at 1, 2 and 4.
+    let mut tree = log::MemoryTree::new();
+    let leaves = [
+        log::run_leaf(&RunId::derive(&w.run_bytes()), &w.run_bytes()),
+        log::item_leaf(&b.item, 0, &b.records[0]),
+        log::item_leaf(&b.item, 1, &b.records[1]),
+        log::item_leaf(&ItemId::derive(&other.records[0]), 0, &other.records[0]),
+        log::item_leaf(&b.item, 2, &b.records[2]),
+    ];
+    for leaf in &leaves {
+        tree.push(log::leaf_hash(leaf));
+    }
+    let size = tree.size();
+    let checkpoint = checkpoint::Checkpoint {
+        origin: "ledger.example/v1".into(),
+        size,
+        root: log::root(&tree, size).unwrap(),
+    };
+    let note = checkpoint.sign(&ledger_key(), "ledger.example/v1").unwrap();
+    let proof: Vec<[u8; 32]> = log::inclusion_proof(&tree, 4, size)
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|h| h.0)
+        .collect();
+    let anchored = |checkpoint: String, index: u64, proof: Vec<[u8; 32]>| {
+        Payload::History(History {
+            records: b.records.clone(),
+            run: None,
+            head: Some(payload::HeadStatementBytes(signed.clone())),
+            anchor: Some(payload::LogAnchor {
+                checkpoint,
+                index,
+                proof,
+            }),
+        })
+        .encode()
+    };
+    v.push(pv(
+        "anchored-history",
+        "every record, the head statement, a ledger-signed checkpoint of 5 leaves and the last record's inclusion proof",
+        anchored(note.clone(), 4, proof.clone()),
+        "genuine",
+    ));
+    let mut bent = proof.clone();
+    bent[0][0] ^= 0x01;
+    v.push(pv(
+        "anchor-proof-hash-flipped",
+        "one bit flipped in the first hash of the inclusion proof",
+        anchored(note.clone(), 4, bent),
+        "log.root_mismatch",
+    ));
+    v.push(pv(
+        "anchor-index-beyond-size",
+        "leaf index 5 in a log of 5 leaves",
+        anchored(note.clone(), 5, proof.clone()),
+        "log.index_out_of_range",
+    ));
+    v.push(pv(
+        "anchor-proof-too-long",
+        "one extra hash at the end of the inclusion proof",
+        anchored(note.clone(), 4, [proof.clone(), vec![[0; 32]]].concat()),
+        "log.wrong_proof_length",
+    ));
+    v.push(pv(
+        "anchor-checkpoint-not-ledger",
+        "a checkpoint signed by the operator key instead of the ledger key",
+        anchored(
+            checkpoint.sign(&w.operator, "ledger.example/v1").unwrap(),
+            4,
+            proof.clone(),
+        ),
+        "checkpoint.unknown_key",
+    ));
+    v.push(pv(
+        "anchor-checkpoint-resized",
+        "the checkpoint's size line changed from 5 to 6 after signing",
+        anchored(note.replacen("\n5\n", "\n6\n", 1), 4, proof.clone()),
+        "checkpoint.signature_invalid",
+    ));
+    v.push(pv(
+        "anchor-checkpoint-unsigned",
+        "a checkpoint body with no signature block",
+        anchored(checkpoint.body(), 4, proof),
+        "checkpoint.malformed",
+    ));
 }
 
 /// The outcome the library gives a vector: "genuine" plus warnings, or the first error code.
@@ -955,7 +1165,8 @@ fn outcome(
     };
     match payload.verify(&trust, now) {
         Err(e) => (e.code().into(), vec![]),
-        Ok(chain) => {
+        Ok(verified) => {
+            let chain = &verified.chain;
             let mut warnings = Vec::new();
             if chain.is_void() {
                 warnings.push("item.void");
@@ -965,6 +1176,13 @@ fn outcome(
             }
             if matches!(payload, Payload::Label(_)) {
                 warnings.push("payload.label_only");
+            }
+            // The default maximum age of a head statement is 30 days (spec §14.3).
+            if verified
+                .head
+                .is_some_and(|h| h.time.0.saturating_add(30 * DAY) < now.0)
+            {
+                warnings.push("head.old");
             }
             ("genuine".into(), warnings)
         }
@@ -1156,12 +1374,23 @@ fn every_payload_vector_gives_exactly_its_outcome() {
         seen.extend(warnings.iter().map(|w| w.to_string()));
     }
     // At least one vector per rule and limit reachable through a payload.
-    let unreachable_by_payload = ["chain.empty", "proof.invalid", "proof.malformed"];
+    // chain.empty: a container refuses an empty record list first; proof.*: challenges have
+    // their own vectors; log.bad_hash_length: the container refuses short hashes first;
+    // log.empty_first_tree / log.size_order: consistency proofs are not carried in payloads;
+    // checkpoint.too_large: a 4 KiB note cannot fit a payload string; checkpoint.origin_mismatch:
+    // a payload's checkpoint is checked under its own origin.
+    let unreachable_by_payload = [
+        "chain.empty",
+        "proof.invalid",
+        "proof.malformed",
+        "log.bad_hash_length",
+        "log.empty_first_tree",
+        "log.size_order",
+        "checkpoint.too_large",
+        "checkpoint.origin_mismatch",
+    ];
     for (code, _) in ALL_CODES {
-        if code.starts_with("ledger.")
-            || code.starts_with("log.")
-            || unreachable_by_payload.contains(code)
-        {
+        if code.starts_with("ledger.") || unreachable_by_payload.contains(code) {
             continue;
         }
         assert!(seen.contains(*code), "no payload vector produces {code}");

@@ -741,6 +741,7 @@ impl ItemState {
             records: self.records.iter().map(|r| r.bytes.clone()).collect(),
             run: self.run_bytes.clone(),
             head: None,
+            anchor: None,
         }
     }
 

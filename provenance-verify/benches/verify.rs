@@ -86,6 +86,7 @@ fn main() {
         records: chain.records.clone(),
         run: None,
         head: None,
+        anchor: None,
     })
     .encode();
     assert_eq!(

@@ -23,8 +23,8 @@ use provenance_core::error::{ChainError, VerifyError};
 use provenance_core::limits::MAX_HISTORY_BYTES;
 use provenance_core::record::ReportStatus;
 use provenance_core::{
-    challenge, ErrorCode, ItemId, Payload, PayloadError, PublicKey, Role, Timestamp, TrustError,
-    TrustList, VerifiedChain, PAYLOAD_PREFIX,
+    challenge, ErrorCode, ItemId, Payload, PayloadError, PayloadVerifyError, PublicKey, Role,
+    Timestamp, TrustError, TrustList, VerifiedChain, PAYLOAD_PREFIX,
 };
 use serde::Serialize;
 
@@ -351,8 +351,9 @@ pub fn verify<'a>(input: impl Into<Input<'a>>, trust: &TrustList, now: Timestamp
 pub fn verify_payload(payload: &Payload, trust: &TrustList, now: Timestamp) -> Report {
     let label_only = matches!(payload, Payload::Label(_));
     match payload.verify(trust, now) {
-        Ok(chain) => Report::from_chain(&chain, label_only),
-        Err(error) => Report::not_genuine(&error),
+        Ok(verified) => Report::from_chain(&verified.chain, label_only),
+        Err(PayloadVerifyError::Chain(error)) => Report::not_genuine(&error),
+        Err(error) => Report::ledger_proof_refused(&error),
     }
 }
 
@@ -406,6 +407,35 @@ impl Report {
             "{}: {cause}: {what}: {} [{}]",
             Verdict::NotGenuine.headline(),
             error.error,
+            error.code()
+        );
+        report
+    }
+
+    fn ledger_proof_refused(error: &PayloadVerifyError) -> Self {
+        let (cause, explanation) = match error {
+            PayloadVerifyError::Head(_) => (
+                "bad ledger statement",
+                "the ledger's head statement stapled to the records is forged, for another \
+                 item, older than the records, or contradicts them",
+            ),
+            _ => (
+                "not in the ledger's log",
+                "the log checkpoint or inclusion proof does not prove the last record into the \
+                 ledger's signed log: the history was altered or not logged",
+            ),
+        };
+        let finding = Finding {
+            code: error.code(),
+            severity: Severity::Error,
+            cause,
+            message: format!("{explanation}: {error}"),
+            record: None,
+        };
+        let mut report = Self::finish(Verdict::NotGenuine, None, vec![finding], None);
+        report.summary = format!(
+            "{}: {cause}: {error} [{}]",
+            Verdict::NotGenuine.headline(),
             error.code()
         );
         report

@@ -171,7 +171,8 @@ fn whole_story_then_restart() {
         let chain = Payload::decode(&scanned)
             .unwrap()
             .verify(&trust, common::now())
-            .unwrap();
+            .unwrap()
+            .chain;
         assert_eq!(chain.item().to_base32(), item);
         assert_eq!(chain.mint().number, number);
     }
@@ -280,7 +281,8 @@ fn whole_story_then_restart() {
     assert_eq!(history.records.len(), 5);
     let chain = Payload::History(history)
         .verify(&trust, common::now())
-        .unwrap();
+        .unwrap()
+        .chain;
     assert!(chain.is_stolen());
     assert_eq!(chain.owner(), &buyer);
 
@@ -298,6 +300,7 @@ fn whole_story_then_restart() {
             .unwrap()
             .verify(&trust, common::now())
             .unwrap()
+            .chain
             .seq(),
         4
     );

@@ -188,6 +188,7 @@ impl Chain {
             records: self.records.clone(),
             run: self.run.clone(),
             head: None,
+            anchor: None,
         })
     }
 
