@@ -20,11 +20,12 @@
 use std::fmt::Write as _;
 
 use provenance_core::error::{ChainError, VerifyError};
+use provenance_core::head::HeadStatement;
 use provenance_core::limits::MAX_HISTORY_BYTES;
 use provenance_core::record::ReportStatus;
 use provenance_core::{
     challenge, ErrorCode, ItemId, Payload, PayloadError, PayloadVerifyError, PublicKey, Role,
-    Timestamp, TrustError, TrustList, VerifiedChain, PAYLOAD_PREFIX,
+    Timestamp, TrustError, TrustList, VerifiedChain, VerifiedPayload, PAYLOAD_PREFIX,
 };
 use serde::Serialize;
 
@@ -44,6 +45,27 @@ pub const CODE_STOLEN: &str = "item.stolen";
 pub const CODE_VOID: &str = "item.void";
 /// A label proves origin only.
 pub const CODE_LABEL_ONLY: &str = "payload.label_only";
+/// The ledger's head statement is older than the maximum age.
+pub const CODE_HEAD_OLD: &str = "head.old";
+
+/// Default maximum age of a head statement before it is flagged `head.old` (spec §14.3).
+pub const DEFAULT_MAX_AGE_SECS: u64 = 30 * DAY_SECS;
+const DAY_SECS: u64 = 86_400;
+
+/// Verification settings beyond the trust list and the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// A head statement older than this (seconds) is a `head.old` warning.
+    pub max_age_secs: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_age_secs: DEFAULT_MAX_AGE_SECS,
+        }
+    }
+}
 
 /// The overall outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -192,13 +214,20 @@ pub struct ReportEntry {
 /// What the information is based on, and as of when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Freshness {
-    /// `label` (the mint alone, as printed) or `last_record` (a history, as of its last
-    /// record). A later version adds `head_statement` (a ledger-signed head).
+    /// `label` (the mint alone, as printed), `last_record` (a history, as of its last
+    /// record) or `head_statement` (the ledger's signed word on the current state).
     pub basis: &'static str,
     /// The date the information is known to be current at (RFC 3339).
     pub as_of: String,
     /// In words.
     pub note: String,
+    /// Whole days between `as_of` and the verification time.
+    pub age_days: u64,
+    /// The log size the ledger's statement or checkpoint vouches for, when one was carried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_size: Option<u64>,
+    /// Whether the last record was proved included in a ledger-signed checkpoint.
+    pub in_log: bool,
 }
 
 /// The piece's story, from records that all verified.
@@ -218,23 +247,30 @@ pub struct Story {
     pub edition: Edition,
     /// When it was minted (RFC 3339).
     pub minted_at: String,
-    /// Repairs, oldest first.
+    /// Repairs carried in the payload, oldest first.
     pub repairs: Vec<RepairEntry>,
-    /// Badges, oldest first.
+    /// Number of repairs: the ledger's count when a head statement is newer than the records.
+    pub repair_count: u64,
+    /// Badges carried in the payload, oldest first.
     pub badges: Vec<BadgeEntry>,
+    /// Number of badges: the ledger's count when a head statement is newer than the records.
+    pub badge_count: u64,
     /// Stolen / recovered / void reports, oldest first.
     pub reports: Vec<ReportEntry>,
     /// Number of owners so far (the first owner plus one per transfer).
-    pub owner_count: usize,
+    pub owner_count: u64,
     /// The current owner's key (for a label: the owner at minting).
     pub current_owner: Party,
     /// Whether the owner reported it stolen (and not recovered).
     pub stolen: bool,
     /// Whether the maker voided it.
     pub void: bool,
-    /// Number of records verified (mint included).
+    /// Number of records in the item's chain (mint included), per the ledger's statement when
+    /// one is newer than the records carried.
     pub records: u64,
-    /// SHA-256 of the last record, hex.
+    /// Number of records carried and verified one by one.
+    pub records_verified: u64,
+    /// SHA-256 of the head record, hex.
     pub head: String,
     /// How fresh this is.
     pub freshness: Freshness,
@@ -336,11 +372,21 @@ pub fn decode_input(input: Input<'_>) -> Result<Payload, PayloadError> {
     }
 }
 
-/// Verifies a payload string or history bytes against a verified trust list at time `now`.
-/// Never panics on any input.
+/// Verifies a payload string or history bytes against a verified trust list at time `now`,
+/// with the default [`Options`]. Never panics on any input.
 pub fn verify<'a>(input: impl Into<Input<'a>>, trust: &TrustList, now: Timestamp) -> Report {
+    verify_with(input, trust, now, Options::default())
+}
+
+/// [`verify`] with explicit [`Options`].
+pub fn verify_with<'a>(
+    input: impl Into<Input<'a>>,
+    trust: &TrustList,
+    now: Timestamp,
+    options: Options,
+) -> Report {
     match decode_input(input.into()) {
-        Ok(payload) => verify_payload(&payload, trust, now),
+        Ok(payload) => verify_payload(&payload, trust, now, options),
         Err(error) => {
             Report::unreadable(error.code(), payload_cause(&error), payload_message(&error))
         }
@@ -348,12 +394,39 @@ pub fn verify<'a>(input: impl Into<Input<'a>>, trust: &TrustList, now: Timestamp
 }
 
 /// Verifies an already decoded payload.
-pub fn verify_payload(payload: &Payload, trust: &TrustList, now: Timestamp) -> Report {
+pub fn verify_payload(
+    payload: &Payload,
+    trust: &TrustList,
+    now: Timestamp,
+    options: Options,
+) -> Report {
     let label_only = matches!(payload, Payload::Label(_));
     match payload.verify(trust, now) {
-        Ok(verified) => Report::from_chain(&verified.chain, label_only),
+        Ok(verified) => Report::from_verified(&verified, label_only, now, options),
         Err(PayloadVerifyError::Chain(error)) => Report::not_genuine(&error),
         Err(error) => Report::ledger_proof_refused(&error),
+    }
+}
+
+/// The state the report shows: from the records, or from a head statement newer than them.
+struct Current<'a> {
+    chain: &'a VerifiedChain,
+    head: Option<&'a HeadStatement>,
+}
+
+impl Current<'_> {
+    /// The head statement, when it is ahead of the records carried.
+    fn ahead(&self) -> Option<&HeadStatement> {
+        self.head.filter(|h| h.seq > self.chain.seq())
+    }
+    fn owner(&self) -> &PublicKey {
+        self.ahead().map_or(self.chain.owner(), |h| &h.owner)
+    }
+    fn stolen(&self) -> bool {
+        self.ahead().map_or(self.chain.is_stolen(), |h| h.stolen)
+    }
+    fn void(&self) -> bool {
+        self.ahead().map_or(self.chain.is_void(), |h| h.void)
     }
 }
 
@@ -441,11 +514,25 @@ impl Report {
         report
     }
 
-    fn from_chain(chain: &VerifiedChain, label_only: bool) -> Self {
-        let story = story(chain, label_only);
+    fn from_verified(
+        verified: &VerifiedPayload,
+        label_only: bool,
+        now: Timestamp,
+        options: Options,
+    ) -> Self {
+        let chain = &verified.chain;
+        let current = Current {
+            chain,
+            head: verified.head.as_ref(),
+        };
+        let story = story(&current, verified, label_only, now);
         let mut findings = Vec::new();
-        if chain.is_stolen() {
-            let when = last_report(chain, ReportStatus::Stolen).unwrap_or_default();
+        if current.stolen() {
+            let when = if current.ahead().is_some() {
+                " (per the ledger's head statement)".to_string()
+            } else {
+                last_report(chain, ReportStatus::Stolen).unwrap_or_default()
+            };
             findings.push(Finding {
                 code: CODE_STOLEN,
                 severity: Severity::Warning,
@@ -458,8 +545,12 @@ impl Report {
                 record: None,
             });
         }
-        if chain.is_void() {
-            let when = last_report(chain, ReportStatus::Void).unwrap_or_default();
+        if current.void() {
+            let when = if current.ahead().is_some() {
+                " (per the ledger's head statement)".to_string()
+            } else {
+                last_report(chain, ReportStatus::Void).unwrap_or_default()
+            };
             findings.push(Finding {
                 code: CODE_VOID,
                 severity: Severity::Error,
@@ -471,8 +562,27 @@ impl Report {
                     chain.mint().number,
                     chain.mint().size
                 ),
-                record: Some(chain.seq() as usize),
+                record: Some(story.records.saturating_sub(1) as usize),
             });
+        }
+        if let Some(head) = &verified.head {
+            let age = now.0.saturating_sub(head.time.0);
+            if age > options.max_age_secs {
+                findings.push(Finding {
+                    code: CODE_HEAD_OLD,
+                    severity: Severity::Warning,
+                    cause: "old ownership information",
+                    message: format!(
+                        "the ledger confirmed the owner {} days ago ({}), more than the {}-day \
+                         maximum: the piece may have changed hands since. Ask the seller for a \
+                         fresh QR from `provenance qr`.",
+                        age / DAY_SECS,
+                        head.time.to_date(),
+                        options.max_age_secs / DAY_SECS
+                    ),
+                    record: None,
+                });
+            }
         }
         if label_only {
             findings.push(Finding {
@@ -487,7 +597,7 @@ impl Report {
                 record: None,
             });
         }
-        let verdict = if chain.is_void() {
+        let verdict = if current.void() {
             Verdict::NotGenuine
         } else if findings.is_empty() {
             Verdict::Genuine
@@ -495,7 +605,7 @@ impl Report {
             Verdict::GenuineWithWarnings
         };
         let owner = OwnerContext {
-            key: *chain.owner(),
+            key: *current.owner(),
             item: chain.item(),
             label_only,
         };
@@ -554,7 +664,7 @@ impl Report {
                 if story.freshness.basis == "label" {
                     line.push_str(" Label only: proves origin, not current owner or history.");
                 } else {
-                    match story.repairs.len() {
+                    match story.repair_count {
                         0 => line.push_str(" Never repaired."),
                         1 => line.push_str(" Repaired once."),
                         2 => line.push_str(" Repaired twice."),
@@ -675,6 +785,13 @@ impl Report {
                     r.note
                 );
             }
+            if story.repair_count > story.repairs.len() as u64 {
+                let _ = writeln!(
+                    out,
+                    "  Repairs     {} in all, per the ledger (ask for `provenance export` to see each)",
+                    story.repair_count
+                );
+            }
             for b in &story.badges {
                 let place = b
                     .place
@@ -687,6 +804,13 @@ impl Report {
                     date(&b.time),
                     b.event,
                     b.host.name
+                );
+            }
+            if story.badge_count > story.badges.len() as u64 {
+                let _ = writeln!(
+                    out,
+                    "  Badges      {} in all, per the ledger",
+                    story.badge_count
                 );
             }
             for r in &story.reports {
@@ -736,29 +860,90 @@ fn last_report(chain: &VerifiedChain, status: ReportStatus) -> Option<String> {
         .map(|r| format!(" on {}", r.time.to_date()))
 }
 
-fn story(chain: &VerifiedChain, label_only: bool) -> Story {
-    let mint = chain.mint();
-    let freshness = if label_only {
-        Freshness {
-            basis: "label",
-            as_of: chain.minted_at().to_rfc3339(),
-            note: format!(
+/// "today", "1 day ago", "12 days ago".
+fn days_ago(days: u64) -> String {
+    match days {
+        0 => "today".to_string(),
+        1 => "1 day ago".to_string(),
+        n => format!("{n} days ago"),
+    }
+}
+
+fn freshness(
+    current: &Current<'_>,
+    verified: &VerifiedPayload,
+    label_only: bool,
+    now: Timestamp,
+) -> Freshness {
+    let chain = current.chain;
+    let in_log = verified.checkpoint.is_some();
+    let logged = match &verified.checkpoint {
+        Some(c) => format!(
+            "; the last record is in the ledger's signed log of {} entries",
+            c.size
+        ),
+        None => String::new(),
+    };
+    let (basis, as_of, note, log_size) = if let Some(head) = current.head {
+        let days = now.0.saturating_sub(head.time.0) / DAY_SECS;
+        (
+            "head_statement",
+            head.time,
+            format!(
+                "owner confirmed by the ledger as of {}, {}{logged}",
+                head.time.to_date(),
+                days_ago(days)
+            ),
+            Some(
+                verified
+                    .checkpoint
+                    .as_ref()
+                    .map_or(head.log_size, |c| c.size),
+            ),
+        )
+    } else if label_only {
+        (
+            "label",
+            chain.minted_at(),
+            format!(
                 "as of minting on {}: a label carries no later history",
                 chain.minted_at().to_date()
             ),
-        }
+            None,
+        )
     } else {
-        Freshness {
-            basis: "last_record",
-            as_of: chain.last_time().to_rfc3339(),
-            note: format!(
+        (
+            "last_record",
+            chain.last_time(),
+            format!(
                 "as of the last record's date, {} ({} records); no ledger-signed head \
-                 statement, so later records may exist",
+                 statement, so later records may exist{logged}",
                 chain.last_time().to_date(),
                 chain.seq() + 1
             ),
-        }
+            verified.checkpoint.as_ref().map(|c| c.size),
+        )
     };
+    Freshness {
+        basis,
+        as_of: as_of.to_rfc3339(),
+        note,
+        age_days: now.0.saturating_sub(as_of.0) / DAY_SECS,
+        log_size,
+        in_log,
+    }
+}
+
+fn story(
+    current: &Current<'_>,
+    verified: &VerifiedPayload,
+    label_only: bool,
+    now: Timestamp,
+) -> Story {
+    let chain = current.chain;
+    let mint = chain.mint();
+    let freshness = freshness(current, verified, label_only, now);
+    let ahead = current.ahead();
     Story {
         item: chain.item().to_base32(),
         title: mint.title.clone(),
@@ -798,12 +983,15 @@ fn story(chain: &VerifiedChain, label_only: bool) -> Story {
                 status: r.status.name(),
             })
             .collect(),
-        owner_count: chain.owner_count(),
-        current_owner: Party::of("", chain.owner()),
-        stolen: chain.is_stolen(),
-        void: chain.is_void(),
-        records: chain.seq() + 1,
-        head: chain.head().to_hex(),
+        repair_count: ahead.map_or(chain.repairs().len() as u64, |h| h.repairs),
+        badge_count: ahead.map_or(chain.badges().len() as u64, |h| h.badges),
+        owner_count: ahead.map_or(chain.owner_count() as u64, |h| h.transfers + 1),
+        current_owner: Party::of("", current.owner()),
+        stolen: current.stolen(),
+        void: current.void(),
+        records: ahead.map_or(chain.seq(), |h| h.seq) + 1,
+        records_verified: chain.seq() + 1,
+        head: ahead.map_or(chain.head(), |h| h.head).to_hex(),
         freshness,
     }
 }

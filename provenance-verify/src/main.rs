@@ -11,7 +11,7 @@ use provenance_core::limits::{MAX_HISTORY_BYTES, MAX_TRUST_LIST_BYTES};
 use provenance_core::{PublicKey, Timestamp};
 use provenance_verify::image_input::MAX_IMAGE_FILE_BYTES;
 use provenance_verify::{
-    exit, load_trust, payload_from_image, verify, Report, CODE_INPUT_UNREADABLE,
+    exit, load_trust, payload_from_image, verify_with, Options, Report, CODE_INPUT_UNREADABLE,
 };
 
 const AFTER_HELP: &str = "\
@@ -23,7 +23,8 @@ INPUT (exactly one):
 
 EXIT CODES:
   0  genuine
-  1  genuine with warnings (reported stolen; label only: proves origin, not current owner)
+  1  genuine with warnings (reported stolen; label only: proves origin, not current owner;
+     the ledger's head statement is older than --max-age)
   2  not genuine (tampered, untrusted maker, signer not authorized, broken chain,
      edition over cap, key revoked, voided by the maker, ...)
   3  unreadable input (no QR in the image, not a payload, unusable trust list) or usage error
@@ -64,6 +65,9 @@ struct Cli {
     /// Verify as of this time (2026-06-01, 2026-06-01T12:00:00Z or Unix seconds); default: now.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     now: Option<Timestamp>,
+    /// Warn (head.old) when the ledger's head statement is older than this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    max_age: u64,
     /// The nonce you gave the seller for `provenance prove ITEM --challenge NONCE`.
     #[arg(long, value_name = "NONCE", requires = "response")]
     challenge: Option<String>,
@@ -128,6 +132,9 @@ fn run(cli: &Cli) -> Report {
                 .unwrap_or(0),
         )
     });
+    let options = Options {
+        max_age_secs: cli.max_age.saturating_mul(86_400),
+    };
     let trust_bytes = match read_file(&cli.trust, MAX_TRUST_LIST_BYTES) {
         Ok(bytes) => bytes,
         Err(why) => return unreadable("cannot read the trust list", why),
@@ -142,21 +149,21 @@ fn run(cli: &Cli) -> Report {
             Err(why) => return unreadable("cannot read the image", why),
         };
         match payload_from_image(&bytes) {
-            Ok(payload) => verify(payload.as_str(), &trust, now),
+            Ok(payload) => verify_with(payload.as_str(), &trust, now, options),
             Err(error) => Report::unreadable(error.code(), "unreadable QR", error.to_string()),
         }
     } else if let Some(path) = &cli.file {
         match read_file(path, MAX_HISTORY_BYTES) {
-            Ok(bytes) => verify(&bytes, &trust, now),
+            Ok(bytes) => verify_with(&bytes, &trust, now, options),
             Err(why) => return unreadable("cannot read the history file", why),
         }
     } else {
         match cli.payload.as_deref() {
             Some("-") => match read_limited(std::io::stdin().lock(), MAX_HISTORY_BYTES) {
-                Ok(bytes) => verify(&bytes, &trust, now),
+                Ok(bytes) => verify_with(&bytes, &trust, now, options),
                 Err(why) => return unreadable("cannot read stdin", why),
             },
-            Some(text) => verify(text, &trust, now),
+            Some(text) => verify_with(text, &trust, now, options),
             // clap's input group makes one of the three required.
             None => return unreadable("no input", "give PAYLOAD, -, --image or --file".into()),
         }

@@ -279,3 +279,29 @@ fn trust_list_problems_exit_3_with_the_code() {
 fn operator_other() -> String {
     stranger().public_key().to_base64url()
 }
+
+#[test]
+fn max_age_flag_sets_when_a_head_statement_is_old() {
+    use provenance_core::head::HeadStatement;
+    use provenance_core::payload::HeadStatementBytes;
+    use provenance_core::{verify_chain, History, Payload, Timestamp};
+    let e = env();
+    let chain = history();
+    let verified = verify_chain(chain.records.iter().map(Vec::as_slice), &trust(), now()).unwrap();
+    let ten_days_ago = Timestamp(now().0 - 10 * 86_400);
+    let head = HeadStatement::for_chain(&verified, ten_days_ago, 7).sign(&ledger());
+    let payload = Payload::History(History {
+        records: vec![chain.records[0].clone()],
+        run: None,
+        head: Some(HeadStatementBytes(head)),
+        anchor: None,
+    })
+    .encode();
+    let (code, json) = e.json(&[payload.as_str()]);
+    assert_eq!(code, provenance_verify::exit::GENUINE);
+    assert_eq!(json["story"]["freshness"]["basis"], "head_statement");
+    assert_eq!(json["story"]["freshness"]["age_days"], 10);
+    let (code, json) = e.json(&[payload.as_str(), "--max-age", "7"]);
+    assert_eq!(code, provenance_verify::exit::WARNINGS);
+    assert_eq!(json["findings"][0]["code"], "head.old");
+}

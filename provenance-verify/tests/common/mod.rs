@@ -43,6 +43,11 @@ pub fn stranger() -> SigningKey {
     key(9)
 }
 
+/// The ledger key named in the trust list: signs head statements and checkpoints.
+pub fn ledger() -> SigningKey {
+    key(20)
+}
+
 pub fn now() -> Timestamp {
     t("2026-06-01T00:00:00Z")
 }
@@ -64,7 +69,7 @@ pub fn trust_bytes() -> Vec<u8> {
     TrustListContent {
         version: 1,
         issued_at: t("2026-01-01"),
-        ledger: None,
+        ledger: Some(ledger().public_key()),
         entries: vec![
             entry(&maker(), Role::Maker, "Karim Studio"),
             entry(&desk(), Role::Repairer, "Fix-It Desk"),
