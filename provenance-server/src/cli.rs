@@ -112,6 +112,10 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// The log's name on the first line of every signed checkpoint, also the signature's key
+    /// name (default: the address actually listened on, e.g. 127.0.0.1:8750).
+    #[arg(long)]
+    pub origin: Option<String>,
 }
 
 /// `trust` subcommands.
@@ -333,6 +337,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             ledger_key: a.ledger_key,
             operator: a.operator.as_deref().map(parse_public).transpose()?,
             workers: a.workers,
+            origin: a.origin,
         }),
         Command::Keygen { out } => keygen(&ctx, &out),
         Command::Trust(TrustCommand::Add {

@@ -10,7 +10,7 @@ use provenance_core::limits::{MAX_RECORD_BYTES, MAX_TRUST_LIST_BYTES};
 use provenance_core::{ItemId, RunId};
 use serde_json::json;
 
-use crate::ledger::{Accepted, Ledger, Problem};
+use crate::ledger::{query_u64, Accepted, Ledger, Problem};
 use crate::qr;
 
 /// Media type of records and trust lists.
@@ -209,7 +209,7 @@ async fn get_item(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
 async fn get_payload(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
     let result = (|| {
         let item = item_param(&req)?;
-        let payload = ledger.item_state(&item)?.payload();
+        let payload = ledger.living_payload(&item)?;
         Ok::<_, Problem>(
             HttpResponse::Ok()
                 .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
@@ -223,7 +223,7 @@ async fn get_payload(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpRespons
 async fn get_qr(req: HttpRequest, ledger: web::Data<Ledger>, png: bool) -> HttpResponse {
     let result = (|| {
         let item = item_param(&req)?;
-        let payload = ledger.item_state(&item)?.payload();
+        let payload = ledger.living_payload(&item)?;
         let code = qr::encode(&payload.text).map_err(|e| {
             Problem::new(
                 500,
@@ -251,6 +251,73 @@ async fn get_qr(req: HttpRequest, ledger: web::Data<Ledger>, png: bool) -> HttpR
         )
     })();
     result.unwrap_or_else(|p| problem_response(&p))
+}
+
+async fn get_head(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = item_param(&req).and_then(|item| ledger.head(&item));
+    match result {
+        Ok(head) if accepts(&req, "application/json") => HttpResponse::Ok().json(head.to_json()),
+        Ok(head) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, COSE))
+            .body(head.bytes),
+        Err(p) => problem_response(&p),
+    }
+}
+
+async fn get_export(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = item_param(&req).and_then(|item| ledger.export(&item));
+    match result {
+        Ok(history) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, CBOR))
+            .body(history.to_cbor()),
+        Err(p) => problem_response(&p),
+    }
+}
+
+/// The value of a query parameter (the first occurrence; no percent-decoding: every
+/// parameter of this API is a decimal number).
+fn query<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.query_string()
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+async fn get_checkpoint(ledger: web::Data<Ledger>) -> HttpResponse {
+    match ledger.checkpoint() {
+        Ok(cp) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body(cp.note.clone()),
+        Err(p) => problem_response(&p),
+    }
+}
+
+async fn get_inclusion(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = (|| {
+        let index = query_u64(query(&req, "index"), "index")?;
+        let size = query_u64(query(&req, "size"), "size")?;
+        ledger.inclusion_json(index, size)
+    })();
+    result.map_or_else(|p| problem_response(&p), |v| HttpResponse::Ok().json(v))
+}
+
+async fn get_consistency(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = (|| {
+        let first = query_u64(query(&req, "first"), "first")?;
+        let second = query_u64(query(&req, "second"), "second")?;
+        ledger.consistency_json(first, second)
+    })();
+    result.map_or_else(|p| problem_response(&p), |v| HttpResponse::Ok().json(v))
+}
+
+async fn get_entries(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+    let result = (|| {
+        let start = query_u64(query(&req, "start"), "start")?;
+        let end = query_u64(query(&req, "end"), "end")?;
+        ledger.entries_json(start, end)
+    })();
+    result.map_or_else(|p| problem_response(&p), |v| HttpResponse::Ok().json(v))
 }
 
 async fn get_qr_svg(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
@@ -331,6 +398,12 @@ pub fn configure(ledger: Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/v1/items/{item}").route(web::get().to(get_item)))
             .service(resource("/v1/items/{item}/records").route(web::post().to(post_record)))
             .service(resource("/v1/items/{item}/payload").route(web::get().to(get_payload)))
+            .service(resource("/v1/items/{item}/head").route(web::get().to(get_head)))
+            .service(resource("/v1/items/{item}/export").route(web::get().to(get_export)))
+            .service(resource("/v1/log/checkpoint").route(web::get().to(get_checkpoint)))
+            .service(resource("/v1/log/inclusion").route(web::get().to(get_inclusion)))
+            .service(resource("/v1/log/consistency").route(web::get().to(get_consistency)))
+            .service(resource("/v1/log/entries").route(web::get().to(get_entries)))
             .service(resource("/v1/items/{item}/qr.svg").route(web::get().to(get_qr_svg)))
             .service(resource("/v1/items/{item}/qr.png").route(web::get().to(get_qr_png)))
             .service(

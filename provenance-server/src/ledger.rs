@@ -10,18 +10,30 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use provenance_core::head::HeadStatement;
 use provenance_core::limits::MAX_HISTORY_RECORDS;
+use provenance_core::log::TreeHash;
+use provenance_core::payload::{HeadStatementBytes, LogAnchor};
 use provenance_core::{
     verify_chain, verify_run, ErrorCode, History, ItemId, Payload, PublicKey, RecordHash,
-    RecordKind, RunId, Timestamp, TrustError, TrustList, VerifiedChain, VerifiedRun, VerifyError,
+    RecordKind, RunId, SigningKey, Timestamp, TrustError, TrustList, VerifiedChain, VerifiedRun,
+    VerifyError,
 };
 use serde_json::{json, Value};
 
 use crate::metrics::Metrics;
-use crate::store::{Head, LedgerStore, RecordRef, RecordRow, StoreError, WriteOp, WriteOutcome};
+use crate::store::{
+    Head, LedgerStore, LogEntry, RecordRef, RecordRow, SignedCheckpoint, StoreError, WriteOp,
+    WriteOutcome,
+};
 
 /// QR alphanumeric capacity at version 40, error correction M (the level labels use).
 pub const QR_CAPACITY_M: usize = 3391;
+/// Byte budget of a living payload's CBOR: the most bytes whose `PV1:` + base45 string fits
+/// [`QR_CAPACITY_M`] (base45 writes 3 characters per 2 bytes).
+pub const LIVING_BUDGET: usize = (QR_CAPACITY_M - provenance_core::PAYLOAD_PREFIX.len()) / 3 * 2;
+/// Most log entries one `GET /v1/log/entries` answers with.
+pub const MAX_ENTRIES_PAGE: u64 = 256;
 /// Chains kept in the verified-chain cache before it is cleared.
 const MAX_CACHED_CHAINS: usize = 200_000;
 
@@ -152,7 +164,8 @@ pub struct Accepted {
 pub struct ItemPayload {
     /// The `PV1:` string.
     pub text: String,
-    /// `history`, `history-without-run` or `label` (when the history does not fit a QR).
+    /// `living` (every record and the head statement), `living-mint` (the mint and the head
+    /// statement), or `label` (the mint alone, when the stored history no longer verifies).
     pub form: &'static str,
 }
 
@@ -164,6 +177,7 @@ struct TrustState {
 /// The ledger service: store, trust list, caches and metrics.
 pub struct Ledger {
     store: Arc<dyn LedgerStore>,
+    signing_key: Arc<SigningKey>,
     ledger_key: PublicKey,
     operator: PublicKey,
     trust: RwLock<TrustState>,
@@ -183,19 +197,26 @@ pub fn now() -> Timestamp {
     )
 }
 
-fn answer(item: &ItemId, seq: u64, hash: &RecordHash, kind: RecordKind) -> Value {
-    json!({"item": item.to_base32(), "seq": seq, "head": hash.to_hex(), "kind": kind.name()})
+fn answer(
+    item: &ItemId,
+    seq: u64,
+    hash: &RecordHash,
+    kind: RecordKind,
+    log_index: Option<u64>,
+) -> Value {
+    json!({"item": item.to_base32(), "seq": seq, "head": hash.to_hex(), "kind": kind.name(), "log_index": log_index})
 }
 
 fn record_ref_answer(r: &RecordRef, hash: &RecordHash) -> Value {
-    answer(&r.item, r.seq, hash, r.kind)
+    answer(&r.item, r.seq, hash, r.kind, r.log_index)
 }
 
 impl Ledger {
-    /// Builds the service over a store, loading the newest stored trust list.
+    /// Builds the service over a store, loading the newest stored trust list. The ledger key
+    /// signs head statements (the store signs checkpoints with the same key).
     pub fn new(
         store: Arc<dyn LedgerStore>,
-        ledger_key: PublicKey,
+        signing_key: Arc<SigningKey>,
         operator: PublicKey,
         metrics: Arc<Metrics>,
     ) -> Result<Self, String> {
@@ -215,8 +236,10 @@ impl Ledger {
                 bytes: None,
             },
         };
+        let ledger_key = signing_key.public_key();
         Ok(Ledger {
             store,
+            signing_key,
             ledger_key,
             operator,
             trust: RwLock::new(trust),
@@ -256,31 +279,32 @@ impl Ledger {
         let started = Instant::now();
         let id = RunId::derive(bytes);
         let hash = RecordHash::of(bytes);
-        let body = |hash: &RecordHash| json!({"run": id.to_base32(), "seq": 0, "head": hash.to_hex(), "kind": "run"});
+        let body = |hash: &RecordHash, log_index: Option<u64>| json!({"run": id.to_base32(), "seq": 0, "head": hash.to_hex(), "kind": "run", "log_index": log_index});
         if let Some(row) = self.store.run(&id)? {
             if row.bytes == bytes {
                 self.metrics.observe_idempotent();
                 return Ok(Accepted {
                     created: false,
-                    body: body(&row.hash),
+                    body: body(&row.hash, row.log_index),
                 });
             }
         }
         let run = verify_run(bytes, &self.trust_list(), now())?;
         match self.write(WriteOp::Run(Box::new(run.clone()))).await? {
-            WriteOutcome::Stored => {
+            WriteOutcome::Stored { log_index } => {
                 self.metrics.observe_append("run", started.elapsed());
                 self.cache_run(run);
                 Ok(Accepted {
                     created: true,
-                    body: body(&hash),
+                    body: body(&hash, log_index),
                 })
             }
             WriteOutcome::RunAlreadyStored => {
                 self.metrics.observe_idempotent();
+                let log_index = self.store.run(&id)?.and_then(|r| r.log_index);
                 Ok(Accepted {
                     created: false,
-                    body: body(&hash),
+                    body: body(&hash, log_index),
                 })
             }
             other => Err(unexpected(other)),
@@ -365,12 +389,15 @@ impl Ledger {
             record: Box::new(record),
         };
         match self.write(op).await? {
-            WriteOutcome::Stored => {
+            WriteOutcome::Stored { log_index } => {
                 self.metrics.observe_append("mint", started.elapsed());
                 self.cache_chain(chain);
                 Ok(Accepted {
                     created: true,
-                    body: with_run(answer(&item, 0, &hash, RecordKind::Mint), Some(run.id)),
+                    body: with_run(
+                        answer(&item, 0, &hash, RecordKind::Mint, log_index),
+                        Some(run.id),
+                    ),
                 })
             }
             WriteOutcome::AlreadyStored(found) => {
@@ -505,12 +532,12 @@ impl Ledger {
             record: Box::new(record),
         };
         match self.write(op).await? {
-            WriteOutcome::Stored => {
+            WriteOutcome::Stored { log_index } => {
                 self.metrics.observe_append(kind.name(), started.elapsed());
                 self.cache_chain(next);
                 Ok(Accepted {
                     created: true,
-                    body: answer(item, seq, &hash, kind),
+                    body: answer(item, seq, &hash, kind, log_index),
                 })
             }
             WriteOutcome::AlreadyStored(found) => {
@@ -669,7 +696,7 @@ impl Ledger {
             bytes: bytes.to_vec(),
         };
         match self.write(op).await? {
-            WriteOutcome::Stored => {
+            WriteOutcome::Stored { .. } => {
                 let entries = list.content().entries.len();
                 {
                     let mut state = match self.trust.write() {
@@ -698,6 +725,239 @@ impl Ledger {
     }
 }
 
+/// A signed head statement and what it says.
+#[derive(Debug, Clone)]
+pub struct SignedHead {
+    /// The statement.
+    pub statement: HeadStatement,
+    /// Its COSE_Sign1 bytes, signed by the ledger key.
+    pub bytes: Vec<u8>,
+}
+
+impl SignedHead {
+    /// The JSON form of `GET /v1/items/{item}/head` (Accept: application/json).
+    pub fn to_json(&self) -> Value {
+        use base64::Engine;
+        let s = &self.statement;
+        json!({
+            "item": s.item.to_base32(),
+            "seq": s.seq,
+            "head": s.head.to_hex(),
+            "owner": s.owner.to_base64url(),
+            "stolen": s.stolen,
+            "void": s.void,
+            "repairs": s.repairs,
+            "transfers": s.transfers,
+            "badges": s.badges,
+            "time": s.time.to_rfc3339(),
+            "log_size": s.log_size,
+            "cose": base64::engine::general_purpose::STANDARD.encode(&self.bytes),
+        })
+    }
+}
+
+fn hashes_json(hashes: &[TreeHash]) -> Value {
+    Value::Array(
+        hashes
+            .iter()
+            .map(|h| Value::String(hex::encode(h.0)))
+            .collect(),
+    )
+}
+
+/// Parses a decimal query parameter.
+pub fn query_u64(value: Option<&str>, name: &str) -> Result<u64, Problem> {
+    let text =
+        value.ok_or_else(|| Problem::bad_request(format!("missing query parameter {name}")))?;
+    if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Problem::bad_request(format!(
+            "query parameter {name} must be a decimal number, not {text:?}"
+        )));
+    }
+    text.parse()
+        .map_err(|_| Problem::bad_request(format!("query parameter {name} is out of range")))
+}
+
+impl Ledger {
+    /// The latest signed checkpoint, or 500 if the store has none (it always signs one at open).
+    pub fn checkpoint(&self) -> Result<Arc<SignedCheckpoint>, Problem> {
+        self.store.checkpoint().ok_or_else(|| {
+            Problem::internal(&StoreError::Corrupt("the log has no signed checkpoint"))
+        })
+    }
+
+    fn check_size(&self, size: u64, name: &str) -> Result<Arc<SignedCheckpoint>, Problem> {
+        let cp = self.checkpoint()?;
+        if size > cp.size {
+            return Err(Problem::not_found(format!(
+                "{name}={size} is beyond the log's latest checkpoint (size {})",
+                cp.size
+            )));
+        }
+        Ok(cp)
+    }
+
+    /// `GET /v1/log/inclusion?index=I&size=N`.
+    pub fn inclusion_json(&self, index: u64, size: u64) -> Result<Value, Problem> {
+        self.check_size(size, "size")?;
+        if index >= size {
+            return Err(Problem::new(
+                422,
+                "log.index_out_of_range",
+                format!("leaf index {index} is not below the tree size {size}"),
+            ));
+        }
+        let proof = self.store.inclusion_proof(index, size)?;
+        let leaf = self
+            .store
+            .log_entries(index, index + 1)?
+            .first()
+            .map(|e| hex::encode(e.leaf_hash.0));
+        Ok(json!({"index": index, "size": size, "leaf_hash": leaf, "proof": hashes_json(&proof)}))
+    }
+
+    /// `GET /v1/log/consistency?first=A&second=B`.
+    pub fn consistency_json(&self, first: u64, second: u64) -> Result<Value, Problem> {
+        self.check_size(second, "second")?;
+        if first > second {
+            return Err(Problem::new(
+                422,
+                "log.size_order",
+                format!("first={first} exceeds second={second}"),
+            ));
+        }
+        if first == 0 {
+            return Err(Problem::new(
+                422,
+                "log.empty_first_tree",
+                "a consistency proof from the empty tree proves nothing (spec §12)",
+            ));
+        }
+        let proof = self.store.consistency_proof(first, second)?;
+        Ok(json!({"first": first, "second": second, "proof": hashes_json(&proof)}))
+    }
+
+    /// `GET /v1/log/entries?start=A&end=B`: at most [`MAX_ENTRIES_PAGE`] leaves from `start`,
+    /// never beyond the latest checkpoint.
+    pub fn entries_json(&self, start: u64, end: u64) -> Result<Value, Problem> {
+        use base64::Engine;
+        let cp = self.checkpoint()?;
+        if start >= end {
+            return Err(Problem::bad_request(format!(
+                "start={start} must be below end={end}"
+            )));
+        }
+        if start >= cp.size {
+            return Err(Problem::not_found(format!(
+                "start={start} is beyond the log's latest checkpoint (size {})",
+                cp.size
+            )));
+        }
+        let end = end.min(cp.size).min(start.saturating_add(MAX_ENTRIES_PAGE));
+        let entries: Vec<Value> = self
+            .store
+            .log_entries(start, end)?
+            .iter()
+            .map(|e: &LogEntry| {
+                json!({
+                    "index": e.index,
+                    "kind": e.kind.name(),
+                    "id": provenance_core::ItemId(e.id).to_base32(),
+                    "seq": e.seq,
+                    "leaf_hash": hex::encode(e.leaf_hash.0),
+                    "bytes": e.bytes.as_ref().map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+                })
+            })
+            .collect();
+        Ok(json!({"start": start, "end": end, "size": cp.size, "entries": entries}))
+    }
+
+    fn sign_head(&self, chain: &VerifiedChain, log_size: u64) -> SignedHead {
+        let statement = HeadStatement::for_chain(chain, now(), log_size);
+        let bytes = statement.sign(&self.signing_key);
+        SignedHead { statement, bytes }
+    }
+
+    /// The log size a fresh statement names: the latest checkpoint's, and never less than the
+    /// leaves of the records it speaks for.
+    fn log_size_for(&self, records: &[RecordRow]) -> u64 {
+        let checkpoint = self.store.checkpoint().map_or(0, |c| c.size);
+        let last = records
+            .last()
+            .and_then(|r| r.log_index)
+            .map_or(0, |i| i + 1);
+        checkpoint.max(last)
+    }
+
+    /// `GET /v1/items/{item}/head`: a fresh ledger-signed head statement.
+    pub fn head(&self, item: &ItemId) -> Result<SignedHead, Problem> {
+        let state = self.item_state(item)?;
+        let chain = state.chain.clone()?;
+        Ok(self.sign_head(&chain, self.log_size_for(&state.records)))
+    }
+
+    /// The living payload (spec §14.2): mint and a fresh head statement, plus every later
+    /// record if the whole container fits [`LIVING_BUDGET`] bytes (so the string fits a QR at
+    /// ECC M). If the stored history no longer verifies, the label (mint only).
+    pub fn living_payload(&self, item: &ItemId) -> Result<ItemPayload, Problem> {
+        let state = self.item_state(item)?;
+        let records: Vec<Vec<u8>> = state.records.iter().map(|r| r.bytes.clone()).collect();
+        let Ok(chain) = &state.chain else {
+            let mint = records.first().cloned().unwrap_or_default();
+            return Ok(ItemPayload {
+                text: Payload::Label(mint).encode(),
+                form: "label",
+            });
+        };
+        let head = self.sign_head(chain, self.log_size_for(&state.records));
+        let living = History::living(&records, HeadStatementBytes(head.bytes), LIVING_BUDGET);
+        let form = if living.records.len() == records.len() {
+            "living"
+        } else {
+            "living-mint"
+        };
+        Ok(ItemPayload {
+            text: Payload::History(living).encode(),
+            form,
+        })
+    }
+
+    /// `GET /v1/items/{item}/export`: the full-history file (spec §14.4): every record, the
+    /// run manifest, a fresh head statement and the log anchor (latest checkpoint and the last
+    /// record's inclusion proof at its size), read from one snapshot.
+    pub fn export(&self, item: &ItemId) -> Result<History, Problem> {
+        let snap = self
+            .store
+            .export(item)?
+            .ok_or_else(|| Problem::not_found(format!("no item {item} on this ledger")))?;
+        let trust = self.trust_list();
+        let chain = verify_chain(snap.records.iter().map(|r| r.bytes.as_slice()), &trust, now())
+            .map_err(|e| {
+                Problem::new(
+                    422,
+                    e.code(),
+                    format!("the stored history of item {item} does not verify under the current trust list: {e}"),
+                )
+            })?;
+        let (Some(cp), Some((index, proof))) = (snap.checkpoint, snap.proof) else {
+            return Err(Problem::internal(&StoreError::Corrupt(
+                "no checkpoint covers the item's last record",
+            )));
+        };
+        let head = self.sign_head(&chain, cp.size);
+        Ok(History {
+            records: snap.records.into_iter().map(|r| r.bytes).collect(),
+            run: snap.run,
+            head: Some(HeadStatementBytes(head.bytes)),
+            anchor: Some(LogAnchor {
+                checkpoint: cp.note,
+                index,
+                proof: proof.into_iter().map(|h| h.0).collect(),
+            }),
+        })
+    }
+}
+
 fn stale_trust(version: u64, current: u64) -> Problem {
     Problem::new(
         409,
@@ -715,7 +975,7 @@ fn with_run(mut body: Value, run: Option<RunId>) -> Value {
 
 fn unexpected(outcome: WriteOutcome) -> Problem {
     Problem::internal(&StoreError::Corrupt(match outcome {
-        WriteOutcome::Stored => "unexpected store outcome: stored",
+        WriteOutcome::Stored { .. } => "unexpected store outcome: stored",
         _ => "unexpected store outcome",
     }))
 }
@@ -745,36 +1005,6 @@ impl ItemState {
         }
     }
 
-    /// The living QR payload: the full history if it fits a QR at ECC M, else the history
-    /// without the run manifest, else the label (mint only).
-    pub fn payload(&self) -> ItemPayload {
-        let full = Payload::History(self.history()).encode();
-        if full.len() <= QR_CAPACITY_M {
-            return ItemPayload {
-                text: full,
-                form: "history",
-            };
-        }
-        let mut bare = self.history();
-        bare.run = None;
-        let bare = Payload::History(bare).encode();
-        if bare.len() <= QR_CAPACITY_M {
-            return ItemPayload {
-                text: bare,
-                form: "history-without-run",
-            };
-        }
-        let mint = self
-            .records
-            .first()
-            .map(|r| r.bytes.clone())
-            .unwrap_or_default();
-        ItemPayload {
-            text: Payload::Label(mint).encode(),
-            form: "label",
-        }
-    }
-
     /// The JSON history: the story (when it verifies) and every record.
     pub fn to_json(&self) -> Value {
         let records: Vec<Value> = self
@@ -789,6 +1019,7 @@ impl ItemState {
                     "signer": r.signer.to_base64url(),
                     "received_at": r.received_at.to_rfc3339(),
                     "size": r.bytes.len(),
+                    "log_index": r.log_index,
                 })
             })
             .collect();

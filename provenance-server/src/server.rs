@@ -12,7 +12,7 @@ use provenance_core::PublicKey;
 use crate::client::{generate_key, read_key, write_key, CliError};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
-use crate::sqlite::SqliteStore;
+use crate::sqlite::{LogSigner, SqliteStore};
 use crate::store::LedgerStore;
 
 /// How to run the service.
@@ -28,6 +28,8 @@ pub struct ServeOptions {
     pub operator: Option<PublicKey>,
     /// Worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// The log's origin line in checkpoints (default: the bound listen address).
+    pub origin: Option<String>,
 }
 
 /// Runs the ledger until a shutdown signal.
@@ -47,6 +49,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
     } else {
         read_key(&opts.ledger_key)?
     };
+    let key = Arc::new(key);
     let ledger_public = key.public_key();
     let operator = opts.operator.unwrap_or(ledger_public);
     let mut out = std::io::stdout().lock();
@@ -65,25 +68,47 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
     let _ = writeln!(out, "trust-list operator key: {operator}");
     drop(out);
 
-    let metrics = Arc::new(Metrics::default());
-    let store =
-        Arc::new(SqliteStore::open(&opts.db, metrics.clone()).map_err(|e| {
-            CliError::msg(format!("cannot open database {}: {e}", opts.db.display()))
-        })?);
-    let ledger = Arc::new(
-        Ledger::new(
-            store.clone() as Arc<dyn LedgerStore>,
-            ledger_public,
-            operator,
-            metrics,
-        )
-        .map_err(CliError::msg)?,
-    );
+    // Bind first, so that the default origin is the address actually listened on.
     let addrs: Vec<_> = opts
         .listen
         .to_socket_addrs()
         .map_err(|e| CliError::msg(format!("cannot resolve --listen {}: {e}", opts.listen)))?
         .collect();
+    let listener = std::net::TcpListener::bind(&addrs[..])
+        .map_err(|e| CliError::msg(format!("cannot listen on {}: {e}", opts.listen)))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| CliError::msg(format!("cannot listen on {}: {e}", opts.listen)))?;
+    let origin = opts.origin.clone().unwrap_or_else(|| bound.to_string());
+    if origin.is_empty() || origin.chars().any(|c| c.is_whitespace() || c == '+') {
+        return Err(CliError::msg(format!(
+            "--origin {origin:?}: a log origin must be non-empty, without spaces or '+'"
+        )));
+    }
+
+    let metrics = Arc::new(Metrics::default());
+    let signer = LogSigner {
+        key: key.clone(),
+        origin: origin.clone(),
+    };
+    let store = Arc::new(
+        SqliteStore::open(&opts.db, metrics.clone(), signer).map_err(|e| {
+            CliError::msg(format!("cannot open database {}: {e}", opts.db.display()))
+        })?,
+    );
+    let ledger = Arc::new(
+        Ledger::new(
+            store.clone() as Arc<dyn LedgerStore>,
+            key,
+            operator,
+            metrics,
+        )
+        .map_err(CliError::msg)?,
+    );
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "log origin: {origin}");
+    }
     let result = actix_web::rt::System::new().block_on(async move {
         let app_ledger = ledger.clone();
         let mut server = HttpServer::new(move || {
@@ -94,7 +119,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
             server = server.workers(w.max(1));
         }
         let server = server
-            .bind(&addrs[..])
+            .listen(listener)
             .map_err(|e| CliError::msg(format!("cannot listen on {}: {e}", opts.listen)))?;
         {
             let mut out = std::io::stdout().lock();

@@ -7,20 +7,30 @@
 //! (a write that is refused or fails rolls back alone), commits once, and only then answers
 //! every request. While it commits, new writes queue up and form the next batch, so the batch
 //! size follows the load without adding latency when the ledger is idle.
+//!
+//! Merkle log: every stored run manifest and item record becomes a leaf in the same savepoint
+//! that stores it (`log_leaves`), together with the interior nodes of every perfect subtree the
+//! leaf closes (`log_nodes`). After the last write of a batch the writer computes the new root,
+//! signs a checkpoint and stores it (`log_checkpoint`) in the same transaction, so a committed
+//! checkpoint always covers exactly the committed leaves and nothing served is ever lost.
+//! Proofs are computed from SQLite through [`SqliteNodes`], O(log² n) point reads each.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use provenance_core::{ItemId, PublicKey, RecordHash, RunId, Timestamp};
+use provenance_core::checkpoint::Checkpoint;
+use provenance_core::log::{self as tlog, NodeSource, TreeHash};
+use provenance_core::{ItemId, PublicKey, RecordHash, RunId, SigningKey, Timestamp};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
 use crate::store::{
-    kind_from_number, kind_number, Head, ItemRow, LedgerStore, RecordRef, RecordRow, RunRow,
-    StoreError, StoreStats, WriteOp, WriteOutcome, WriteResult,
+    kind_from_number, kind_number, ExportSnapshot, Head, ItemRow, LeafKind, LedgerStore, LogEntry,
+    RecordRef, RecordRow, RunRow, SignedCheckpoint, StoreError, StoreStats, WriteOp, WriteOutcome,
+    WriteResult,
 };
 
 /// Most writes committed in one transaction.
@@ -68,7 +78,260 @@ const MIGRATIONS: &[&str] = &[
         bytes       BLOB NOT NULL,
         received_at INTEGER NOT NULL
     );",
+    // 2: the Merkle log. Leaf hashes (level 0) in log_leaves, interior nodes of closed perfect
+    // subtrees in log_nodes, the latest signed checkpoint in log_checkpoint; each run and
+    // record knows its leaf. Rows stored before this migration get leaves at open time.
+    "CREATE TABLE log_leaves (
+        idx  INTEGER PRIMARY KEY,
+        kind INTEGER NOT NULL,
+        id   BLOB NOT NULL,
+        seq  INTEGER NOT NULL,
+        hash BLOB NOT NULL
+    );
+    CREATE TABLE log_nodes (
+        level INTEGER NOT NULL,
+        idx   INTEGER NOT NULL,
+        hash  BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE log_checkpoint (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        size      INTEGER NOT NULL,
+        root      BLOB NOT NULL,
+        note      TEXT NOT NULL,
+        signed_at INTEGER NOT NULL
+    );
+    ALTER TABLE runs ADD COLUMN log_index INTEGER;
+    ALTER TABLE records ADD COLUMN log_index INTEGER;
+    CREATE UNIQUE INDEX runs_log_index ON runs(log_index);
+    CREATE UNIQUE INDEX records_log_index ON records(log_index);",
 ];
+
+/// The key and name the ledger signs checkpoints with.
+pub struct LogSigner {
+    /// The ledger key.
+    pub key: Arc<SigningKey>,
+    /// The log's origin line, also the signature's key name (no whitespace or '+').
+    pub origin: String,
+}
+
+/// The latest checkpoint, shared between the writer (which publishes after commit) and readers.
+type Published = Arc<RwLock<Option<Arc<SignedCheckpoint>>>>;
+
+/// [`NodeSource`] over a SQLite connection: level 0 from `log_leaves`, higher levels from
+/// `log_nodes`. Inside the writer's transaction it sees the uncommitted leaves too.
+pub struct SqliteNodes<'a>(pub &'a Connection);
+
+impl NodeSource for SqliteNodes<'_> {
+    type Error = StoreError;
+
+    fn perfect(&self, level: u32, index: u64) -> Result<TreeHash, StoreError> {
+        let index = i64::try_from(index).map_err(|_| StoreError::Corrupt("log index"))?;
+        let hash: Option<Vec<u8>> = if level == 0 {
+            self.0
+                .prepare_cached("SELECT hash FROM log_leaves WHERE idx = ?1")?
+                .query_row(params![index], |r| r.get(0))
+                .optional()?
+        } else {
+            self.0
+                .prepare_cached("SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2")?
+                .query_row(params![level, index], |r| r.get(0))
+                .optional()?
+        };
+        let hash = hash.ok_or(StoreError::Corrupt("a log node is missing"))?;
+        Ok(TreeHash(blob(hash, "log hash")?))
+    }
+}
+
+/// Number of leaves stored.
+fn log_size_in(conn: &Connection) -> Result<u64, StoreError> {
+    let max: Option<i64> = conn
+        .prepare_cached("SELECT MAX(idx) FROM log_leaves")?
+        .query_row([], |r| r.get(0))?;
+    Ok(max.map_or(0, |m| u(m) + 1))
+}
+
+/// Appends leaf `index` (which must be the current size) and every interior node it closes.
+fn append_leaf(
+    conn: &Connection,
+    index: u64,
+    kind: LeafKind,
+    id: &[u8; 16],
+    seq: u64,
+    record_bytes: &[u8],
+) -> Result<(), StoreError> {
+    let data = match kind {
+        LeafKind::Record => tlog::item_leaf(&ItemId(*id), seq, record_bytes),
+        LeafKind::Run => tlog::run_leaf(&RunId(*id), record_bytes),
+    };
+    let leaf = tlog::leaf_hash(&data);
+    conn.prepare_cached(
+        "INSERT INTO log_leaves (idx, kind, id, seq, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        index as i64,
+        kind.number(),
+        &id[..],
+        seq as i64,
+        &leaf.0[..]
+    ])?;
+    let nodes = SqliteNodes(conn);
+    let (mut hash, mut level, mut i) = (leaf, 0u32, index);
+    while i % 2 == 1 {
+        let left = nodes.perfect(level, i - 1)?;
+        hash = tlog::node_hash(&left, &hash);
+        level += 1;
+        i /= 2;
+        conn.prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?
+            .execute(params![level, i as i64, &hash.0[..]])?;
+    }
+    Ok(())
+}
+
+fn read_checkpoint(conn: &Connection) -> Result<Option<SignedCheckpoint>, StoreError> {
+    let row = conn
+        .prepare_cached("SELECT size, root, note FROM log_checkpoint WHERE id = 1")?
+        .query_row([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .optional()?;
+    row.map(|(size, root, note)| {
+        Ok(SignedCheckpoint {
+            size: u(size),
+            root: TreeHash(blob(root, "checkpoint root")?),
+            note,
+        })
+    })
+    .transpose()
+}
+
+/// Signs a checkpoint of the first `size` leaves and stores it as the latest.
+fn sign_checkpoint(
+    conn: &Connection,
+    signer: &LogSigner,
+    size: u64,
+    now: i64,
+) -> Result<SignedCheckpoint, StoreError> {
+    let root = tlog::root(&SqliteNodes(conn), size)?;
+    let checkpoint = Checkpoint {
+        origin: signer.origin.clone(),
+        size,
+        root,
+    };
+    let note = checkpoint
+        .sign(&signer.key, &signer.origin)
+        .ok_or(StoreError::Corrupt(
+            "the log origin cannot be a note key name",
+        ))?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO log_checkpoint (id, size, root, note, signed_at) VALUES (1, ?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![size as i64, &root.0[..], note, now])?;
+    Ok(SignedCheckpoint { size, root, note })
+}
+
+/// Gives every run and record stored before the log existed (migration 2) its leaf, in the
+/// order they were received (runs before records at the same second, as a mint needs its run).
+fn backfill_log(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    let mut pending: Vec<(i64, u8, i64)> = Vec::new();
+    {
+        let mut stmt = tx.prepare("SELECT received_at, rowid FROM runs WHERE log_index IS NULL")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+            let (at, rowid) = row?;
+            pending.push((at, 0, rowid));
+        }
+        let mut stmt = tx.prepare("SELECT received_at, id FROM records WHERE log_index IS NULL")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+            let (at, rowid) = row?;
+            pending.push((at, 1, rowid));
+        }
+    }
+    if pending.is_empty() {
+        return Ok(());
+    }
+    pending.sort_unstable();
+    let first = log_size_in(&tx)?;
+    for (size, (_, table, rowid)) in (first..).zip(pending) {
+        if table == 0 {
+            let (id, bytes): (Vec<u8>, Vec<u8>) = tx.query_row(
+                "SELECT id, bytes FROM runs WHERE rowid = ?1",
+                params![rowid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            append_leaf(&tx, size, LeafKind::Run, &blob(id, "run id")?, 0, &bytes)?;
+            tx.execute(
+                "UPDATE runs SET log_index = ?1 WHERE rowid = ?2",
+                params![size as i64, rowid],
+            )?;
+        } else {
+            let (item, seq, bytes): (Vec<u8>, i64, Vec<u8>) = tx.query_row(
+                "SELECT item, seq, bytes FROM records WHERE id = ?1",
+                params![rowid],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            append_leaf(
+                &tx,
+                size,
+                LeafKind::Record,
+                &blob(item, "item id")?,
+                u(seq),
+                &bytes,
+            )?;
+            tx.execute(
+                "UPDATE records SET log_index = ?1 WHERE id = ?2",
+                params![size as i64, rowid],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// At open: checks the stored checkpoint against the stored tree, and signs a new one when
+/// the tree grew (backfill), the origin or key changed, or there is none. Returns the checkpoint
+/// to publish and whether the stored tree contradicts the stored checkpoint ("tainted": the
+/// database was edited; the ledger then never signs a checkpoint over it).
+fn open_log(
+    conn: &Connection,
+    signer: &LogSigner,
+) -> Result<(Option<SignedCheckpoint>, bool), StoreError> {
+    let size = log_size_in(conn)?;
+    let stored = read_checkpoint(conn)?;
+    if let Some(cp) = &stored {
+        let root = if cp.size <= size {
+            tlog::root(&SqliteNodes(conn), cp.size).ok()
+        } else {
+            None
+        };
+        if root != Some(cp.root) {
+            tracing::error!(
+                size = cp.size,
+                "the stored Merkle log does not match the ledger's latest signed checkpoint: \
+                 the database was modified outside the ledger; no new checkpoint will be signed"
+            );
+            return Ok((stored, true));
+        }
+        let same_signer = Checkpoint::verify(
+            &cp.note,
+            &signer.origin,
+            &signer.key.public_key(),
+            Some(&signer.origin),
+        )
+        .is_ok();
+        if cp.size == size && same_signer {
+            return Ok((stored, false));
+        }
+    }
+    let tx = conn.unchecked_transaction()?;
+    let cp = sign_checkpoint(&tx, signer, size, unix_now())?;
+    tx.commit()?;
+    Ok((Some(cp), false))
+}
 
 enum Msg {
     Write(WriteOp, oneshot::Sender<WriteResult>),
@@ -81,6 +344,7 @@ pub struct SqliteStore {
     tx: mpsc::UnboundedSender<Msg>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
+    checkpoint: Published,
 }
 
 fn unix_now() -> i64 {
@@ -131,20 +395,30 @@ fn u(v: i64) -> u64 {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`, runs pending migrations and starts
-    /// the writer thread.
-    pub fn open(path: &Path, metrics: Arc<Metrics>) -> Result<Self, StoreError> {
+    /// Opens (creating if needed) the database at `path`, runs pending migrations, gives
+    /// older rows their log leaves, checks the log against its latest checkpoint (signing a new
+    /// one if needed) and starts the writer thread.
+    pub fn open(path: &Path, metrics: Arc<Metrics>, signer: LogSigner) -> Result<Self, StoreError> {
         let mut conn = open_write(path)?;
         migrate(&mut conn)?;
+        backfill_log(&mut conn)?;
+        let (latest, tainted) = open_log(&conn, &signer)?;
+        let checkpoint: Published = Arc::new(RwLock::new(latest.map(Arc::new)));
+        let log = LogWriter {
+            signer,
+            published: checkpoint.clone(),
+            tainted,
+        };
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || writer_loop(conn, rx, metrics))?;
+            .spawn(move || writer_loop(conn, rx, metrics, log))?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             tx,
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
+            checkpoint,
         })
     }
 
@@ -175,7 +449,19 @@ impl SqliteStore {
     }
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Msg>, metrics: Arc<Metrics>) {
+/// The writer's side of the log: how to sign, where to publish.
+struct LogWriter {
+    signer: LogSigner,
+    published: Published,
+    tainted: bool,
+}
+
+fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    metrics: Arc<Metrics>,
+    log: LogWriter,
+) {
     let mut stopping = false;
     while !stopping {
         let Some(first) = rx.blocking_recv() else {
@@ -198,8 +484,15 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Msg>, metri
         }
         metrics.observe_batch(batch.len());
         let (ops, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        match apply_batch(&mut conn, ops) {
-            Ok(outcomes) => {
+        match apply_batch(&mut conn, ops, &log) {
+            Ok((outcomes, checkpoint)) => {
+                if let Some(cp) = checkpoint {
+                    // Published only after the commit: a served checkpoint is durable.
+                    match log.published.write() {
+                        Ok(mut p) => *p = Some(Arc::new(cp)),
+                        Err(poisoned) => *poisoned.into_inner() = Some(Arc::new(cp)),
+                    }
+                }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
                 }
@@ -222,43 +515,63 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Msg>, metri
     }
 }
 
-/// Applies every write in one transaction; each write runs in its own savepoint.
-fn apply_batch(conn: &mut Connection, ops: Vec<WriteOp>) -> Result<Vec<WriteResult>, StoreError> {
+/// Applies every write in one transaction; each write runs in its own savepoint and appends
+/// its log leaf there. If the batch added leaves, the new checkpoint is signed and stored in
+/// the same transaction and returned for publication after the commit.
+fn apply_batch(
+    conn: &mut Connection,
+    ops: Vec<WriteOp>,
+    log: &LogWriter,
+) -> Result<(Vec<WriteResult>, Option<SignedCheckpoint>), StoreError> {
     let now = unix_now();
     let mut tx = conn.transaction()?;
+    let start = log_size_in(&tx)?;
+    let mut size = start;
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
         let mut sp = tx.savepoint()?;
-        let result = apply_one(&sp, op, now);
+        let result = apply_one(&sp, op, now, size);
         match &result {
-            Ok(WriteOutcome::Stored) => sp.commit()?,
+            Ok(WriteOutcome::Stored { log_index }) => {
+                sp.commit()?;
+                if log_index.is_some() {
+                    size += 1;
+                }
+            }
             _ => sp.rollback()?,
         }
         results.push(result);
     }
+    let checkpoint = if size > start && !log.tainted {
+        Some(sign_checkpoint(&tx, &log.signer, size, now)?)
+    } else {
+        None
+    };
     tx.commit()?;
-    Ok(results)
+    Ok((results, checkpoint))
 }
 
 fn find_record_in(conn: &Connection, hash: &RecordHash) -> Result<Option<RecordRef>, StoreError> {
     let row = conn
         .query_row(
-            "SELECT item, seq, kind FROM records WHERE hash = ?1",
+            "SELECT item, seq, kind, log_index FROM records WHERE hash = ?1",
             params![&hash.0[..]],
             |r| {
                 Ok((
                     r.get::<_, Vec<u8>>(0)?,
                     r.get::<_, i64>(1)?,
                     r.get::<_, i64>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
                 ))
             },
         )
         .optional()?;
-    row.map(|(item, seq, kind)| {
+    row.map(|(item, seq, kind, log_index)| {
         Ok(RecordRef {
             item: ItemId(blob(item, "item id")?),
             seq: u(seq),
             kind: kind_from_number(kind).ok_or(StoreError::Corrupt("record kind"))?,
+            log_index: log_index.map(u),
         })
     })
     .transpose()
@@ -281,15 +594,17 @@ fn head_in(conn: &Connection, item: &ItemId) -> Result<Option<Head>, StoreError>
     .transpose()
 }
 
+/// Stores an item record and its log leaf `log_index`.
 fn insert_record(
     tx: &Connection,
     item: &ItemId,
     record: &provenance_core::VerifiedRecord,
     now: i64,
-) -> Result<(), StoreError> {
+    log_index: u64,
+) -> WriteResult {
     tx.prepare_cached(
-        "INSERT INTO records (item, seq, hash, kind, time, signer, bytes, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO records (item, seq, hash, kind, time, signer, bytes, received_at, log_index)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         &item.0[..],
@@ -299,12 +614,24 @@ fn insert_record(
         record.time().0 as i64,
         &record.signer().to_bytes()[..],
         record.bytes(),
-        now
+        now,
+        log_index as i64
     ])?;
-    Ok(())
+    append_leaf(
+        tx,
+        log_index,
+        LeafKind::Record,
+        &item.0,
+        record.seq(),
+        record.bytes(),
+    )?;
+    Ok(WriteOutcome::Stored {
+        log_index: Some(log_index),
+    })
 }
 
-fn apply_one(tx: &Connection, op: WriteOp, now: i64) -> WriteResult {
+/// Applies one write; `log_size` is the index the next leaf gets.
+fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -> WriteResult {
     match op {
         WriteOp::Run(run) => {
             let exists: Option<i64> = tx
@@ -319,7 +646,7 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64) -> WriteResult {
             }
             let record = run.record();
             tx.execute(
-                "INSERT INTO runs (id, maker, size, hash, time, bytes, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO runs (id, maker, size, hash, time, bytes, received_at, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     &run.id.0[..],
                     &run.maker.key.to_bytes()[..],
@@ -327,10 +654,14 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64) -> WriteResult {
                     &record.hash().0[..],
                     record.time().0 as i64,
                     record.bytes(),
-                    now
+                    now,
+                    log_size as i64
                 ],
             )?;
-            Ok(WriteOutcome::Stored)
+            append_leaf(tx, log_size, LeafKind::Run, &run.id.0, 0, record.bytes())?;
+            Ok(WriteOutcome::Stored {
+                log_index: Some(log_size),
+            })
         }
         WriteOp::Mint {
             item,
@@ -363,8 +694,7 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64) -> WriteResult {
                     now
                 ],
             )?;
-            insert_record(tx, &item, &record, now)?;
-            Ok(WriteOutcome::Stored)
+            insert_record(tx, &item, &record, now, log_size)
         }
         WriteOp::Append {
             item,
@@ -384,8 +714,7 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64) -> WriteResult {
                     &expected.hash.0[..]
                 ])?;
             if changed == 1 && record.seq() == expected.seq + 1 {
-                insert_record(tx, &item, &record, now)?;
-                return Ok(WriteOutcome::Stored);
+                return insert_record(tx, &item, &record, now, log_size);
             }
             if changed == 1 {
                 // A caller bug (seq not head + 1): refuse; the savepoint rolls the update back.
@@ -416,9 +745,46 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64) -> WriteResult {
                 "INSERT INTO trust_lists (version, issued_at, bytes, received_at) VALUES (?1, ?2, ?3, ?4)",
                 params![version as i64, issued_at.0 as i64, bytes, now],
             )?;
-            Ok(WriteOutcome::Stored)
+            Ok(WriteOutcome::Stored { log_index: None })
         }
     }
+}
+
+fn records_in(c: &Connection, item: &ItemId) -> Result<Vec<RecordRow>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT seq, hash, kind, time, signer, bytes, received_at, log_index FROM records WHERE item = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![&item.0[..]], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, Vec<u8>>(4)?,
+            r.get::<_, Vec<u8>>(5)?,
+            r.get::<_, i64>(6)?,
+            r.get::<_, Option<i64>>(7)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, hash, kind, time, signer, bytes, received_at, log_index) = row?;
+        out.push(RecordRow {
+            seq: u(seq),
+            hash: RecordHash(blob(hash, "record hash")?),
+            kind: kind_from_number(kind).ok_or(StoreError::Corrupt("record kind"))?,
+            time: Timestamp(u(time)),
+            signer: key(signer)?,
+            bytes,
+            received_at: Timestamp(u(received_at)),
+            log_index: log_index.map(u),
+        });
+    }
+    Ok(out)
+}
+
+fn unwrap_proof(proof: Option<Vec<TreeHash>>) -> Result<Vec<TreeHash>, StoreError> {
+    proof.ok_or(StoreError::Corrupt("proof parameters out of range"))
 }
 
 impl LedgerStore for SqliteStore {
@@ -469,43 +835,14 @@ impl LedgerStore for SqliteStore {
     }
 
     fn records(&self, item: &ItemId) -> Result<Vec<RecordRow>, StoreError> {
-        self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, hash, kind, time, signer, bytes, received_at FROM records WHERE item = ?1 ORDER BY seq",
-            )?;
-            let rows = stmt.query_map(params![&item.0[..]], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Vec<u8>>(4)?,
-                    r.get::<_, Vec<u8>>(5)?,
-                    r.get::<_, i64>(6)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (seq, hash, kind, time, signer, bytes, received_at) = row?;
-                out.push(RecordRow {
-                    seq: u(seq),
-                    hash: RecordHash(blob(hash, "record hash")?),
-                    kind: kind_from_number(kind).ok_or(StoreError::Corrupt("record kind"))?,
-                    time: Timestamp(u(time)),
-                    signer: key(signer)?,
-                    bytes,
-                    received_at: Timestamp(u(received_at)),
-                });
-            }
-            Ok(out)
-        })
+        self.with_reader(|c| records_in(c, item))
     }
 
     fn run(&self, run: &RunId) -> Result<Option<RunRow>, StoreError> {
         self.with_reader(|c| {
             let row = c
                 .prepare_cached(
-                    "SELECT maker, size, hash, bytes, received_at FROM runs WHERE id = ?1",
+                    "SELECT maker, size, hash, bytes, received_at, log_index FROM runs WHERE id = ?1",
                 )?
                 .query_row(params![&run.0[..]], |r| {
                     Ok((
@@ -514,10 +851,11 @@ impl LedgerStore for SqliteStore {
                         r.get::<_, Vec<u8>>(2)?,
                         r.get::<_, Vec<u8>>(3)?,
                         r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
                     ))
                 })
                 .optional()?;
-            row.map(|(maker, size, hash, bytes, received_at)| {
+            row.map(|(maker, size, hash, bytes, received_at, log_index)| {
                 Ok(RunRow {
                     id: *run,
                     maker: key(maker)?,
@@ -525,6 +863,7 @@ impl LedgerStore for SqliteStore {
                     hash: RecordHash(blob(hash, "run hash")?),
                     bytes,
                     received_at: Timestamp(u(received_at)),
+                    log_index: log_index.map(u),
                 })
             })
             .transpose()
@@ -576,6 +915,93 @@ impl LedgerStore for SqliteStore {
         })
     }
 
+    fn checkpoint(&self) -> Option<Arc<SignedCheckpoint>> {
+        match self.checkpoint.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<TreeHash>, StoreError> {
+        self.with_reader(|c| unwrap_proof(tlog::inclusion_proof(&SqliteNodes(c), index, size)?))
+    }
+
+    fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<TreeHash>, StoreError> {
+        self.with_reader(|c| unwrap_proof(tlog::consistency_proof(&SqliteNodes(c), first, second)?))
+    }
+
+    fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntry>, StoreError> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT l.idx, l.kind, l.id, l.seq, l.hash,
+                        CASE l.kind WHEN 1 THEN r.bytes ELSE n.bytes END
+                 FROM log_leaves l
+                 LEFT JOIN records r ON l.kind = 1 AND r.item = l.id AND r.seq = l.seq
+                 LEFT JOIN runs n ON l.kind = 2 AND n.id = l.id
+                 WHERE l.idx >= ?1 AND l.idx < ?2 ORDER BY l.idx",
+            )?;
+            let start = i64::try_from(start).unwrap_or(i64::MAX);
+            let end = i64::try_from(end).unwrap_or(i64::MAX);
+            let rows = stmt.query_map(params![start, end], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                    r.get::<_, Option<Vec<u8>>>(5)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (index, kind, id, seq, hash, bytes) = row?;
+                out.push(LogEntry {
+                    index: u(index),
+                    kind: LeafKind::from_number(kind).ok_or(StoreError::Corrupt("leaf kind"))?,
+                    id: blob(id, "leaf id")?,
+                    seq: u(seq),
+                    leaf_hash: TreeHash(blob(hash, "leaf hash")?),
+                    bytes,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn export(&self, item: &ItemId) -> Result<Option<ExportSnapshot>, StoreError> {
+        self.with_reader(|c| {
+            // One read transaction: the records, the checkpoint and the proof are one snapshot.
+            let tx = c.unchecked_transaction()?;
+            let records = records_in(&tx, item)?;
+            if records.is_empty() {
+                return Ok(None);
+            }
+            let run: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT r.bytes FROM items i JOIN runs r ON r.id = i.run WHERE i.id = ?1",
+                    params![&item.0[..]],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let checkpoint = read_checkpoint(&tx)?;
+            let last = records.last().and_then(|r| r.log_index);
+            let proof = match (&checkpoint, last) {
+                (Some(cp), Some(index)) if index < cp.size => Some((
+                    index,
+                    unwrap_proof(tlog::inclusion_proof(&SqliteNodes(&tx), index, cp.size)?)?,
+                )),
+                _ => None,
+            };
+            tx.finish()?;
+            Ok(Some(ExportSnapshot {
+                records,
+                run,
+                checkpoint,
+                proof,
+            }))
+        })
+    }
+
     fn shutdown(&self) {
         let _ = self.tx.send(Msg::Shutdown);
         let handle = self.writer.lock().ok().and_then(|mut h| h.take());
@@ -593,6 +1019,13 @@ mod tests {
         verify_run, Mint, Record, RecordBody, Role, Roles, RunManifest, SigningKey, TrustEntry,
         TrustList, TrustListContent, VerifiedChain,
     };
+
+    fn signer() -> LogSigner {
+        LogSigner {
+            key: Arc::new(SigningKey::from_seed([7; 32])),
+            origin: "test.example/log".into(),
+        }
+    }
 
     fn trust(maker: &SigningKey) -> TrustList {
         let operator = SigningKey::from_seed([9; 32]);
@@ -617,7 +1050,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let metrics = Arc::new(Metrics::default());
-        let store = SqliteStore::open(&path, metrics.clone()).unwrap();
+        let store = SqliteStore::open(&path, metrics.clone(), signer()).unwrap();
         let maker = SigningKey::from_seed([1; 32]);
         let trust = trust(&maker);
         let now = Timestamp(1_000);
@@ -642,7 +1075,7 @@ mod tests {
             .blocking_recv()
             .unwrap()
             .unwrap();
-        assert_eq!(r, WriteOutcome::Stored);
+        assert_eq!(r, WriteOutcome::Stored { log_index: Some(0) });
         let r = store
             .submit(WriteOp::Run(Box::new(run)))
             .blocking_recv()
@@ -679,7 +1112,10 @@ mod tests {
             edition: 1,
             record: Box::new(b_rec),
         });
-        assert_eq!(rx1.blocking_recv().unwrap().unwrap(), WriteOutcome::Stored);
+        assert_eq!(
+            rx1.blocking_recv().unwrap().unwrap(),
+            WriteOutcome::Stored { log_index: Some(1) }
+        );
         assert_eq!(
             rx2.blocking_recv().unwrap().unwrap(),
             WriteOutcome::EditionTaken(a.item())
@@ -735,7 +1171,7 @@ mod tests {
             .blocking_recv()
             .unwrap()
             .unwrap();
-        assert_eq!(ok, WriteOutcome::Stored);
+        assert_eq!(ok, WriteOutcome::Stored { log_index: Some(2) });
         let again = store
             .submit(WriteOp::Append {
                 item: a.item(),
@@ -760,10 +1196,105 @@ mod tests {
             Err(StoreError::WriterGone)
         ));
 
-        // Reopen: migrations are idempotent, data is there.
-        let store = SqliteStore::open(&path, metrics).unwrap();
+        // Reopen: migrations are idempotent, data is there, and so is the log.
+        let before = store.checkpoint().unwrap();
+        let store = SqliteStore::open(&path, metrics, signer()).unwrap();
         assert_eq!(store.records(&a.item()).unwrap().len(), 2);
         assert_eq!(store.item(&a.item()).unwrap().unwrap().head.seq, 1);
+        check_log(&store, 3);
+        assert_eq!(*store.checkpoint().unwrap(), *before);
+        store.shutdown();
+    }
+
+    /// Every proof the store serves verifies against its checkpoint, and the stored tree equals
+    /// the in-memory tree built from the entries' record bytes.
+    fn check_log(store: &SqliteStore, size: u64) {
+        use provenance_core::log::{leaf_hash, verify_consistency, verify_inclusion, MemoryTree};
+        let cp = store.checkpoint().unwrap();
+        assert_eq!(cp.size, size);
+        let parsed = Checkpoint::verify_own_origin(&cp.note, &signer().key.public_key()).unwrap();
+        assert_eq!((parsed.size, parsed.root), (cp.size, cp.root));
+        let mut tree = MemoryTree::new();
+        for e in store.log_entries(0, size).unwrap() {
+            let bytes = e.bytes.unwrap();
+            let data = match e.kind {
+                LeafKind::Record => tlog::item_leaf(&ItemId(e.id), e.seq, &bytes),
+                LeafKind::Run => tlog::run_leaf(&RunId(e.id), &bytes),
+            };
+            assert_eq!(leaf_hash(&data), e.leaf_hash);
+            tree.push(e.leaf_hash);
+        }
+        assert_eq!(tlog::root(&tree, size).unwrap(), cp.root);
+        for n in 1..=size {
+            let root_n = tlog::root(&tree, n).unwrap();
+            for i in 0..n {
+                let proof = store.inclusion_proof(i, n).unwrap();
+                let proof: Vec<&[u8]> = proof.iter().map(|h| &h.0[..]).collect();
+                let leaf = tlog::NodeSource::perfect(&tree, 0, i).unwrap();
+                verify_inclusion(i, n, &leaf.0, &proof, &root_n.0).unwrap();
+            }
+            let proof = store.consistency_proof(n, size).unwrap();
+            let proof: Vec<&[u8]> = proof.iter().map(|h| &h.0[..]).collect();
+            verify_consistency(n, size, &root_n.0, &cp.root.0, &proof).unwrap();
+        }
+    }
+
+    #[test]
+    fn log_over_many_batches_matches_memory_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open(&path, Arc::new(Metrics::default()), signer()).unwrap();
+        assert_eq!(
+            store.checkpoint().unwrap().size,
+            0,
+            "an empty log has a checkpoint"
+        );
+        let maker = SigningKey::from_seed([1; 32]);
+        let trust = trust(&maker);
+        let mut answers = Vec::new();
+        for i in 0..37u64 {
+            let bytes = Record {
+                time: Timestamp(1_000 + i),
+                seq: 0,
+                body: RecordBody::RunManifest(RunManifest {
+                    title: format!("T{i}"),
+                    microfactory: "M".into(),
+                    place: "P".into(),
+                    size: 2,
+                    window_start: Timestamp(0),
+                    window_end: Timestamp(5_000),
+                }),
+            }
+            .sign(&maker, None);
+            let run = verify_run(&bytes, &trust, Timestamp(2_000)).unwrap();
+            answers.push(store.submit(WriteOp::Run(Box::new(run))));
+            if i % 5 == 0 {
+                // Several batch shapes: some single writes, some groups.
+                for a in answers.drain(..) {
+                    assert!(matches!(
+                        a.blocking_recv().unwrap().unwrap(),
+                        WriteOutcome::Stored { .. }
+                    ));
+                }
+            }
+        }
+        for a in answers.drain(..) {
+            assert!(matches!(
+                a.blocking_recv().unwrap().unwrap(),
+                WriteOutcome::Stored { .. }
+            ));
+        }
+        check_log(&store, 37);
+        store.shutdown();
+        // Reopened under another origin: same tree, re-signed checkpoint.
+        let other = LogSigner {
+            key: Arc::new(SigningKey::from_seed([7; 32])),
+            origin: "elsewhere".into(),
+        };
+        let store = SqliteStore::open(&path, Arc::new(Metrics::default()), other).unwrap();
+        let cp = store.checkpoint().unwrap();
+        assert_eq!(cp.size, 37);
+        assert!(cp.note.starts_with("elsewhere\n37\n"));
         store.shutdown();
     }
 }

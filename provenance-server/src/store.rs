@@ -5,6 +5,9 @@
 //! ([`VerifiedRun`], [`VerifiedRecord`]); the answer arrives on a oneshot channel after the
 //! write has committed (or failed, in which case nothing was stored).
 
+use std::sync::Arc;
+
+use provenance_core::log::TreeHash;
 use provenance_core::{
     ItemId, PublicKey, RecordHash, RecordKind, RunId, Timestamp, VerifiedRecord, VerifiedRun,
 };
@@ -51,6 +54,8 @@ pub struct RecordRow {
     pub bytes: Vec<u8>,
     /// When the ledger committed it.
     pub received_at: Timestamp,
+    /// Its leaf index in the ledger's Merkle log.
+    pub log_index: Option<u64>,
 }
 
 /// A registered run.
@@ -68,6 +73,8 @@ pub struct RunRow {
     pub bytes: Vec<u8>,
     /// When the ledger committed it.
     pub received_at: Timestamp,
+    /// Its leaf index in the Merkle log.
+    pub log_index: Option<u64>,
 }
 
 /// Where a stored record lives (for idempotent re-posts).
@@ -79,6 +86,8 @@ pub struct RecordRef {
     pub seq: u64,
     /// Its kind.
     pub kind: RecordKind,
+    /// Its leaf index in the Merkle log.
+    pub log_index: Option<u64>,
 }
 
 /// Row counts, for `/metrics` and for tests that check nothing changed.
@@ -133,8 +142,12 @@ pub enum WriteOp {
 /// What a write did. Every variant other than `Stored` changed nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
-    /// Committed.
-    Stored,
+    /// Committed, as leaf `log_index` of the Merkle log (`None` for trust lists, which are
+    /// not log leaves).
+    Stored {
+        /// The new leaf's index.
+        log_index: Option<u64>,
+    },
     /// The same record (same bytes) was already stored; here is where.
     AlreadyStored(RecordRef),
     /// The run was already registered.
@@ -193,6 +206,98 @@ pub trait LedgerStore: Send + Sync {
     fn stats(&self) -> Result<StoreStats, StoreError>;
     /// Lets the writer finish every queued write, then stops it. Later writes fail.
     fn shutdown(&self);
+    /// The latest signed checkpoint (committed together with the leaves it covers).
+    fn checkpoint(&self) -> Option<Arc<SignedCheckpoint>>;
+    /// The inclusion proof of leaf `index` in the tree of `size` leaves; the caller checks
+    /// `index < size <= checkpoint size`.
+    fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<TreeHash>, StoreError>;
+    /// The consistency proof between the trees of `first` and `second` leaves; the caller
+    /// checks `0 < first <= second <= checkpoint size`.
+    fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<TreeHash>, StoreError>;
+    /// The log leaves `[start, end)` with the record bytes they commit to.
+    fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntry>, StoreError>;
+    /// Everything a full-history file needs, read from one snapshot so that the checkpoint
+    /// and the inclusion proof agree.
+    fn export(&self, item: &ItemId) -> Result<Option<ExportSnapshot>, StoreError>;
+}
+
+/// A checkpoint the ledger signed and committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// Root of the first `size` leaves.
+    pub root: TreeHash,
+    /// The C2SP signed note.
+    pub note: String,
+}
+
+/// What a log leaf stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeafKind {
+    /// An item record (leaf kind 1): id = item, seq = its position.
+    Record,
+    /// A run manifest (leaf kind 2): id = run, seq = 0.
+    Run,
+}
+
+impl LeafKind {
+    /// The kind byte of the leaf data (spec §12).
+    pub fn number(self) -> u8 {
+        match self {
+            LeafKind::Record => 1,
+            LeafKind::Run => 2,
+        }
+    }
+
+    /// The kind for a leaf kind byte.
+    pub fn from_number(n: i64) -> Option<Self> {
+        match n {
+            1 => Some(LeafKind::Record),
+            2 => Some(LeafKind::Run),
+            _ => None,
+        }
+    }
+
+    /// `record` or `run`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LeafKind::Record => "record",
+            LeafKind::Run => "run",
+        }
+    }
+}
+
+/// One leaf of the log as stored, with the record bytes it commits to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Leaf index.
+    pub index: u64,
+    /// Item record or run manifest.
+    pub kind: LeafKind,
+    /// Item id or run id.
+    pub id: [u8; 16],
+    /// Position in the item's chain (0 for runs).
+    pub seq: u64,
+    /// The stored leaf hash.
+    pub leaf_hash: TreeHash,
+    /// The stored record bytes (`None` if the record row is missing).
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// An item's records, run manifest, the latest checkpoint and the last record's inclusion
+/// proof, read in one transaction.
+#[derive(Debug, Clone)]
+pub struct ExportSnapshot {
+    /// The records, mint first.
+    pub records: Vec<RecordRow>,
+    /// The run manifest's bytes.
+    pub run: Option<Vec<u8>>,
+    /// The latest checkpoint in the snapshot.
+    pub checkpoint: Option<SignedCheckpoint>,
+    /// The last record's leaf index and inclusion proof at the checkpoint's size, if the
+    /// checkpoint covers it.
+    pub proof: Option<(u64, Vec<TreeHash>)>,
 }
 
 /// The kind number stored for a record kind.
