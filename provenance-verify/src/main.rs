@@ -65,8 +65,9 @@ struct Cli {
     /// Verify as of this time (2026-06-01, 2026-06-01T12:00:00Z or Unix seconds); default: now.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     now: Option<Timestamp>,
-    /// Warn (head.old) when the ledger's head statement is older than this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    /// Warn (head.old) when the ledger's head statement is older than this: `30d` (days, the
+    /// default), `36h` (hours) or a plain number of days.
+    #[arg(long, value_name = "AGE", default_value = "30d", value_parser = parse_max_age)]
     max_age: u64,
     /// The nonce you gave the seller for `provenance prove ITEM --challenge NONCE`.
     #[arg(long, value_name = "NONCE", requires = "response")]
@@ -89,6 +90,20 @@ fn parse_key(text: &str) -> Result<PublicKey, String> {
         return PublicKey::from_bytes(&bytes).map_err(|e| e.to_string());
     }
     PublicKey::from_base64url(text).map_err(|e| e.to_string())
+}
+
+/// `30d`, `36h` or `30` (days) to seconds.
+fn parse_max_age(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.strip_suffix('h') {
+        Some(hours) => (hours, 3_600),
+        None => (text.strip_suffix('d').unwrap_or(text), 86_400),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| "expected a duration such as 30d, 36h or 30 (days)".to_string())
 }
 
 fn parse_time(text: &str) -> Result<Timestamp, String> {
@@ -133,7 +148,7 @@ fn run(cli: &Cli) -> Report {
         )
     });
     let options = Options {
-        max_age_secs: cli.max_age.saturating_mul(86_400),
+        max_age_secs: cli.max_age,
     };
     let trust_bytes = match read_file(&cli.trust, MAX_TRUST_LIST_BYTES) {
         Ok(bytes) => bytes,

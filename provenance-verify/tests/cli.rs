@@ -282,6 +282,9 @@ fn operator_other() -> String {
 
 #[test]
 fn max_age_flag_sets_when_a_head_statement_is_old() {
+    // A bad duration is a usage error.
+    let out = env().run(&["PV1:", "--max-age", "soon"]);
+    assert_eq!(out.status.code(), Some(provenance_verify::exit::UNREADABLE));
     use provenance_core::head::HeadStatement;
     use provenance_core::payload::HeadStatementBytes;
     use provenance_core::{verify_chain, History, Payload, Timestamp};
@@ -301,7 +304,12 @@ fn max_age_flag_sets_when_a_head_statement_is_old() {
     assert_eq!(code, provenance_verify::exit::GENUINE);
     assert_eq!(json["story"]["freshness"]["basis"], "head_statement");
     assert_eq!(json["story"]["freshness"]["age_days"], 10);
-    let (code, json) = e.json(&[payload.as_str(), "--max-age", "7"]);
+    let (code, json) = e.json(&[payload.as_str(), "--max-age", "7d"]);
+    assert_eq!(code, provenance_verify::exit::WARNINGS);
+    assert_eq!(json["findings"][0]["code"], "head.old");
+    let (code, _) = e.json(&[payload.as_str(), "--max-age", "241h"]);
+    assert_eq!(code, provenance_verify::exit::GENUINE);
+    let (code, json) = e.json(&[payload.as_str(), "--max-age", "239h"]);
     assert_eq!(code, provenance_verify::exit::WARNINGS);
     assert_eq!(json["findings"][0]["code"], "head.old");
 }
