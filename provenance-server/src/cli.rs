@@ -1,5 +1,5 @@
-//! The `provenance` command line: clap definitions and every command of DESIGN.md §6
-//! (the audit-log commands arrive with the Merkle log).
+//! The `provenance` command line: clap definitions and every command of DESIGN.md §6,
+//! including the log audit (`log checkpoint`, `log verify`).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use provenance_core::checkpoint::Checkpoint;
+use provenance_core::log as tlog;
 use provenance_core::{
-    challenge, Badge, ChainLink, ItemId, Mint, Payload, PublicKey, Record, RecordBody, Repair,
-    ReportStatus, Role, Roles, RunId, RunManifest, Timestamp, TrustEntry, TrustList,
-    TrustListContent,
+    challenge, Badge, ChainLink, ErrorCode, History, ItemId, Mint, Payload, PublicKey, Record,
+    RecordBody, Repair, ReportStatus, Role, Roles, RunId, RunManifest, Timestamp, TrustEntry,
+    TrustList, TrustListContent,
 };
 use serde_json::{json, Value};
 
@@ -84,14 +86,58 @@ pub enum Command {
     Qr(QrArgs),
     /// Answer a buyer's challenge as the current owner (works offline).
     Prove(ProveArgs),
-    /// Write the piece's full history (every record and the run manifest) to a file for offline verification.
+    /// Write the piece's full history (every record, the run manifest, a head statement and the log anchor) to a file for offline verification; it is verified before it is written.
     Export {
         /// The item id.
         item: String,
         /// Where to write the history file (CBOR).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Verify against this trust list file instead of the ledger's current one.
+        #[arg(long, value_name = "FILE")]
+        trust: Option<PathBuf>,
     },
+    /// Audit the ledger's Merkle log: fetch and verify checkpoints, prove the log was only appended to.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+/// `log` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Fetch the ledger's latest signed checkpoint and verify its signature with the ledger key.
+    Checkpoint {
+        /// Save the verified checkpoint note here (for a later `log verify --since`).
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+        /// Where the ledger key comes from.
+        #[command(flatten)]
+        key: LedgerKeyArgs,
+    },
+    /// Prove that the current log extends a checkpoint saved earlier (consistency proof) and
+    /// audit every leaf: recompute its hash from the record bytes and the tree's roots.
+    Verify {
+        /// A checkpoint note saved earlier with `log checkpoint --save`.
+        #[arg(long, value_name = "SAVED_CHECKPOINT")]
+        since: PathBuf,
+        /// Save the current checkpoint here once everything verified.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+        /// Where the ledger key comes from.
+        #[command(flatten)]
+        key: LedgerKeyArgs,
+    },
+}
+
+/// Where the ledger key that signs checkpoints comes from.
+#[derive(Debug, Args)]
+pub struct LedgerKeyArgs {
+    /// Pin the ledger's public key (base64url or key file) instead of reading it from a trust list.
+    #[arg(long, value_name = "KEY")]
+    pub ledger_key: Option<String>,
+    /// Read the ledger key from this trust list file (default: the ledger's own trust list).
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
 }
 
 /// `serve` options.
@@ -397,7 +443,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Show { item } => show(&ctx, &item),
         Command::Qr(a) => qr_command(&ctx, a),
         Command::Prove(a) => prove(&ctx, a),
-        Command::Export { item, out } => export(&ctx, &item, &out),
+        Command::Export { item, out, trust } => export(&ctx, &item, &out, trust.as_deref()),
+        Command::Log(LogCommand::Checkpoint { save, key }) => log_checkpoint(&ctx, save, &key),
+        Command::Log(LogCommand::Verify { since, save, key }) => {
+            log_verify(&ctx, &since, save, &key)
+        }
     }
 }
 
@@ -979,8 +1029,12 @@ fn qr_command(ctx: &Ctx, a: QrArgs) -> Result<(), CliError> {
     let text = String::from_utf8(bytes).map_err(|_| CliError::msg("the payload is not text"))?;
     let form = form.unwrap_or_else(|| "history".into());
     let code = qr::encode(text.trim()).map_err(|e| CliError::msg(e.to_string()))?;
-    if form == "label" && !ctx.json {
-        eprintln!("note: the history is too long for one QR code; this code carries the label (mint) only");
+    if !ctx.json {
+        match form.as_str() {
+            "living-mint" => eprintln!("note: the history is too long for one QR code; this code carries the mint and the ledger's head statement (owner, counts, flags)"),
+            "label" => eprintln!("note: the stored history no longer verifies under the ledger's trust list; this code carries the label (mint) only"),
+            _ => {}
+        }
     }
     if let Some(out) = a.out {
         let ext = out
@@ -1032,32 +1086,312 @@ fn prove(ctx: &Ctx, a: ProveArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn export(ctx: &Ctx, item: &str, out: &Path) -> Result<(), CliError> {
+/// The trust list to verify with: a file, or the ledger's current one.
+fn load_trust(ctx: &Ctx, file: Option<&Path>) -> Result<TrustList, CliError> {
+    let (bytes, what) = match file {
+        Some(path) => (
+            std::fs::read(path)
+                .map_err(|e| CliError::msg(format!("cannot read {}: {e}", path.display())))?,
+            path.display().to_string(),
+        ),
+        None => (
+            ctx.client.get_bytes("/v1/trust", "application/cose")?.0,
+            "the ledger's trust list".to_string(),
+        ),
+    };
+    TrustList::verify(&bytes, None)
+        .map_err(|e| CliError::coded(format!("{what}: {e}"), ErrorCode::code(&e)))
+}
+
+/// The ledger key that signs checkpoints: pinned, or the trust list's.
+fn ledger_key(ctx: &Ctx, args: &LedgerKeyArgs) -> Result<PublicKey, CliError> {
+    if let Some(key) = &args.ledger_key {
+        return parse_public(key);
+    }
+    load_trust(ctx, args.trust.as_deref())?
+        .content()
+        .ledger
+        .ok_or_else(|| {
+            CliError::coded(
+                "the trust list names no ledger key; pass --ledger-key",
+                "head.no_ledger_key",
+            )
+        })
+}
+
+fn export(ctx: &Ctx, item: &str, out: &Path, trust: Option<&Path>) -> Result<(), CliError> {
     let item = parse_item(item)?;
     let (bytes, _) = ctx
         .client
-        .get_bytes(&format!("/v1/items/{item}"), "application/cbor")?;
-    let history =
-        provenance_core::History::from_cbor(&bytes, provenance_core::limits::MAX_HISTORY_BYTES)
-            .map_err(|e| {
-                CliError::coded(
-                    format!("the ledger's history: {e}"),
-                    provenance_core::ErrorCode::code(&e),
-                )
-            })?;
+        .get_bytes(&format!("/v1/items/{item}/export"), "application/cbor")?;
+    let history = History::from_cbor(&bytes, provenance_core::limits::MAX_HISTORY_BYTES)
+        .map_err(|e| CliError::coded(format!("the ledger's history: {e}"), ErrorCode::code(&e)))?;
+    if history.anchor.is_none() || history.head.is_none() {
+        return Err(CliError::msg(
+            "the ledger's history has no head statement or log anchor",
+        ));
+    }
+    let trust = load_trust(ctx, trust)?;
+    let verified = Payload::History(history.clone())
+        .verify(&trust, now())
+        .map_err(|e| {
+            CliError::coded(
+                format!("the ledger's history of {item} does not verify, not written: {e}"),
+                ErrorCode::code(&e),
+            )
+        })?;
+    if verified.chain.item() != item {
+        return Err(CliError::coded(
+            "the ledger answered with another item's history",
+            "head.item_mismatch",
+        ));
+    }
     std::fs::write(out, &bytes)
         .map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
+    let size = verified.checkpoint.as_ref().map_or(0, |c| c.size);
+    let index = history.anchor.as_ref().map_or(0, |a| a.index);
     ctx.print(
         || {
             format!(
-                "wrote {}: {} record(s){} ({} bytes)\n",
+                "wrote {}: {} record(s){}, head statement, log anchor (leaf {index} of {size}) ({} bytes, verified)\n",
                 out.display(),
                 history.records.len(),
                 if history.run.is_some() { " and the run manifest" } else { "" },
                 bytes.len()
             )
         },
-        json!({"file": out.display().to_string(), "records": history.records.len(), "run": history.run.is_some(), "bytes": bytes.len()}),
+        json!({"file": out.display().to_string(), "records": history.records.len(), "run": history.run.is_some(), "bytes": bytes.len(), "log_index": index, "checkpoint_size": size}),
     );
     Ok(())
+}
+
+/// Fetches the ledger's checkpoint and verifies it with `key` under its own origin.
+fn fetch_checkpoint(ctx: &Ctx, key: &PublicKey) -> Result<(String, Checkpoint), CliError> {
+    let (bytes, _) = ctx.client.get_bytes("/v1/log/checkpoint", "text/plain")?;
+    let note = String::from_utf8(bytes).map_err(|_| {
+        CliError::coded(
+            "the ledger's checkpoint is not UTF-8 text",
+            "checkpoint.malformed",
+        )
+    })?;
+    let cp = Checkpoint::verify_own_origin(&note, key).map_err(|e| {
+        CliError::coded(
+            format!("the ledger's current checkpoint: {e}"),
+            ErrorCode::code(&e),
+        )
+    })?;
+    Ok((note, cp))
+}
+
+fn save_note(path: &Path, note: &str) -> Result<(), CliError> {
+    std::fs::write(path, note)
+        .map_err(|e| CliError::msg(format!("cannot write {}: {e}", path.display())))
+}
+
+fn checkpoint_json(cp: &Checkpoint) -> Value {
+    use base64::Engine;
+    json!({"origin": cp.origin, "size": cp.size, "root": base64::engine::general_purpose::STANDARD.encode(cp.root.0)})
+}
+
+fn log_checkpoint(ctx: &Ctx, save: Option<PathBuf>, key: &LedgerKeyArgs) -> Result<(), CliError> {
+    let key = ledger_key(ctx, key)?;
+    let (note, cp) = fetch_checkpoint(ctx, &key)?;
+    if let Some(path) = &save {
+        save_note(path, &note)?;
+    }
+    let mut machine = checkpoint_json(&cp);
+    if let Some(map) = machine.as_object_mut() {
+        map.insert("note".into(), Value::String(note.clone()));
+        map.insert("ledger_key".into(), Value::String(key.to_base64url()));
+    }
+    ctx.print(
+        || {
+            let mut s = format!(
+                "checkpoint of {}: {} leaves, root {}\nsigned by ledger key {} (verified)\n",
+                cp.origin,
+                cp.size,
+                hex::encode(cp.root.0),
+                key.key_id()
+            );
+            if let Some(p) = &save {
+                s.push_str(&format!("saved to {}\n", p.display()));
+            }
+            s
+        },
+        machine,
+    );
+    Ok(())
+}
+
+fn hex_hashes(v: &Value, field: &str) -> Result<Vec<Vec<u8>>, CliError> {
+    v[field]
+        .as_array()
+        .ok_or_else(|| CliError::msg(format!("the ledger's answer has no {field}")))?
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .and_then(|h| hex::decode(h).ok())
+                .ok_or_else(|| CliError::coded("a proof hash is not hex", "log.bad_hash_length"))
+        })
+        .collect()
+}
+
+fn log_error(context: &str, e: tlog::LogError) -> CliError {
+    CliError::coded(format!("{context}: {e}"), ErrorCode::code(&e))
+}
+
+fn log_verify(
+    ctx: &Ctx,
+    since: &Path,
+    save: Option<PathBuf>,
+    key: &LedgerKeyArgs,
+) -> Result<(), CliError> {
+    let key = ledger_key(ctx, key)?;
+    let saved_note = std::fs::read_to_string(since)
+        .map_err(|e| CliError::msg(format!("cannot read {}: {e}", since.display())))?;
+    let saved = Checkpoint::verify_own_origin(&saved_note, &key).map_err(|e| {
+        CliError::coded(
+            format!("the saved checkpoint {}: {e}", since.display()),
+            ErrorCode::code(&e),
+        )
+    })?;
+    let (note, current) = fetch_checkpoint(ctx, &key)?;
+
+    // 1. Consistency: the current tree extends the saved one.
+    if saved.size > current.size {
+        return Err(CliError::coded(
+            format!(
+                "the log shrank: the saved checkpoint has {} leaves, the current one {}",
+                saved.size, current.size
+            ),
+            "log.size_order",
+        ));
+    }
+    if saved.size > 0 {
+        let proof = if saved.size == current.size {
+            Vec::new()
+        } else {
+            let v = ctx.client.get_json(&format!(
+                "/v1/log/consistency?first={}&second={}",
+                saved.size, current.size
+            ))?;
+            hex_hashes(&v, "proof")?
+        };
+        let proof: Vec<&[u8]> = proof.iter().map(Vec::as_slice).collect();
+        tlog::verify_consistency(
+            saved.size,
+            current.size,
+            &saved.root.0,
+            &current.root.0,
+            &proof,
+        )
+        .map_err(|e| {
+            log_error(
+                &format!(
+                    "the log was rewritten: the current checkpoint ({} leaves) is not an extension of the saved one ({} leaves)",
+                    current.size, saved.size
+                ),
+                e,
+            )
+        })?;
+    }
+
+    // 2. Audit: recompute every leaf from the record bytes, and both roots from the leaves.
+    let mut tree = tlog::MemoryTree::new();
+    let mut start = 0u64;
+    while start < current.size {
+        let v = ctx.client.get_json(&format!(
+            "/v1/log/entries?start={start}&end={}",
+            current.size
+        ))?;
+        let entries = v["entries"].as_array().cloned().unwrap_or_default();
+        if entries.is_empty() {
+            return Err(CliError::msg(format!(
+                "the ledger served no log entries from {start}"
+            )));
+        }
+        for e in entries {
+            let index = tree.size();
+            let leaf = audit_leaf(&e, index)?;
+            tree.push(leaf);
+            if tree.size() == saved.size && !saved_root_matches(&tree, &saved) {
+                return Err(CliError::coded(
+                    format!(
+                        "the log was rewritten: the first {} leaves, recomputed from the stored records, do not have the saved checkpoint's root",
+                        saved.size
+                    ),
+                    "log.root_mismatch",
+                ));
+            }
+            if tree.size() == current.size {
+                break;
+            }
+        }
+        start = tree.size();
+    }
+    let root = tlog::root(&tree, current.size).map_err(|e| match e {})?;
+    if root != current.root {
+        return Err(CliError::coded(
+            format!(
+                "the stored records do not hash to the current checkpoint's root ({} leaves): a record was changed",
+                current.size
+            ),
+            "log.root_mismatch",
+        ));
+    }
+    if let Some(path) = &save {
+        save_note(path, &note)?;
+    }
+    ctx.print(
+        || {
+            format!(
+                "log consistent: {} -> {} leaves ({} -> {}); every leaf recomputed from its record and the root matches\n",
+                saved.size, current.size, saved.origin, current.origin
+            )
+        },
+        json!({"consistent": true, "since": checkpoint_json(&saved), "current": checkpoint_json(&current), "audited": current.size}),
+    );
+    Ok(())
+}
+
+fn saved_root_matches(tree: &tlog::MemoryTree, saved: &Checkpoint) -> bool {
+    matches!(tlog::root(tree, saved.size), Ok(r) if r == saved.root)
+}
+
+/// Recomputes one leaf hash from an entry's kind, id, seq and record bytes, and checks that
+/// it is the leaf the ledger says it stored.
+fn audit_leaf(e: &Value, expected_index: u64) -> Result<tlog::TreeHash, CliError> {
+    use base64::Engine;
+    let bad = |what: &str| {
+        CliError::coded(
+            format!("log entry {expected_index}: {what}"),
+            "log.root_mismatch",
+        )
+    };
+    if e["index"].as_u64() != Some(expected_index) {
+        return Err(bad("out of order"));
+    }
+    let id = e["id"]
+        .as_str()
+        .and_then(ItemId::from_base32)
+        .ok_or_else(|| bad("no id"))?;
+    let seq = e["seq"].as_u64().ok_or_else(|| bad("no seq"))?;
+    let bytes = e["bytes"]
+        .as_str()
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .ok_or_else(|| bad("the ledger has no record for this leaf"))?;
+    let data = match e["kind"].as_str() {
+        Some("record") => tlog::item_leaf(&id, seq, &bytes),
+        Some("run") => tlog::run_leaf(&RunId(id.0), &bytes),
+        _ => return Err(bad("unknown kind")),
+    };
+    let leaf = tlog::leaf_hash(&data);
+    let stored = e["leaf_hash"].as_str().and_then(|h| hex::decode(h).ok());
+    if stored.as_deref() != Some(&leaf.0[..]) {
+        return Err(bad(&format!(
+            "the stored record ({} {id} #{seq}) does not hash to the stored leaf: the record was changed",
+            e["kind"].as_str().unwrap_or_default()
+        )));
+    }
+    Ok(leaf)
 }

@@ -48,6 +48,40 @@ pub fn bin() -> &'static Path {
     })
 }
 
+/// The `provenance-verify` binary of this workspace, built once per test process (as [`bin`]).
+pub fn verifier_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "provenance-verify",
+            "--bin",
+            "provenance-verify",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if release {
+            cmd.arg("--release");
+        }
+        if let Some(target_dir) = profile_dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target_dir);
+        }
+        assert!(
+            cmd.status().unwrap().success(),
+            "building provenance-verify failed"
+        );
+        let path = profile_dir.join("provenance-verify");
+        assert!(path.is_file(), "no binary at {}", path.display());
+        path
+    })
+}
+
 /// A running `provenance serve`.
 pub struct Server {
     child: Child,
