@@ -1240,6 +1240,82 @@ mod tests {
     }
 
     #[test]
+    fn a_database_from_before_the_log_gets_its_leaves_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let metrics = Arc::new(Metrics::default());
+        let store = SqliteStore::open(&path, metrics.clone(), signer()).unwrap();
+        let maker = SigningKey::from_seed([1; 32]);
+        let trust = trust(&maker);
+        let run_bytes = Record {
+            time: Timestamp(1_000),
+            seq: 0,
+            body: RecordBody::RunManifest(RunManifest {
+                title: "T".into(),
+                microfactory: "M".into(),
+                place: "P".into(),
+                size: 2,
+                window_start: Timestamp(0),
+                window_end: Timestamp(2_000),
+            }),
+        }
+        .sign(&maker, None);
+        let run = verify_run(&run_bytes, &trust, Timestamp(1_000)).unwrap();
+        let run_id = run.id;
+        store
+            .submit(WriteOp::Run(Box::new(run)))
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        let mint = Record {
+            time: Timestamp(1_000),
+            seq: 0,
+            body: RecordBody::Mint(Mint {
+                run: run_id,
+                number: 1,
+                size: 2,
+                title: "T".into(),
+                microfactory: "M".into(),
+                owner: None,
+            }),
+        }
+        .sign(&maker, None);
+        let (chain, rec) = VerifiedChain::start(&mint, &trust, Timestamp(1_000)).unwrap();
+        store
+            .submit(WriteOp::Mint {
+                item: chain.item(),
+                run: run_id,
+                edition: 1,
+                record: Box::new(rec),
+            })
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        let before = store.checkpoint().unwrap();
+        store.shutdown();
+        // Turn it back into a version-1 database: no log tables, no log_index columns.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP INDEX runs_log_index; DROP INDEX records_log_index;
+             ALTER TABLE runs DROP COLUMN log_index; ALTER TABLE records DROP COLUMN log_index;
+             DROP TABLE log_leaves; DROP TABLE log_nodes; DROP TABLE log_checkpoint;
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&path, metrics, signer()).unwrap();
+        check_log(&store, 2);
+        assert_eq!(
+            store.checkpoint().unwrap().root,
+            before.root,
+            "same leaves, same order"
+        );
+        assert_eq!(store.records(&chain.item()).unwrap()[0].log_index, Some(1));
+        assert_eq!(store.run(&run_id).unwrap().unwrap().log_index, Some(0));
+        store.shutdown();
+    }
+
+    #[test]
     fn log_over_many_batches_matches_memory_tree() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
