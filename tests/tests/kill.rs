@@ -102,6 +102,9 @@ struct Ack {
 struct Shared {
     url: RwLock<String>,
     stop: AtomicBool,
+    /// Set while the checks after a restart run, so that the data checked per restart stays
+    /// bounded by what one load window wrote (the long run stays linear in the kill count).
+    paused: AtomicBool,
     acks: Mutex<Vec<Ack>>,
     items: Mutex<Vec<ItemId>>,
     attempts: AtomicU64,
@@ -120,6 +123,10 @@ fn post_until_acked(shared: &Shared, agent: &ureq::Agent, path: &str, bytes: &[u
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             return false;
+        }
+        if shared.paused.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
         }
         shared.attempts.fetch_add(1, Ordering::Relaxed);
         let url = format!("{}{path}", shared.url.read().unwrap());
@@ -305,6 +312,7 @@ fn run_kills(kills: usize) {
     let shared = Arc::new(Shared {
         url: RwLock::new(server.url.clone()),
         stop: AtomicBool::new(false),
+        paused: AtomicBool::new(false),
         acks: Mutex::new(Vec::new()),
         items: Mutex::new(Vec::new()),
         attempts: AtomicU64::new(0),
@@ -340,6 +348,7 @@ fn run_kills(kills: usize) {
         let acked: Vec<Ack> = shared.acks.lock().unwrap().clone();
         server.take().unwrap().kill9();
 
+        shared.paused.store(true, Ordering::Relaxed);
         let restarted = Server::start(&dir, &[]);
         let url = restarted.url.clone();
         *shared.url.write().unwrap() = url.clone();
@@ -392,6 +401,7 @@ fn run_kills(kills: usize) {
             seen.len() + anchor.iter().count()
         );
         anchor = Some(after);
+        shared.paused.store(false, Ordering::Relaxed);
     }
     shared.stop.store(true, Ordering::Relaxed);
     for c in clients {
