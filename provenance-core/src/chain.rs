@@ -247,7 +247,7 @@ impl VerifiedChain {
             name: entry.name.clone(),
         };
         let chain = VerifiedChain {
-            item: ItemId::derive(mint_bytes),
+            item: ItemId::from_hash(&decoded.hash),
             owner: mint.owner.unwrap_or(entry.key),
             maker,
             minted_at: decoded.record.time,

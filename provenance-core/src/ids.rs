@@ -47,9 +47,13 @@ macro_rules! short_id {
             /// Derives the id from the exact bytes of the record that creates it:
             /// the first 16 bytes of their SHA-256.
             pub fn derive(record_bytes: &[u8]) -> Self {
-                let digest = Sha256::digest(record_bytes);
+                Self::from_hash(&RecordHash::of(record_bytes))
+            }
+
+            /// The id of the record whose hash is `hash`: `derive` without hashing twice.
+            pub(crate) fn from_hash(hash: &RecordHash) -> Self {
                 let mut id = [0u8; 16];
-                id.copy_from_slice(&digest[..16]);
+                id.copy_from_slice(&hash.0[..16]);
                 $name(id)
             }
 
@@ -235,8 +239,15 @@ fn base32_decode_16(text: &str) -> Option<[u8; 16]> {
     (n == 16 && buffer == 0).then_some(out)
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Lower-case hex, without a formatter call per byte (the verifier's hot path shows hashes).
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 fn parse_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
