@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{cli, decode_qr, get, key, Server};
+use common::{cli, decode_qr, get, key, verifier_bin, Server};
 use provenance_core::{challenge, verify_chain, ItemId, Payload, Timestamp, TrustList};
 
 #[test]
@@ -175,6 +175,23 @@ fn whole_story_then_restart() {
             .chain;
         assert_eq!(chain.item().to_base32(), item);
         assert_eq!(chain.mint().number, number);
+        // The offline verifier reads the same PNG: genuine, the right edition, label only.
+        let out = std::process::Command::new(verifier_bin())
+            .arg("--trust")
+            .arg(dir.join("trust.cbor"))
+            .arg("--image")
+            .arg(&png)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{report}");
+        assert_eq!(report["verdict"], "genuine_with_warnings");
+        assert_eq!(report["findings"][0]["code"], "payload.label_only");
+        assert_eq!(report["story"]["item"], item);
+        assert_eq!(report["story"]["edition"]["number"], number);
+        assert_eq!(report["story"]["edition"]["size"], 3);
+        assert_eq!(report["story"]["maker"]["name"], "Karim Studio");
     }
     let sheet = std::fs::read_to_string(
         dir.join("labels")
@@ -304,6 +321,40 @@ fn whole_story_then_restart() {
             .seq(),
         4
     );
+    // A collector, offline, reads the living QR photo and challenges the seller (the buyer):
+    // owner and stolen flag from the ledger's head statement, as of today.
+    let answer = server.ok(&[
+        "prove",
+        item,
+        "--key",
+        "buyer.pem",
+        "--challenge",
+        "stall-42",
+    ]);
+    let out = std::process::Command::new(verifier_bin())
+        .arg("--trust")
+        .arg(dir.join("trust.cbor"))
+        .arg("--image")
+        .arg(dir.join("item.png"))
+        .args([
+            "--json",
+            "--challenge",
+            "stall-42",
+            "--response",
+            answer.trim(),
+        ])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert_eq!(report["findings"][0]["code"], "item.stolen");
+    assert_eq!(
+        report["story"]["current_owner"]["key"],
+        buyer.to_base64url()
+    );
+    assert_eq!(report["story"]["freshness"]["basis"], "head_statement");
+    assert_eq!(report["story"]["freshness"]["age_days"], 0);
+    assert_eq!(report["owner_challenge"]["passed"], true);
     let svg = server.ok(&["qr", item, "--terminal"]);
     assert!(svg.lines().count() > 10);
 
