@@ -29,9 +29,9 @@ export PROVENANCE_SERVER=$URL
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 TIMES=()
 for i in $(seq "$RUNS"); do
-  RUN=$("$BIN" run create --key maker.pem --title "Bench $i" --microfactory Bench --size "$COUNT")
+  RUN=$("$BIN" run create --key maker.pem --title "Bench $i" --microfactory Bench --size "$COUNT" 2> /dev/null)
   START=$(date +%s.%N)
-  "$BIN" mint --key maker.pem --run "$RUN" --count "$COUNT" --labels "labels-$i" > "items-$i.txt"
+  "$BIN" mint --key maker.pem --run "$RUN" --count "$COUNT" --labels "labels-$i" > "items-$i.txt" 2> "mint-$i.log"
   END=$(date +%s.%N)
   T=$(echo "$END - $START" | bc -l)
   N=$(wc -l < "items-$i.txt")
