@@ -141,7 +141,9 @@ impl Checkpoint {
         }
         let want_id = note_key_id(key_name, key);
         let mut found = false;
-        for (i, line) in sigs.lines().enumerate() {
+        // Lines end with "\n" only: `lines()` would also strip a "\r", accepting a byte that
+        // neither the signature covers nor the canonical note has (fuzz/checkpoint round trip).
+        for (i, line) in sigs.split_terminator('\n').enumerate() {
             if i == MAX_SIGNATURES {
                 return Err(CheckpointError::Malformed("too many signature lines"));
             }
