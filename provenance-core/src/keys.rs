@@ -61,7 +61,7 @@ impl SigningKey {
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.0.verifying_key())
+        PublicKey::new(self.0.verifying_key())
     }
 
     /// Signs `message` (RFC 8032 Ed25519, deterministic).
@@ -76,18 +76,32 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// An Ed25519 public key that is a valid curve point and not of small order.
+/// An Ed25519 public key that is a valid curve point and not of small order, with its key id
+/// computed once (the verifier names keys by id on every report).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PublicKey(ed25519_dalek::VerifyingKey);
+pub struct PublicKey {
+    key: ed25519_dalek::VerifyingKey,
+    id: KeyId,
+}
 
 impl PublicKey {
+    fn new(key: ed25519_dalek::VerifyingKey) -> Self {
+        let digest = Sha256::digest(key.as_bytes());
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&digest[..8]);
+        PublicKey {
+            key,
+            id: KeyId(id),
+        }
+    }
+
     /// Parses 32 bytes, rejecting points off the curve and small-order (weak) keys.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
         let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::BadPoint)?;
         if key.is_weak() {
             return Err(KeyError::BadPoint);
         }
-        Ok(PublicKey(key))
+        Ok(PublicKey::new(key))
     }
 
     /// Parses the unpadded base64url form shown to people.
@@ -109,26 +123,23 @@ impl PublicKey {
 
     /// The 32 raw bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
-        self.0.to_bytes()
+        self.key.to_bytes()
     }
 
     /// Unpadded base64url, 43 characters.
     pub fn to_base64url(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0.as_bytes())
+        URL_SAFE_NO_PAD.encode(self.key.as_bytes())
     }
 
     /// The key id: the first 8 bytes of SHA-256 of the public key.
     pub fn key_id(&self) -> KeyId {
-        let digest = Sha256::digest(self.0.as_bytes());
-        let mut id = [0u8; 8];
-        id.copy_from_slice(&digest[..8]);
-        KeyId(id)
+        self.id
     }
 
     /// Strict Ed25519 verification (`verify_strict`: rejects small-order R and non-canonical S).
     pub(crate) fn verify_strict(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
         let signature = ed25519_dalek::Signature::from_bytes(signature);
-        self.0.verify_strict(message, &signature).is_ok()
+        self.key.verify_strict(message, &signature).is_ok()
     }
 
     /// Non-strict verification, used only by tests that pin the difference.
@@ -136,7 +147,7 @@ impl PublicKey {
     pub(crate) fn verify_lax(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
         use ed25519_dalek::Verifier as _;
         let signature = ed25519_dalek::Signature::from_bytes(signature);
-        self.0.verify(message, &signature).is_ok()
+        self.key.verify(message, &signature).is_ok()
     }
 }
 
@@ -279,6 +290,15 @@ mod strictness_tests {
     }
 
     /// A key off the curve does not decompress.
+    #[test]
+    fn key_id_is_the_first_8_bytes_of_sha256_of_the_key() {
+        let key = SigningKey::from_seed([4; 32]).public_key();
+        let digest = Sha256::digest(key.to_bytes());
+        assert_eq!(key.key_id().0, digest[..8]);
+        let parsed = PublicKey::from_bytes(&key.to_bytes()).unwrap();
+        assert_eq!(parsed.key_id(), key.key_id());
+    }
+
     #[test]
     fn off_curve_key_is_refused() {
         let mut bytes = [0u8; 32];
