@@ -89,10 +89,7 @@ impl PublicKey {
         let digest = Sha256::digest(key.as_bytes());
         let mut id = [0u8; 8];
         id.copy_from_slice(&digest[..8]);
-        PublicKey {
-            key,
-            id: KeyId(id),
-        }
+        PublicKey { key, id: KeyId(id) }
     }
 
     /// Parses 32 bytes, rejecting points off the curve and small-order (weak) keys.
