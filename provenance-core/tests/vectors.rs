@@ -1141,6 +1141,25 @@ fn living_vectors(w: &World, v: &mut Vec<PayloadVector>) {
         "checkpoint.signature_invalid",
     ));
     v.push(pv(
+        "anchor-short-hash",
+        "a log anchor whose proof hash is 31 bytes (hashes are exactly 32)",
+        label(cbor(&Value::Map(vec![
+            (
+                Value::Integer(1.into()),
+                Value::Array(b.records.iter().cloned().map(Value::Bytes).collect()),
+            ),
+            (
+                Value::Integer(4.into()),
+                Value::Array(vec![
+                    Value::Text(note.clone()),
+                    Value::Integer(4.into()),
+                    Value::Array(vec![Value::Bytes(vec![0; 31])]),
+                ]),
+            ),
+        ]))),
+        "payload.bad_container",
+    ));
+    v.push(pv(
         "anchor-checkpoint-unsigned",
         "a checkpoint body with no signature block",
         anchored(checkpoint.body(), 4, proof),
