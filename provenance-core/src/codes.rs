@@ -47,6 +47,10 @@ pub const ALL_CODES: &[(&str, &str)] = &[
         "a public key is not a valid, non-weak Ed25519 point",
     ),
     (
+        "decode.bad_text",
+        "a text field holds a control or bidirectional-formatting character",
+    ),
+    (
         "record.signature_invalid",
         "signature does not verify over the record bound to this item and previous record",
     ),
@@ -108,6 +112,10 @@ pub const ALL_CODES: &[(&str, &str)] = &[
         "chain.transfer_to_self",
         "a transfer names the current owner as the new owner",
     ),
+    (
+        "chain.quota_exceeded",
+        "a repair or badge over the per-signer or per-item quota for third-party records",
+    ),
     ("run.edition_zero", "edition number n is 0"),
     (
         "run.edition_over_cap",
@@ -124,6 +132,10 @@ pub const ALL_CODES: &[(&str, &str)] = &[
     (
         "run.invalid_window",
         "the run's production window ends before it starts, or its size is 0",
+    ),
+    (
+        "run.size_over_limit",
+        "the run size N is larger than the largest run the format allows",
     ),
     (
         "trust.signature_invalid",
@@ -163,8 +175,28 @@ pub const ALL_CODES: &[(&str, &str)] = &[
         "finding: a label proves origin only, not current owner or history (a warning)",
     ),
     (
+        "payload.owner_unconfirmed",
+        "finding: a history without a ledger-signed head statement; its last owner is not confirmed as current (a warning)",
+    ),
+    (
         "ledger.body_too_large",
         "HTTP body over the endpoint's limit (413)",
+    ),
+    (
+        "ledger.request_timeout",
+        "the request body did not arrive within the deadline (408)",
+    ),
+    (
+        "ledger.too_many_connections",
+        "this client address holds too many open connections (429)",
+    ),
+    (
+        "ledger.overloaded",
+        "the ledger is at its connection limit; retry later (503)",
+    ),
+    (
+        "ledger.method_not_allowed",
+        "the endpoint does not take this HTTP method (405)",
     ),
     (
         "ledger.unsupported_media_type",
