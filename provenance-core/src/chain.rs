@@ -1,10 +1,15 @@
 //! Chain verification (spec §6): the only code that builds [`VerifiedRun`], [`VerifiedRecord`]
 //! and [`VerifiedChain`]. The rules are checked in the order the spec lists them.
 
-use crate::error::{ChainError, VerifyError};
+use std::collections::BTreeMap;
+
+use crate::error::{ChainError, Quota, VerifyError};
 use crate::ids::{ItemId, RecordHash, RunId, Timestamp};
-use crate::keys::PublicKey;
-use crate::limits::{MAX_CLOCK_SKEW_SECS, MAX_HISTORY_RECORDS};
+use crate::keys::{KeyId, PublicKey};
+use crate::limits::{
+    MAX_CLOCK_SKEW_SECS, MAX_HISTORY_RECORDS, MAX_RUN_SIZE, MAX_THIRD_PARTY_RECORDS_PER_ITEM,
+    MAX_THIRD_PARTY_RECORDS_PER_SIGNER,
+};
 use crate::record::{
     ChainLink, DecodedRecord, Mint, RecordBody, RecordKind, ReportStatus, RunManifest,
 };
@@ -142,6 +147,8 @@ pub struct VerifiedChain {
     transfers: Vec<TransferEvent>,
     badges: Vec<BadgeEvent>,
     reports: Vec<ReportEvent>,
+    /// Repairs and badges per signer, for the third-party quotas.
+    third_party_by_signer: BTreeMap<KeyId, usize>,
 }
 
 fn check_time(time: Timestamp, now: Timestamp) -> Result<(), VerifyError> {
@@ -180,6 +187,16 @@ fn trusted_signer<'t>(
     Ok(entry)
 }
 
+fn check_run_size(size: u64) -> Result<(), VerifyError> {
+    if size > MAX_RUN_SIZE {
+        return Err(VerifyError::RunSizeOverLimit {
+            size,
+            limit: MAX_RUN_SIZE,
+        });
+    }
+    Ok(())
+}
+
 fn verified(decoded: DecodedRecord, bytes: &[u8], signer: PublicKey) -> VerifiedRecord {
     VerifiedRecord {
         hash: decoded.hash,
@@ -206,6 +223,7 @@ pub fn verify_run(
     if manifest.size == 0 || manifest.window_end < manifest.window_start {
         return Err(VerifyError::InvalidWindow);
     }
+    check_run_size(manifest.size)?;
     let maker = Signer {
         key: entry.key,
         name: entry.name.clone(),
@@ -236,6 +254,7 @@ impl VerifiedChain {
         if mint.number == 0 {
             return Err(VerifyError::EditionZero);
         }
+        check_run_size(mint.size)?;
         if mint.number > mint.size {
             return Err(VerifyError::EditionOverCap {
                 number: mint.number,
@@ -261,6 +280,7 @@ impl VerifiedChain {
             transfers: Vec::new(),
             badges: Vec::new(),
             reports: Vec::new(),
+            third_party_by_signer: BTreeMap::new(),
         };
         let record = verified(decoded, mint_bytes, entry.key);
         Ok((chain, record))
@@ -324,6 +344,7 @@ impl VerifiedChain {
                     Role::Host
                 };
                 let entry = trusted_signer(&decoded, trust, role, Some(&link))?;
+                next.count_third_party(decoded.signer)?;
                 let signer = Signer {
                     key: entry.key,
                     name: entry.name.clone(),
@@ -385,6 +406,20 @@ impl VerifiedChain {
         next.last_time = time;
         *self = next;
         Ok(verified(decoded, bytes, signer))
+    }
+
+    /// Counts one more repair or badge by `signer`, refusing it over either quota (rule R8's
+    /// quotas: no third party can fill an item's history and lock its owner out).
+    fn count_third_party(&mut self, signer: KeyId) -> Result<(), VerifyError> {
+        if self.repairs.len() + self.badges.len() >= MAX_THIRD_PARTY_RECORDS_PER_ITEM {
+            return Err(VerifyError::QuotaExceeded(Quota::PerItem));
+        }
+        let count = self.third_party_by_signer.entry(signer).or_insert(0);
+        if *count >= MAX_THIRD_PARTY_RECORDS_PER_SIGNER {
+            return Err(VerifyError::QuotaExceeded(Quota::PerSigner));
+        }
+        *count += 1;
+        Ok(())
     }
 
     /// Checks the mint against its verified run manifest (rules M7–M8): same run id, maker,

@@ -176,6 +176,43 @@ pub enum VerifyError {
     /// The run's window or size is impossible.
     #[error("run manifest has an empty production window or size 0")]
     InvalidWindow,
+    /// The run size is over [`crate::limits::MAX_RUN_SIZE`].
+    #[error("run size {size} is over the limit of {limit}")]
+    RunSizeOverLimit {
+        /// N as signed
+        size: u64,
+        /// the format's largest run
+        limit: u64,
+    },
+    /// A repair or badge over a third-party quota (spec §6, R8).
+    #[error("{0}")]
+    QuotaExceeded(Quota),
+}
+
+/// Which third-party quota a repair or badge would exceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Quota {
+    /// [`crate::limits::MAX_THIRD_PARTY_RECORDS_PER_SIGNER`] repairs and badges by one signer.
+    PerSigner,
+    /// [`crate::limits::MAX_THIRD_PARTY_RECORDS_PER_ITEM`] repairs and badges on one item.
+    PerItem,
+}
+
+impl std::fmt::Display for Quota {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::limits::{MAX_THIRD_PARTY_RECORDS_PER_ITEM, MAX_THIRD_PARTY_RECORDS_PER_SIGNER};
+        match self {
+            Quota::PerSigner => write!(
+                f,
+                "this signer already has {MAX_THIRD_PARTY_RECORDS_PER_SIGNER} repairs and badges on the item"
+            ),
+            Quota::PerItem => write!(
+                f,
+                "the item already has {MAX_THIRD_PARTY_RECORDS_PER_ITEM} repairs and badges"
+            ),
+        }
+    }
 }
 
 impl ErrorCode for VerifyError {
@@ -204,6 +241,8 @@ impl ErrorCode for VerifyError {
             VerifyError::RunMismatch(_) => "run.mismatch",
             VerifyError::OutsideWindow => "run.outside_window",
             VerifyError::InvalidWindow => "run.invalid_window",
+            VerifyError::RunSizeOverLimit { .. } => "run.size_over_limit",
+            VerifyError::QuotaExceeded(_) => "chain.quota_exceeded",
         }
     }
 }

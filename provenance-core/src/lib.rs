@@ -32,7 +32,9 @@ pub mod trust;
 
 pub use chain::{verify_chain, verify_run, Signer, VerifiedChain, VerifiedRecord, VerifiedRun};
 pub use codes::ErrorCode;
-pub use error::{ChainError, DecodeError, PayloadError, ProofError, TrustError, VerifyError};
+pub use error::{
+    ChainError, DecodeError, PayloadError, ProofError, Quota, TrustError, VerifyError,
+};
 pub use ids::{ItemId, RecordHash, RunId, Timestamp};
 pub use keys::{KeyError, KeyId, PublicKey, SigningKey};
 pub use payload::{History, Payload, PayloadVerifyError, VerifiedPayload, PAYLOAD_PREFIX};

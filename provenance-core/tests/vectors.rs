@@ -334,39 +334,47 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
     );
     owned.warnings = vec!["payload.label_only"];
     v.push(owned);
-    v.push(pv(
+    // Histories without the ledger's head statement: genuine, owner not confirmed (§14.3).
+    let unconfirmed = "payload.owner_unconfirmed";
+    let mut h = pv(
         "history-full",
         "run manifest, mint, repair, transfer to the buyer, badge",
         full.history(Some(run.clone())).encode(),
         "genuine",
-    ));
-    v.push(pv(
+    );
+    h.warnings = vec![unconfirmed];
+    v.push(h);
+    let mut h = pv(
         "history-without-run",
         "mint and later records, no run manifest",
         full.history(None).encode(),
         "genuine",
-    ));
+    );
+    h.warnings = vec![unconfirmed];
+    v.push(h);
     let mut s = pv(
         "history-stolen",
         "transferred, then reported stolen by the new owner",
         stolen.history(None).encode(),
         "genuine",
     );
-    s.warnings = vec!["item.stolen"];
+    s.warnings = vec!["item.stolen", unconfirmed];
     v.push(s);
-    v.push(pv(
+    let mut h = pv(
         "history-recovered",
         "reported stolen and recovered by the maker as first owner",
         recovered.history(None).encode(),
         "genuine",
-    ));
+    );
+    h.warnings = vec![unconfirmed];
+    v.push(h);
     let mut vd = pv(
         "history-void",
         "voided by its maker",
         void.history(None).encode(),
         "genuine",
     );
-    vd.warnings = vec!["item.void"];
+    vd.warnings = vec!["item.void", unconfirmed];
     v.push(vd);
 
     // Payload layer.
@@ -825,6 +833,16 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
         label(w.mint(4, None).sign(&w.maker, None)),
         "run.edition_over_cap",
     ));
+    let mut huge_run = w.mint(1, None);
+    if let RecordBody::Mint(m) = &mut huge_run.body {
+        m.size = provenance_core::limits::MAX_RUN_SIZE + 1;
+    }
+    v.push(pv(
+        "run-size-over-limit",
+        "edition 1 of 1,000,001: a run larger than the format allows (spec §9)",
+        label(huge_run.sign(&w.maker, None)),
+        "run.size_over_limit",
+    ));
     let other_run = Record {
         time: w.start,
         seq: 0,
@@ -1199,9 +1217,14 @@ fn outcome(
             // The default maximum age of a head statement is 30 days (spec §14.3).
             if verified
                 .head
+                .as_ref()
                 .is_some_and(|h| h.time.0.saturating_add(30 * DAY) < now.0)
             {
                 warnings.push("head.old");
+            }
+            // A history without the ledger's head statement: owner not confirmed (spec §14.3).
+            if !matches!(payload, Payload::Label(_)) && verified.head.is_none() {
+                warnings.push("payload.owner_unconfirmed");
             }
             ("genuine".into(), warnings)
         }
@@ -1398,7 +1421,10 @@ fn every_payload_vector_gives_exactly_its_outcome() {
     // log.empty_first_tree / log.size_order: consistency proofs are not carried in payloads;
     // checkpoint.too_large: a 4 KiB note cannot fit a payload string; checkpoint.origin_mismatch:
     // a payload's checkpoint is checked under its own origin.
+    // chain.quota_exceeded: 65 records by one signer cannot fit a 4296-character payload
+    // (provenance-core/tests/quotas.rs and the e2e flood test cover it).
     let unreachable_by_payload = [
+        "chain.quota_exceeded",
         "chain.empty",
         "proof.invalid",
         "proof.malformed",
