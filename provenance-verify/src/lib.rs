@@ -47,6 +47,8 @@ pub const CODE_VOID: &str = "item.void";
 pub const CODE_LABEL_ONLY: &str = "payload.label_only";
 /// The ledger's head statement is older than the maximum age.
 pub const CODE_HEAD_OLD: &str = "head.old";
+/// A history without a ledger-signed head statement: its last owner is not confirmed.
+pub const CODE_OWNER_UNCONFIRMED: &str = "payload.owner_unconfirmed";
 
 /// Default maximum age of a head statement before it is flagged `head.old` (spec §14.3).
 pub const DEFAULT_MAX_AGE_SECS: u64 = 30 * DAY_SECS;
@@ -307,8 +309,26 @@ pub struct Report {
     pub owner_challenge: Option<ChallengeOutcome>,
     /// The process exit code the binary uses for this report.
     pub exit_code: i32,
+    /// The trust list the verdict rests on, when the caller recorded it
+    /// ([`Report::note_trust_anchor`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_anchor: Option<TrustAnchor>,
     #[serde(skip)]
     owner: Option<OwnerContext>,
+}
+
+/// The trust list a verdict rests on, and whether its operator was pinned by the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrustAnchor {
+    /// The operator's key id (who signed the trust list).
+    pub operator_key_id: String,
+    /// Whether the caller pinned that operator (`--operator`). When not, the trust list file
+    /// itself is the anchor: anyone can sign a list naming themselves as operator.
+    pub pinned: bool,
+    /// The trust list's version.
+    pub version: u64,
+    /// When the operator issued it (RFC 3339).
+    pub issued_at: String,
 }
 
 /// What an owner challenge is checked against (kept typed, not serialised).
@@ -316,7 +336,19 @@ pub struct Report {
 struct OwnerContext {
     key: PublicKey,
     item: ItemId,
-    label_only: bool,
+    basis: OwnerBasis,
+}
+
+/// Where the owner an owner challenge is checked against comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnerBasis {
+    /// A label: the owner at minting.
+    Label,
+    /// A history without a head statement: the last owner in the file, which a cut history
+    /// can make an earlier owner.
+    LastInFile,
+    /// The ledger's signed head statement (or records it confirms).
+    Ledger,
 }
 
 /// Input to [`verify`]: a payload string, or bytes (a history file, a raw label, or a
@@ -584,6 +616,27 @@ impl Report {
                 });
             }
         }
+        let basis = if label_only {
+            OwnerBasis::Label
+        } else if verified.head.is_none() {
+            OwnerBasis::LastInFile
+        } else {
+            OwnerBasis::Ledger
+        };
+        if basis == OwnerBasis::LastInFile {
+            findings.push(Finding {
+                code: CODE_OWNER_UNCONFIRMED,
+                severity: Severity::Warning,
+                cause: "owner not confirmed",
+                message: "this history carries no head statement signed by the ledger, so \
+                          nothing shows it is complete: a history cut before a later transfer \
+                          looks exactly like this. The owner shown is the last one in the file, \
+                          not confirmed as the current owner. Ask the seller for the living QR \
+                          from `provenance qr` or a fresh `provenance export`."
+                    .to_string(),
+                record: None,
+            });
+        }
         if label_only {
             findings.push(Finding {
                 code: CODE_LABEL_ONLY,
@@ -607,7 +660,7 @@ impl Report {
         let owner = OwnerContext {
             key: *current.owner(),
             item: chain.item(),
-            label_only,
+            basis,
         };
         Self::finish(verdict, Some(story), findings, Some(owner))
     }
@@ -630,6 +683,7 @@ impl Report {
             findings,
             owner_challenge: None,
             exit_code: verdict.exit_code(),
+            trust_anchor: None,
             owner,
         };
         report.summary = report.make_summary();
@@ -673,12 +727,17 @@ impl Report {
                         }
                     }
                     let owners = story.owner_count;
-                    let _ = write!(
-                        line,
-                        " {owners} owner{}. Current owner key {}.",
-                        if owners == 1 { "" } else { "s" },
-                        story.current_owner.key_id
-                    );
+                    let plural = if owners == 1 { "" } else { "s" };
+                    let owner = &story.current_owner.key_id;
+                    if story.freshness.basis == "last_record" {
+                        let _ = write!(
+                            line,
+                            " {owners} owner{plural}. Last owner in this file: key {owner}, \
+                             not confirmed by the ledger."
+                        );
+                    } else {
+                        let _ = write!(line, " {owners} owner{plural}. Current owner key {owner}.");
+                    }
                 }
             }
             (None, _) => {
@@ -704,12 +763,23 @@ impl Report {
                     .to_string(),
             },
             Some(owner) => match challenge::check(answer, &owner.key, &owner.item, nonce) {
-                Ok(()) if owner.label_only => ChallengeOutcome {
+                Ok(()) if owner.basis == OwnerBasis::Label => ChallengeOutcome {
                     passed: true,
                     code: None,
                     message: format!(
                         "PASSED: the seller holds the key of the owner at minting ({}); a label \
                          cannot show whether the piece changed hands since",
+                        owner.key.key_id()
+                    ),
+                },
+                Ok(()) if owner.basis == OwnerBasis::LastInFile => ChallengeOutcome {
+                    passed: true,
+                    code: None,
+                    message: format!(
+                        "PASSED, BUT NOT CONFIRMED: the seller holds the key of the last owner in \
+                         this history ({}); without the ledger's head statement the history may \
+                         be cut before a later transfer, so this does not show the seller is the \
+                         current owner",
                         owner.key.key_id()
                     ),
                 },
@@ -735,6 +805,18 @@ impl Report {
             self.exit_code = exit::CHALLENGE_FAILED;
         }
         self.owner_challenge.insert(outcome)
+    }
+
+    /// Records which trust list the verdict rests on and whether its operator was pinned; the
+    /// text output then warns when it was not.
+    pub fn note_trust_anchor(&mut self, trust: &TrustList, pinned: bool) {
+        let content = trust.content();
+        self.trust_anchor = Some(TrustAnchor {
+            operator_key_id: trust.operator().key_id().to_string(),
+            pinned,
+            version: content.version,
+            issued_at: content.issued_at.to_rfc3339(),
+        });
     }
 
     /// The process exit code: 0 genuine, 1 genuine with warnings, 2 not genuine,
@@ -842,6 +924,25 @@ impl Report {
             let code = c.code.map(|c| format!(" [{c}]")).unwrap_or_default();
             let _ = writeln!(out, "\n  Owner challenge{code}: {}", c.message);
         }
+        if let Some(anchor) = &self.trust_anchor {
+            let _ = write!(
+                out,
+                "\n  Trust list  version {} of {}, operator key id {}",
+                anchor.version,
+                date(&anchor.issued_at),
+                anchor.operator_key_id
+            );
+            if anchor.pinned {
+                let _ = writeln!(out, " (pinned)");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "\n              NOT PINNED: this file is its own trust anchor, and anyone can \
+                     sign a trust list.\n              Pass --operator KEY (from the ledger \
+                     operator's published key) to pin it."
+                );
+            }
+        }
         out
     }
 }
@@ -916,8 +1017,8 @@ fn freshness(
             "last_record",
             chain.last_time(),
             format!(
-                "as of the last record's date, {} ({} records); no ledger-signed head \
-                 statement, so later records may exist{logged}",
+                "as of the last record's date, {} ({} records); NOT CONFIRMED: no \
+                 ledger-signed head statement, so later records may exist{logged}",
                 chain.last_time().to_date(),
                 chain.seq() + 1
             ),

@@ -186,6 +186,7 @@ fn run(cli: &Cli) -> Report {
     if let (Some(nonce), Some(answer)) = (&cli.challenge, &cli.response) {
         report.check_owner(nonce.as_bytes(), answer);
     }
+    report.note_trust_anchor(&trust, cli.operator.is_some());
     report
 }
 

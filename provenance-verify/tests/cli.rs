@@ -11,6 +11,7 @@ use common::*;
 use image::{GrayImage, Luma};
 use provenance_core::challenge;
 use provenance_core::record::ReportStatus;
+use provenance_verify::exit;
 use qrcode::{EcLevel, QrCode};
 use serde_json::Value;
 
@@ -64,7 +65,7 @@ fn qr_png(text: &str, path: &Path) {
 #[test]
 fn exit_codes_for_each_verdict() {
     let env = env();
-    let genuine = env.run(&[&history().encode()]);
+    let genuine = env.run(&[&history().encode_confirmed()]);
     assert_eq!(genuine.status.code(), Some(0), "{}", stdout(&genuine));
     let text = stdout(&genuine);
     assert!(
@@ -134,13 +135,13 @@ fn stdin_and_history_files() {
         .stdin
         .take()
         .unwrap()
-        .write_all(format!("{}\n", chain.encode()).as_bytes())
+        .write_all(format!("{}\n", chain.encode_confirmed()).as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
     let file = env.path("history.cbor");
-    std::fs::write(&file, chain.file_bytes()).unwrap();
+    std::fs::write(&file, chain.confirmed().to_cbor()).unwrap();
     let out = env.run(&["--file", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
@@ -162,7 +163,8 @@ fn label_photo_verifies_with_image() {
 
     // JPEG, with the QR in a larger grey frame, as a photo would be.
     let code =
-        QrCode::with_error_correction_level(history().encode().as_bytes(), EcLevel::M).unwrap();
+        QrCode::with_error_correction_level(history().encode_confirmed().as_bytes(), EcLevel::M)
+            .unwrap();
     let qr = code.render::<Luma<u8>>().module_dimensions(3, 3).build();
     let mut photo = GrayImage::from_pixel(qr.width() + 200, qr.height() + 120, Luma([200]));
     image::imageops::overlay(&mut photo, &qr, 90, 50);
@@ -206,7 +208,7 @@ fn image_without_a_label_is_unreadable() {
 fn owner_challenge_outcomes() {
     let env = env();
     let chain = history();
-    let payload = chain.encode();
+    let payload = chain.encode_confirmed();
     let right = challenge::prove(&owner2(), &chain.item, b"nonce-77").unwrap();
     let out = env.run(&[&payload, "--challenge", "nonce-77", "--response", &right]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -312,4 +314,93 @@ fn max_age_flag_sets_when_a_head_statement_is_old() {
     let (code, json) = e.json(&[payload.as_str(), "--max-age", "239h"]);
     assert_eq!(code, provenance_verify::exit::WARNINGS);
     assert_eq!(json["findings"][0]["code"], "head.old");
+}
+
+/// Issue 9.3: an offline double sale. The former owner shows a history cut before the
+/// transfer that sold the piece on (records only, no head statement): the piece verifies, but
+/// the owner is not confirmed, the exit code says so, and a passing challenge says it checked
+/// only the last owner in the file.
+#[test]
+fn a_cut_history_does_not_confirm_its_last_owner() {
+    let env = env();
+    let chain = history(); // mint → repair → owner1 sells to owner2 → badge
+    let mut cut = chain.clone();
+    cut.records.truncate(2); // before the transfer: owner1 still looks like the owner
+    let file = env.path("cut.cbor");
+    std::fs::write(&file, cut.file_bytes()).unwrap();
+    let old_owner = challenge::prove(&owner1(), &chain.item, b"nonce-9").unwrap();
+    let (code, json) = env.json(&[
+        "--file",
+        file.to_str().unwrap(),
+        "--challenge",
+        "nonce-9",
+        "--response",
+        &old_owner,
+    ]);
+    assert_eq!(code, exit::WARNINGS, "{json}");
+    assert_eq!(json["verdict"], "genuine_with_warnings");
+    assert_eq!(json["findings"][0]["code"], "payload.owner_unconfirmed");
+    assert_eq!(json["story"]["freshness"]["basis"], "last_record");
+    let message = json["owner_challenge"]["message"].as_str().unwrap();
+    assert!(message.contains("NOT CONFIRMED"), "{message}");
+    assert!(message.contains("last owner in this history"), "{message}");
+    let text = stdout(&env.run(&[
+        "--file",
+        file.to_str().unwrap(),
+        "--challenge",
+        "nonce-9",
+        "--response",
+        &old_owner,
+    ]));
+    assert!(
+        text.contains("WARNING [payload.owner_unconfirmed]"),
+        "{text}"
+    );
+    assert!(text.contains("NOT CONFIRMED"), "{text}");
+
+    // A history with an extra transfer that never reached the ledger: without a head
+    // statement it is unconfirmed the same way; with the ledger's (older) statement stapled,
+    // the statement is stale against the records and the payload is refused.
+    let extra = chain.clone().transfer(&owner2(), &owner1());
+    let (code, json) = env.json(&[&extra.encode()]);
+    assert_eq!(code, exit::WARNINGS, "{json}");
+    assert_eq!(json["findings"][0]["code"], "payload.owner_unconfirmed");
+    let mut stapled = match chain.confirmed() {
+        provenance_core::Payload::History(h) => h,
+        other => panic!("{other:?}"),
+    };
+    stapled.records = extra.records.clone();
+    let (code, json) = env.json(&[&provenance_core::Payload::History(stapled).encode()]);
+    assert_eq!(code, exit::NOT_GENUINE, "{json}");
+    assert_eq!(json["code"], "head.stale");
+}
+
+/// Issue 9.8: without `--operator` the trust list file is its own anchor; the output says so.
+#[test]
+fn an_unpinned_operator_is_named_in_the_output() {
+    let env = env();
+    let payload = history().encode_confirmed();
+    let text = stdout(&env.run(&[&payload]));
+    assert!(text.contains("NOT PINNED"), "{text}");
+    assert!(text.contains("--operator"), "{text}");
+    let (_, json) = env.json(&[&payload]);
+    assert_eq!(json["trust_anchor"]["pinned"], false);
+    assert_eq!(
+        json["trust_anchor"]["operator_key_id"],
+        operator().public_key().key_id().to_string()
+    );
+
+    let pinned = operator().public_key().to_base64url();
+    let text = stdout(&env.run(&[&payload, "--operator", &pinned]));
+    assert!(!text.contains("NOT PINNED"), "{text}");
+    assert!(text.contains("(pinned)"), "{text}");
+    let (code, json) = env.json(&[&payload, "--operator", &pinned]);
+    assert_eq!(code, exit::GENUINE);
+    assert_eq!(json["trust_anchor"]["pinned"], true);
+
+    // Pinning another operator refuses the list.
+    let other = stranger().public_key().to_base64url();
+    let (code, json) = env.json(&[&payload, "--operator", &other]);
+    assert_eq!(code, exit::UNREADABLE);
+    assert_eq!(json["code"], "trust.operator_mismatch");
 }

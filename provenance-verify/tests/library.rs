@@ -5,13 +5,13 @@ mod common;
 
 use common::*;
 use provenance_core::record::ReportStatus;
-use provenance_core::{challenge, Payload, Record, RecordBody, RunManifest};
+use provenance_core::{challenge, Payload, Record, RecordBody, RunManifest, Timestamp};
 use provenance_verify::{exit, load_trust, verify, Input, Severity, Verdict};
 
 #[test]
 fn genuine_history_tells_the_story() {
     let chain = history();
-    let report = verify(chain.encode().as_str(), &trust(), now());
+    let report = verify(chain.encode_confirmed().as_str(), &trust(), now());
     assert_eq!(report.verdict, Verdict::Genuine, "{}", report.to_text());
     assert_eq!(report.code, None);
     assert!(report.findings.is_empty());
@@ -40,8 +40,12 @@ fn genuine_history_tells_the_story() {
     assert_eq!(story.item, chain.item.to_base32());
     assert_eq!(story.records, 4);
     assert!(!story.stolen && !story.void);
-    assert_eq!(story.freshness.basis, "last_record");
-    assert_eq!(story.freshness.as_of, "2026-03-05T12:00:00Z");
+    assert_eq!(story.freshness.basis, "head_statement");
+    assert_eq!(
+        story.freshness.as_of,
+        Timestamp(now().0 - 86_400).to_rfc3339()
+    );
+
     let summary = &report.summary;
     assert!(
         summary.starts_with(
@@ -51,14 +55,31 @@ fn genuine_history_tells_the_story() {
         "{summary}"
     );
     assert!(summary.contains(&owner2().public_key().key_id().to_string()));
+
+    // The same records without the ledger's head statement: genuine, owner not confirmed.
+    let unconfirmed = verify(chain.encode().as_str(), &trust(), now());
+    assert_eq!(unconfirmed.verdict, Verdict::GenuineWithWarnings);
+    assert_eq!(unconfirmed.codes(), vec!["payload.owner_unconfirmed"]);
+    assert_eq!(unconfirmed.exit_code(), exit::WARNINGS);
+    let story = unconfirmed.story.as_ref().unwrap();
+    assert_eq!(story.freshness.basis, "last_record");
+    assert_eq!(story.freshness.as_of, "2026-03-05T12:00:00Z");
+    assert!(story.freshness.note.contains("NOT CONFIRMED"));
+    assert!(
+        unconfirmed.summary.ends_with(
+            "2 owners. Last owner in this file: key 72456720412037a6, not confirmed by the ledger."
+        ),
+        "{}",
+        unconfirmed.summary
+    );
 }
 
 #[test]
 fn history_file_bytes_and_text_bytes_verify_like_the_string() {
     let chain = history();
-    let from_file = verify(&chain.file_bytes(), &trust(), now());
+    let from_file = verify(&chain.confirmed().to_cbor(), &trust(), now());
     assert_eq!(from_file.verdict, Verdict::Genuine);
-    let text = format!("{}\n", chain.encode()).into_bytes();
+    let text = format!("{}\n", chain.encode_confirmed()).into_bytes();
     let from_text = verify(Input::Bytes(&text), &trust(), now());
     assert_eq!(from_text.verdict, Verdict::Genuine);
     assert_eq!(from_file.story, from_text.story);
@@ -83,7 +104,7 @@ fn label_only_is_a_warning_about_origin() {
 #[test]
 fn stolen_is_a_loud_first_warning() {
     let chain = history().report(&owner2(), ReportStatus::Stolen);
-    let report = verify(chain.encode().as_str(), &trust(), now());
+    let report = verify(chain.encode_confirmed().as_str(), &trust(), now());
     assert_eq!(report.verdict, Verdict::GenuineWithWarnings);
     assert_eq!(report.codes(), vec!["item.stolen"]);
     assert!(report.story.as_ref().unwrap().stolen);
@@ -94,7 +115,7 @@ fn stolen_is_a_loud_first_warning() {
 
     // Recovered: genuine again, the reports stay in the story.
     let recovered = chain.report(&owner2(), ReportStatus::Recovered);
-    let report = verify(recovered.encode().as_str(), &trust(), now());
+    let report = verify(recovered.encode_confirmed().as_str(), &trust(), now());
     assert_eq!(report.verdict, Verdict::Genuine);
     assert_eq!(report.story.as_ref().unwrap().reports.len(), 2);
 }
@@ -102,7 +123,7 @@ fn stolen_is_a_loud_first_warning() {
 #[test]
 fn void_is_not_genuine() {
     let chain = history().report(&maker(), ReportStatus::Void);
-    let report = verify(chain.encode().as_str(), &trust(), now());
+    let report = verify(chain.encode_confirmed().as_str(), &trust(), now());
     assert_eq!(report.verdict, Verdict::NotGenuine);
     assert_eq!(report.code, Some("item.void"));
     assert_eq!(report.codes(), vec!["item.void"]);
@@ -206,7 +227,7 @@ fn record_in_the_future_is_refused() {
 #[test]
 fn owner_challenge_right_owner_passes() {
     let chain = history();
-    let mut report = verify(chain.encode().as_str(), &trust(), now());
+    let mut report = verify(chain.encode_confirmed().as_str(), &trust(), now());
     let answer = challenge::prove(&owner2(), &chain.item, b"buyer-nonce-1").unwrap();
     let outcome = report.check_owner(b"buyer-nonce-1", &answer).clone();
     assert!(outcome.passed, "{}", outcome.message);
@@ -217,7 +238,7 @@ fn owner_challenge_right_owner_passes() {
 #[test]
 fn owner_challenge_earlier_owner_fails() {
     let chain = history();
-    let mut report = verify(chain.encode().as_str(), &trust(), now());
+    let mut report = verify(chain.encode_confirmed().as_str(), &trust(), now());
     let answer = challenge::prove(&owner1(), &chain.item, b"buyer-nonce-1").unwrap();
     let outcome = report.check_owner(b"buyer-nonce-1", &answer).clone();
     assert!(!outcome.passed);

@@ -105,7 +105,7 @@ proptest! {
 fn file_history_mutations_are_never_genuine() {
     // Exhaustive over every byte of a raw history file: flip each bit pattern 0x01 and 0x80.
     let trust = trust();
-    let file = history().file_bytes();
+    let file = history().confirmed().to_cbor();
     assert_eq!(verify(&file, &trust, now()).verdict, Verdict::Genuine);
     for i in 0..file.len() {
         for flip in [0x01u8, 0x80] {

@@ -131,6 +131,7 @@ pub fn label() -> String {
 }
 
 /// Builds an item's chain record by record.
+#[derive(Clone)]
 pub struct Chain {
     pub item: ItemId,
     pub records: Vec<Vec<u8>>,
@@ -199,6 +200,32 @@ impl Chain {
 
     pub fn encode(&self) -> String {
         self.payload().encode()
+    }
+
+    /// The history with the ledger's head statement for its last record (signed a day before
+    /// now): what `provenance export` gives, so the owner is confirmed. Panics on a chain that
+    /// does not verify (such a chain has no head statement).
+    pub fn confirmed(&self) -> Payload {
+        let chain =
+            provenance_core::verify_chain(self.records.iter().map(Vec::as_slice), &trust(), now())
+                .unwrap();
+        let head = provenance_core::head::HeadStatement::for_chain(
+            &chain,
+            Timestamp(now().0 - 86_400),
+            42,
+        )
+        .sign(&ledger());
+        Payload::History(History {
+            records: self.records.clone(),
+            run: self.run.clone(),
+            head: Some(provenance_core::payload::HeadStatementBytes(head)),
+            anchor: None,
+        })
+    }
+
+    /// [`Chain::confirmed`] as a payload string.
+    pub fn encode_confirmed(&self) -> String {
+        self.confirmed().encode()
     }
 
     /// The raw CBOR container, as in a full-history file.
