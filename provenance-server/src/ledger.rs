@@ -61,23 +61,28 @@ impl Problem {
         }
     }
 
+    /// A problem whose status is the spec's for `code` ([`crate::status::for_code`]; 500 for a
+    /// code the ledger never answers with).
+    pub fn coded(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(crate::status::for_code(code).unwrap_or(500), code, detail)
+    }
+
     /// 404 `ledger.not_found`.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(404, "ledger.not_found", detail)
+        Self::coded("ledger.not_found", detail)
     }
 
     /// 400 `ledger.bad_request`.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(400, "ledger.bad_request", detail)
+        Self::coded("ledger.bad_request", detail)
     }
 
     /// 500 `ledger.internal`; the cause is logged, not shown.
     pub fn internal(error: &StoreError) -> Self {
         tracing::error!("internal error: {error}");
         match error {
-            StoreError::WriterGone => Self::new(
-                503,
-                "ledger.internal",
+            StoreError::WriterGone => Self::coded(
+                "ledger.overloaded",
                 "the ledger is shutting down; nothing was stored",
             ),
             _ => Self::new(
@@ -113,25 +118,9 @@ impl From<StoreError> for Problem {
     }
 }
 
-/// The HTTP status for a verification failure.
+/// The HTTP status for a verification failure (spec §10's HTTP column).
 pub fn verify_status(e: &VerifyError) -> u16 {
-    match e {
-        VerifyError::Decode(provenance_core::DecodeError::TooLarge { .. }) => 413,
-        VerifyError::Decode(_)
-        | VerifyError::SignatureInvalid
-        | VerifyError::Empty
-        | VerifyError::FirstNotMint(_)
-        | VerifyError::UnexpectedKind(_) => 400,
-        VerifyError::UnknownSigner(_)
-        | VerifyError::SignerNotAuthorized(_)
-        | VerifyError::SignerNotOwner
-        | VerifyError::SignerNotMaker
-        | VerifyError::KeyNotYetValid
-        | VerifyError::KeyExpired
-        | VerifyError::KeyRevoked => 403,
-        VerifyError::SeqMismatch { .. } => 409,
-        _ => 422,
-    }
+    crate::status::for_code(e.code()).unwrap_or(422)
 }
 
 impl From<VerifyError> for Problem {
@@ -142,11 +131,7 @@ impl From<VerifyError> for Problem {
 
 impl From<TrustError> for Problem {
     fn from(e: TrustError) -> Self {
-        let status = match e {
-            TrustError::Decode(_) => 400,
-            _ => 403,
-        };
-        Problem::new(status, e.code(), e.to_string())
+        Problem::coded(e.code(), e.to_string())
     }
 }
 
@@ -333,15 +318,13 @@ impl Ledger {
             Some(run) => run,
             None => {
                 let Some(row) = self.store.run(id)? else {
-                    return Err(Problem::new(
-                        422,
+                    return Err(Problem::coded(
                         "ledger.run_not_registered",
                         format!("run {id} is not registered on this ledger"),
                     ));
                 };
                 let run = verify_run(&row.bytes, trust, now()).map_err(|e| {
-                    Problem::new(
-                        422,
+                    Problem::coded(
                         "ledger.run_not_registered",
                         format!("run {id} no longer verifies under the current trust list: {e}"),
                     )
@@ -351,8 +334,7 @@ impl Ledger {
             }
         };
         if run.maker.key != *maker {
-            return Err(Problem::new(
-                422,
+            return Err(Problem::coded(
                 "ledger.run_not_registered",
                 format!("run {id} is registered by another maker"),
             ));
@@ -407,8 +389,7 @@ impl Ledger {
                     body: with_run(record_ref_answer(&found, &hash), Some(run.id)),
                 })
             }
-            WriteOutcome::EditionTaken(other) => Err(Problem::new(
-                422,
+            WriteOutcome::EditionTaken(other) => Err(Problem::coded(
                 "ledger.edition_taken",
                 format!(
                     "edition {edition} of run {} is already minted as item {other}",
@@ -514,8 +495,7 @@ impl Ledger {
             Err(e) => return Err(e.into()),
         };
         if record.seq() as usize >= MAX_HISTORY_RECORDS {
-            return Err(Problem::new(
-                422,
+            return Err(Problem::coded(
                 "decode.too_large",
                 format!("an item's history holds at most {MAX_HISTORY_RECORDS} records"),
             ));
@@ -801,8 +781,7 @@ impl Ledger {
     pub fn inclusion_json(&self, index: u64, size: u64) -> Result<Value, Problem> {
         self.check_size(size, "size")?;
         if index >= size {
-            return Err(Problem::new(
-                422,
+            return Err(Problem::coded(
                 "log.index_out_of_range",
                 format!("leaf index {index} is not below the tree size {size}"),
             ));
@@ -820,15 +799,13 @@ impl Ledger {
     pub fn consistency_json(&self, first: u64, second: u64) -> Result<Value, Problem> {
         self.check_size(second, "second")?;
         if first > second {
-            return Err(Problem::new(
-                422,
+            return Err(Problem::coded(
                 "log.size_order",
                 format!("first={first} exceeds second={second}"),
             ));
         }
         if first == 0 {
-            return Err(Problem::new(
-                422,
+            return Err(Problem::coded(
                 "log.empty_first_tree",
                 "a consistency proof from the empty tree proves nothing (spec §12)",
             ));
@@ -933,9 +910,7 @@ impl Ledger {
         let trust = self.trust_list();
         let chain = verify_chain(snap.records.iter().map(|r| r.bytes.as_slice()), &trust, now())
             .map_err(|e| {
-                Problem::new(
-                    422,
-                    e.code(),
+                Problem::new(422, e.code(),
                     format!("the stored history of item {item} does not verify under the current trust list: {e}"),
                 )
             })?;
@@ -959,8 +934,7 @@ impl Ledger {
 }
 
 fn stale_trust(version: u64, current: u64) -> Problem {
-    Problem::new(
-        409,
+    Problem::coded(
         "ledger.trust_version_stale",
         format!("trust list version {version} is not above the current version {current}"),
     )

@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod qr;
 pub mod server;
 pub mod sqlite;
+pub mod status;
 pub mod store;
