@@ -192,7 +192,7 @@ pub const ALL_CODES: &[(&str, &str)] = &[
     ),
     (
         "ledger.overloaded",
-        "the ledger is at its connection limit; retry later (503)",
+        "the ledger cannot take the request now (at its connection limit, or shutting down); retry later (503)",
     ),
     (
         "ledger.method_not_allowed",
