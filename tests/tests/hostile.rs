@@ -89,24 +89,9 @@ struct Case {
     needs: Option<(ItemId, Vec<Vec<u8>>)>,
 }
 
-/// The HTTP status the README documents for each code.
+/// The HTTP status spec §10 gives each code.
 fn status_of(code: &str) -> u16 {
-    match code {
-        "ledger.body_too_large" => 413,
-        "ledger.not_found" => 404,
-        "ledger.unsupported_media_type" => 415,
-        "chain.seq_mismatch" | "ledger.trust_version_stale" => 409,
-        "chain.unexpected_kind" | "chain.first_not_mint" | "ledger.bad_request" => 400,
-        c if c.starts_with("decode.") || c.starts_with("record.") => 400,
-        c if c.starts_with("trust.")
-            || c == "chain.unknown_signer"
-            || c.starts_with("chain.signer_")
-            || c.starts_with("chain.key_") =>
-        {
-            403
-        }
-        _ => 422,
-    }
+    common::spec_status(code)
 }
 
 fn error_case(name: &str, endpoint: Endpoint, body: Vec<u8>, code: &str) -> Case {

@@ -239,12 +239,12 @@ fn every_rejection_changes_nothing() {
     // A later record posted as a mint, a mint posted as a later record.
     assert_problem(
         &f.server.post("/v1/items", COSE, &good),
-        400,
+        422,
         "chain.first_not_mint",
     );
     assert_problem(
         &f.post_record(a, &f.mint(3, 3, f.run, t)),
-        400,
+        422,
         "chain.unexpected_kind",
     );
     // A stale trust list (same version again).
@@ -287,7 +287,7 @@ fn every_rejection_changes_nothing() {
     assert_eq!(f.head(&f.b).0, 0);
     assert_problem(
         &f.post_record(&f.b, &first),
-        400,
+        403,
         "record.signature_invalid",
     );
     assert_eq!(f.snapshot(), after_first);

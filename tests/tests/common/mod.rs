@@ -312,3 +312,19 @@ pub fn assert_problem(answer: &(u16, Value), status: u16, code: &str) {
     assert_eq!(answer.1["type"], format!("urn:provenance:error:{code}"));
     assert!(answer.1["title"].is_string() && answer.1["detail"].is_string());
 }
+
+/// The ledger's HTTP status for `code`, read from the HTTP column of spec §10 (the truth the
+/// server's own `status` table is pinned to).
+pub fn spec_status(code: &str) -> u16 {
+    let spec =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/README.md")).unwrap();
+    let row = format!("| `{code}` |");
+    let line = spec
+        .lines()
+        .find(|l| l.starts_with(&row))
+        .unwrap_or_else(|| panic!("spec §10 has no row for {code}"));
+    let column = line.split('|').nth(3).unwrap().trim();
+    column
+        .parse()
+        .unwrap_or_else(|_| panic!("spec §10 gives {code} no HTTP status ({column})"))
+}
