@@ -36,6 +36,13 @@ pub const LIVING_BUDGET: usize = (QR_CAPACITY_M - provenance_core::PAYLOAD_PREFI
 pub const MAX_ENTRIES_PAGE: u64 = 256;
 /// Chains kept in the verified-chain cache before it is cleared.
 const MAX_CACHED_CHAINS: usize = 200_000;
+/// How long (seconds) a signed head statement is served again for an unchanged head, so a
+/// flood of unauthenticated `GET /head`, `/payload` or `/qr.*` costs one signature per item
+/// per interval, not one per request. Collectors see the statement's own time, at most this
+/// much older than the request.
+pub const HEAD_STATEMENT_REUSE_SECS: u64 = 60;
+/// Head statements kept in the cache before it is cleared.
+const MAX_CACHED_HEADS: usize = 100_000;
 
 /// A refusal: HTTP status, spec code, human detail, and for 409 the current head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +176,7 @@ pub struct Ledger {
     trust_update: tokio::sync::Mutex<()>,
     chains: Mutex<HashMap<ItemId, VerifiedChain>>,
     runs: Mutex<HashMap<RunId, VerifiedRun>>,
+    heads: Mutex<HashMap<ItemId, SignedHead>>,
     metrics: Arc<Metrics>,
 }
 
@@ -231,6 +239,7 @@ impl Ledger {
             trust_update: tokio::sync::Mutex::new(()),
             chains: Mutex::new(HashMap::new()),
             runs: Mutex::new(HashMap::new()),
+            heads: Mutex::new(HashMap::new()),
             metrics,
         })
     }
@@ -852,7 +861,38 @@ impl Ledger {
     fn sign_head(&self, chain: &VerifiedChain, log_size: u64) -> SignedHead {
         let statement = HeadStatement::for_chain(chain, now(), log_size);
         let bytes = statement.sign(&self.signing_key);
+        self.metrics.observe_head_signed();
         SignedHead { statement, bytes }
+    }
+
+    /// A head statement for `chain`: the one signed for this same head less than
+    /// [`HEAD_STATEMENT_REUSE_SECS`] ago (and naming a log no larger than `max_log_size`), or a
+    /// freshly signed one, which is then cached.
+    fn cached_head(&self, chain: &VerifiedChain, log_size: u64, max_log_size: u64) -> SignedHead {
+        let now = now();
+        let reusable = |h: &SignedHead| {
+            h.statement.seq == chain.seq()
+                && h.statement.head == chain.head()
+                && h.statement.log_size <= max_log_size
+                && h.statement.time <= now
+                && now.0 - h.statement.time.0 < HEAD_STATEMENT_REUSE_SECS
+        };
+        if let Some(hit) = self
+            .heads
+            .lock()
+            .ok()
+            .and_then(|heads| heads.get(&chain.item()).filter(|h| reusable(h)).cloned())
+        {
+            return hit;
+        }
+        let fresh = self.sign_head(chain, log_size);
+        if let Ok(mut heads) = self.heads.lock() {
+            if heads.len() >= MAX_CACHED_HEADS {
+                heads.clear();
+            }
+            heads.insert(chain.item(), fresh.clone());
+        }
+        fresh
     }
 
     /// The log size a fresh statement names: the latest checkpoint's, and never less than the
@@ -870,7 +910,8 @@ impl Ledger {
     pub fn head(&self, item: &ItemId) -> Result<SignedHead, Problem> {
         let state = self.item_state(item)?;
         let chain = state.chain.clone()?;
-        Ok(self.sign_head(&chain, self.log_size_for(&state.records)))
+        let log_size = self.log_size_for(&state.records);
+        Ok(self.cached_head(&chain, log_size, u64::MAX))
     }
 
     /// The living payload (spec §14.2): mint and a fresh head statement, plus every later
@@ -886,7 +927,7 @@ impl Ledger {
                 form: "label",
             });
         };
-        let head = self.sign_head(chain, self.log_size_for(&state.records));
+        let head = self.cached_head(chain, self.log_size_for(&state.records), u64::MAX);
         let living = History::living(&records, HeadStatementBytes(head.bytes), LIVING_BUDGET);
         let form = if living.records.len() == records.len() {
             "living"
@@ -919,7 +960,7 @@ impl Ledger {
                 "no checkpoint covers the item's last record",
             )));
         };
-        let head = self.sign_head(&chain, cp.size);
+        let head = self.cached_head(&chain, cp.size, cp.size);
         Ok(History {
             records: snap.records.into_iter().map(|r| r.bytes).collect(),
             run: snap.run,

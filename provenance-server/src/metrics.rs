@@ -64,6 +64,7 @@ impl Histogram {
 pub struct Metrics {
     appends: Mutex<BTreeMap<&'static str, u64>>,
     idempotent: AtomicU64,
+    head_statements_signed: AtomicU64,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
     batch: Histogram,
     latency: Histogram,
@@ -74,6 +75,7 @@ impl Default for Metrics {
         Metrics {
             appends: Mutex::new(BTreeMap::new()),
             idempotent: AtomicU64::new(0),
+            head_statements_signed: AtomicU64::new(0),
             rejections: Mutex::new(BTreeMap::new()),
             batch: Histogram::new(&[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0], 1.0),
             latency: Histogram::new(
@@ -107,6 +109,11 @@ impl Metrics {
         }
     }
 
+    /// Counts one head statement signed (a cache miss: see `Ledger::head`).
+    pub fn observe_head_signed(&self) {
+        self.head_statements_signed.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Records the size of one group-commit batch.
     pub fn observe_batch(&self, size: usize) {
         self.batch.observe(size as f64);
@@ -122,6 +129,13 @@ impl Metrics {
                 let _ = writeln!(out, "provenance_appends_total{{kind=\"{kind}\"}} {n}");
             }
         }
+        let _ = writeln!(
+            out,
+            "# HELP provenance_head_statements_signed_total Head statements signed (cache misses).\n\
+             # TYPE provenance_head_statements_signed_total counter\n\
+             provenance_head_statements_signed_total {}",
+            self.head_statements_signed.load(Ordering::Relaxed)
+        );
         let _ = writeln!(
             out,
             "# HELP provenance_idempotent_reposts_total Re-posted records answered from the store.\n\
