@@ -28,14 +28,11 @@ use crate::server::{serve, ServeOptions};
 #[derive(Debug, Parser)]
 #[command(name = "provenance", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// The ledger to talk to.
-    #[arg(
-        long,
-        global = true,
-        env = "PROVENANCE_SERVER",
-        default_value = "http://127.0.0.1:8750"
-    )]
-    pub server: String,
+    /// The ledger to talk to [env: PROVENANCE_SERVER] [default: http://127.0.0.1:8750].
+    // Read from the environment by `Cli::server_url`, not by clap: clap lists an argument
+    // taken from the environment in every usage line as if it were required.
+    #[arg(short, long, global = true, value_name = "URL")]
+    pub server: Option<String>,
     /// Print machine-readable JSON instead of sentences.
     #[arg(long, global = true)]
     pub json: bool,
@@ -44,21 +41,79 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The ledger a command talks to when neither `--server` nor `PROVENANCE_SERVER` says.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8750";
+
+impl Cli {
+    /// The ledger's URL: `--server`, else `PROVENANCE_SERVER`, else [`DEFAULT_SERVER`].
+    pub fn server_url(&self) -> String {
+        self.server
+            .clone()
+            .or_else(|| std::env::var("PROVENANCE_SERVER").ok())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_SERVER.to_string())
+    }
+}
+
 const AFTER_HELP: &str = "A maker's first steps:
   provenance keygen --out maker.pem
   provenance run create --key maker.pem --title \"Eclipse Pin\" --microfactory \"Atelier Nord\" --size 3
   provenance mint --key maker.pem --run RUN --count 3 --labels labels/
 The ledger operator must first add the maker's key: provenance trust add --help";
 
+/// Examples shown under each subcommand's `--help`.
+mod examples {
+    pub const SERVE: &str = "Examples:
+  provenance serve                  a ledger on 127.0.0.1:8750 with provenance.db and ledger.pem
+  provenance serve --listen 0.0.0.0:8750 --origin ledger.example/log --db /var/lib/provenance/ledger.db";
+    pub const KEYGEN: &str = "Examples:
+  provenance keygen -o maker.pem    prints the public key to give the ledger operator";
+    pub const TRUST_ADD: &str = "Examples:
+  provenance trust add --public maker.pem --role maker --name \"Karim Studio\"
+  provenance trust add --operator-key operator.pem --public desk.pem --role repairer --name \"Fix-It Desk\"
+  provenance trust add --public maker.pem --role maker --name \"Karim Studio\" --revoke-at 2026-12-01";
+    pub const RUN_CREATE: &str = "Examples:
+  RUN=$(provenance run create -k maker.pem --title \"Eclipse Pin\" --microfactory Northside --place Leeds --size 30)";
+    pub const MINT: &str = "Examples:
+  provenance mint -k maker.pem --run $RUN -n 3 --labels labels > items.txt
+  provenance mint -k maker.pem --run $RUN --owner alice.pem     the first owner is Alice, not the maker";
+    pub const REPAIR: &str = "Examples:
+  provenance repair $ITEM -k desk.pem --note \"replaced the clasp\" --part clasp";
+    pub const TRANSFER: &str = "Examples:
+  provenance transfer $ITEM -k alice.pem --to bob.pem          or --to with Bob's base64url public key";
+    pub const BADGE: &str = "Examples:
+  provenance badge $ITEM -k host.pem --event \"Leeds Makers Fair 2026\" --place Leeds";
+    pub const REPORT: &str = "Examples:
+  provenance report $ITEM -k bob.pem --stolen
+  provenance report $ITEM -k bob.pem --recovered
+  provenance report $ITEM -k maker.pem --void                 the maker withdraws a misprint";
+    pub const SHOW: &str = "Examples:
+  provenance show $ITEM
+  provenance show $ITEM --json";
+    pub const QR: &str = "Examples:
+  provenance qr $ITEM -o item.png          the living QR: the mint and the ledger's head statement
+  provenance qr $ITEM --terminal";
+    pub const PROVE: &str = "Examples:
+  provenance prove $ITEM -k bob.pem --challenge market-nonce-7      works offline; prints the answer";
+    pub const EXPORT: &str = "Examples:
+  provenance export $ITEM -o history.cbor && provenance-verify --trust trust.cbor --file history.cbor";
+    pub const LOG_CHECKPOINT: &str = "Examples:
+  provenance log checkpoint --save checkpoint.txt";
+    pub const LOG_VERIFY: &str = "Examples:
+  provenance log verify --since checkpoint.txt --save checkpoint.txt";
+}
+
 /// Every command.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the ledger service (creates the database and the ledger key on first start).
+    #[command(after_help = examples::SERVE)]
     Serve(ServeArgs),
     /// Make a new Ed25519 key pair; writes the private key (PKCS#8 PEM, mode 0600) and prints the public key and key id.
+    #[command(after_help = examples::KEYGEN)]
     Keygen {
         /// Where to write the private key (must not exist).
-        #[arg(long, value_name = "FILE.pem")]
+        #[arg(short, long, value_name = "FILE.pem")]
         out: PathBuf,
     },
     /// Manage the operator-signed trust list (who may mint, repair and badge).
@@ -68,30 +123,45 @@ pub enum Command {
     #[command(subcommand)]
     Run(RunCommand),
     /// Mint pieces of a run (the next free edition numbers) and write their QR labels.
+    #[command(after_help = examples::MINT)]
     Mint(MintArgs),
     /// Record a repair (signed by a trusted repair desk).
+    #[command(after_help = examples::REPAIR)]
     Repair(RepairArgs),
     /// Hand the piece to a new owner (signed by the current owner).
+    #[command(after_help = examples::TRANSFER)]
     Transfer(TransferArgs),
     /// Record an attendance badge (signed by a trusted event host).
+    #[command(after_help = examples::BADGE)]
     Badge(BadgeArgs),
     /// Report the piece stolen or recovered (owner), or void it (maker).
+    #[command(after_help = examples::REPORT)]
     Report(ReportArgs),
     /// Tell a piece's story in plain words.
+    #[command(after_help = examples::SHOW)]
     Show {
         /// The item id.
         item: String,
     },
     /// Render the piece's current QR payload.
+    #[command(after_help = examples::QR)]
     Qr(QrArgs),
+    /// Print the piece's payload string (`PV1:...`), to paste into `provenance-verify` or a chat.
+    #[command(after_help = "Examples:
+  provenance payload ITEM                 the living payload: mint + the ledger's head statement
+  provenance payload ITEM --label         the printed label's payload (the mint alone)
+  provenance-verify --trust trust.cbor \"$(provenance payload ITEM)\"")]
+    Payload(PayloadArgs),
     /// Answer a buyer's challenge as the current owner (works offline).
+    #[command(after_help = examples::PROVE)]
     Prove(ProveArgs),
     /// Write the piece's full history (every record, the run manifest, a head statement and the log anchor) to a file for offline verification; it is verified before it is written.
+    #[command(after_help = examples::EXPORT)]
     Export {
         /// The item id.
         item: String,
         /// Where to write the history file (CBOR).
-        #[arg(long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE")]
         out: PathBuf,
         /// Verify against this trust list file instead of the ledger's current one.
         #[arg(long, value_name = "FILE")]
@@ -106,6 +176,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
     /// Fetch the ledger's latest signed checkpoint and verify its signature with the ledger key.
+    #[command(after_help = examples::LOG_CHECKPOINT)]
     Checkpoint {
         /// Save the verified checkpoint note here (for a later `log verify --since`).
         #[arg(long, value_name = "FILE")]
@@ -116,6 +187,7 @@ pub enum LogCommand {
     },
     /// Prove that the current log extends a checkpoint saved earlier (consistency proof) and
     /// audit every leaf: recompute its hash from the record bytes and the tree's roots.
+    #[command(after_help = examples::LOG_VERIFY)]
     Verify {
         /// A checkpoint note saved earlier with `log checkpoint --save`.
         #[arg(long, value_name = "SAVED_CHECKPOINT")]
@@ -168,9 +240,10 @@ pub struct ServeArgs {
 #[derive(Debug, Subcommand)]
 pub enum TrustCommand {
     /// Add (or update) a trusted key: fetches the current list, adds the entry, signs the next version with the operator key and posts it.
+    #[command(after_help = examples::TRUST_ADD)]
     Add {
-        /// The operator's private key (by default the ledger's key, ledger.pem).
-        #[arg(long, value_name = "FILE.pem")]
+        /// The operator's private key (on a one-person ledger, the ledger's own key).
+        #[arg(long, value_name = "FILE.pem", default_value = "ledger.pem")]
         operator_key: PathBuf,
         /// The key to trust: base64url public key, or a key file.
         #[arg(long, value_name = "KEY")]
@@ -194,7 +267,7 @@ pub enum TrustCommand {
     /// Write the current signed trust list to a file for offline verifiers.
     Export {
         /// Where to write it.
-        #[arg(long, value_name = "FILE", default_value = "trust.cbor")]
+        #[arg(short, long, value_name = "FILE", default_value = "trust.cbor")]
         out: PathBuf,
     },
 }
@@ -203,9 +276,10 @@ pub enum TrustCommand {
 #[derive(Debug, Subcommand)]
 pub enum RunCommand {
     /// Register a production run (signed by a trusted maker); prints the run id.
+    #[command(after_help = examples::RUN_CREATE)]
     Create {
         /// The maker's private key.
-        #[arg(long, value_name = "FILE.pem")]
+        #[arg(short, long, value_name = "FILE.pem")]
         key: PathBuf,
         /// The run's title, printed on every label.
         #[arg(long)]
@@ -229,13 +303,13 @@ pub enum RunCommand {
 #[derive(Debug, Args)]
 pub struct MintArgs {
     /// The maker's private key.
-    #[arg(long, value_name = "FILE.pem")]
+    #[arg(short, long, value_name = "FILE.pem")]
     pub key: PathBuf,
     /// The run id.
     #[arg(long)]
     pub run: String,
-    /// How many pieces to mint.
-    #[arg(long, default_value_t = 1)]
+    /// How many pieces to mint (at least 1).
+    #[arg(short = 'n', long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: u64,
     /// First owner's public key or key file (default: the maker).
     #[arg(long, value_name = "KEY")]
@@ -251,7 +325,7 @@ pub struct RepairArgs {
     /// The item id.
     pub item: String,
     /// The repair desk's private key.
-    #[arg(long, value_name = "FILE.pem")]
+    #[arg(short, long, value_name = "FILE.pem")]
     pub key: PathBuf,
     /// What was done.
     #[arg(long)]
@@ -267,7 +341,7 @@ pub struct TransferArgs {
     /// The item id.
     pub item: String,
     /// The current owner's private key.
-    #[arg(long, value_name = "FILE.pem")]
+    #[arg(short, long, value_name = "FILE.pem")]
     pub key: PathBuf,
     /// The new owner's public key (or key file).
     #[arg(long, value_name = "KEY")]
@@ -280,7 +354,7 @@ pub struct BadgeArgs {
     /// The item id.
     pub item: String,
     /// The event host's private key.
-    #[arg(long, value_name = "FILE.pem")]
+    #[arg(short, long, value_name = "FILE.pem")]
     pub key: PathBuf,
     /// The event's name.
     #[arg(long)]
@@ -297,7 +371,7 @@ pub struct ReportArgs {
     /// The item id.
     pub item: String,
     /// The owner's key (stolen, recovered) or the maker's key (void).
-    #[arg(long, value_name = "FILE.pem")]
+    #[arg(short, long, value_name = "FILE.pem")]
     pub key: PathBuf,
     /// The piece was stolen.
     #[arg(long)]
@@ -317,11 +391,21 @@ pub struct QrArgs {
     /// The item id.
     pub item: String,
     /// Write to FILE.svg or FILE.png.
-    #[arg(long, value_name = "FILE.svg|FILE.png")]
+    #[arg(short, long, value_name = "FILE.svg|FILE.png")]
     pub out: Option<PathBuf>,
     /// Draw it in the terminal.
     #[arg(long)]
     pub terminal: bool,
+}
+
+/// `payload` options.
+#[derive(Debug, Args)]
+pub struct PayloadArgs {
+    /// The item id.
+    pub item: String,
+    /// The printed label's payload (the mint alone) instead of the living payload.
+    #[arg(long)]
+    pub label: bool,
 }
 
 /// `prove` options.
@@ -330,7 +414,7 @@ pub struct ProveArgs {
     /// The item id.
     pub item: String,
     /// The current owner's private key.
-    #[arg(long, value_name = "FILE.pem")]
+    #[arg(short, long, value_name = "FILE.pem")]
     pub key: PathBuf,
     /// The buyer's challenge (1 to 128 bytes of text).
     #[arg(long, value_name = "NONCE")]
@@ -373,7 +457,7 @@ pub fn main() -> i32 {
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let ctx = Ctx {
-        client: Client::new(&cli.server),
+        client: Client::new(&cli.server_url()),
         json: cli.json,
     };
     match cli.command {
@@ -442,6 +526,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Show { item } => show(&ctx, &item),
         Command::Qr(a) => qr_command(&ctx, a),
+        Command::Payload(a) => payload_command(&ctx, &a),
         Command::Prove(a) => prove(&ctx, a),
         Command::Export { item, out, trust } => export(&ctx, &item, &out, trust.as_deref()),
         Command::Log(LogCommand::Checkpoint { save, key }) => log_checkpoint(&ctx, save, &key),
@@ -646,10 +731,10 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         return Err(CliError::coded(
             format!(
                 "run {run_id} has {} free edition numbers of {size}, cannot mint {}",
-                size - taken.len() as u64,
+                size.saturating_sub(taken.len() as u64),
                 a.count
             ),
-            "ledger.edition_taken",
+            "run.edition_over_cap",
         ));
     }
     if let Some(dir) = &a.labels {
@@ -675,7 +760,9 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
             (number, record.sign(&maker, None))
         })
         .collect();
-    let bar = if std::io::stdout().is_terminal() && !ctx.json {
+    // indicatif draws on stderr: show the bar whenever stderr is a terminal, also when stdout
+    // is redirected (`mint ... > items.txt`).
+    let bar = if std::io::stderr().is_terminal() && !ctx.json {
         let bar = indicatif::ProgressBar::new(mints.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} minted {msg}")
@@ -750,15 +837,13 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         || minted.iter().map(|m| format!("{}\n", m.item)).collect(),
         machine,
     );
-    if !ctx.json {
+    if !ctx.json && !minted.is_empty() {
+        let numbers: Vec<u64> = minted.iter().map(|m| m.number).collect();
         eprintln!(
-            "minted {} of \"{title}\" (editions {})",
+            "minted {} of \"{title}\" (edition{} {} of {size})",
             minted.len(),
-            minted
-                .iter()
-                .map(|m| format!("{}/{size}", m.number))
-                .collect::<Vec<_>>()
-                .join(", ")
+            if numbers.len() == 1 { "" } else { "s" },
+            edition_ranges(&numbers)
         );
         if let Some(dir) = &a.labels {
             eprintln!(
@@ -772,6 +857,26 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Edition numbers as ranges: `1-3, 5, 7-1000` (the numbers must be sorted).
+pub fn edition_ranges(numbers: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while let Some(&start) = numbers.get(i) {
+        let mut end = start;
+        while numbers.get(i + 1) == Some(&(end + 1)) {
+            end += 1;
+            i += 1;
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(", ")
 }
 
 fn mint_one(
@@ -1021,6 +1126,39 @@ fn show(ctx: &Ctx, item: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+fn payload_command(ctx: &Ctx, a: &PayloadArgs) -> Result<(), CliError> {
+    let item = parse_item(&a.item)?;
+    let (text, form) = if a.label {
+        let (bytes, _) = ctx
+            .client
+            .get_bytes(&format!("/v1/items/{item}"), "application/cbor")?;
+        let history = History::from_cbor(&bytes, provenance_core::limits::MAX_HISTORY_BYTES)
+            .map_err(|e| {
+                CliError::coded(
+                    format!("the ledger's history of {item}: {e}"),
+                    provenance_core::ErrorCode::code(&e),
+                )
+            })?;
+        let mint = history.records.into_iter().next().unwrap_or_default();
+        (Payload::Label(mint).encode(), "label".to_string())
+    } else {
+        let (bytes, form) = ctx
+            .client
+            .get_bytes(&format!("/v1/items/{item}/payload"), "text/plain")?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| CliError::msg("the payload is not text"))?;
+        (
+            text.trim().to_string(),
+            form.unwrap_or_else(|| "living".into()),
+        )
+    };
+    ctx.print(
+        || format!("{text}\n"),
+        json!({"item": item.to_base32(), "form": form, "payload": text}),
+    );
+    Ok(())
+}
+
 fn qr_command(ctx: &Ctx, a: QrArgs) -> Result<(), CliError> {
     let item = parse_item(&a.item)?;
     let (bytes, form) = ctx
@@ -1194,6 +1332,7 @@ fn checkpoint_json(cp: &Checkpoint) -> Value {
 }
 
 fn log_checkpoint(ctx: &Ctx, save: Option<PathBuf>, key: &LedgerKeyArgs) -> Result<(), CliError> {
+    use base64::Engine;
     let key = ledger_key(ctx, key)?;
     let (note, cp) = fetch_checkpoint(ctx, &key)?;
     if let Some(path) = &save {
@@ -1210,7 +1349,7 @@ fn log_checkpoint(ctx: &Ctx, save: Option<PathBuf>, key: &LedgerKeyArgs) -> Resu
                 "checkpoint of {}: {} leaves, root {}\nsigned by ledger key {} (verified)\n",
                 cp.origin,
                 cp.size,
-                hex::encode(cp.root.0),
+                base64::engine::general_purpose::STANDARD.encode(cp.root.0),
                 key.key_id()
             );
             if let Some(p) = &save {
@@ -1394,4 +1533,18 @@ fn audit_leaf(e: &Value, expected_index: u64) -> Result<tlog::TreeHash, CliError
         )));
     }
     Ok(leaf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edition_ranges;
+
+    #[test]
+    fn edition_numbers_are_summarised_as_ranges() {
+        assert_eq!(edition_ranges(&[]), "");
+        assert_eq!(edition_ranges(&[7]), "7");
+        assert_eq!(edition_ranges(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
+        let thousand: Vec<u64> = (1..=1000).collect();
+        assert_eq!(edition_ranges(&thousand), "1-1000");
+    }
 }

@@ -111,7 +111,7 @@ fn third_parties_cannot_lock_an_owner_out() {
         .map(|i| key(&dir, &format!("desk{i}.pem")))
         .collect();
     let path = format!("/v1/items/{item}/records");
-    let mut post = |by: &SigningKey, head: &mut Head, i: usize| {
+    let post = |by: &SigningKey, head: &mut Head, i: usize| {
         let bytes = head.sign(by, big_repair(i));
         let answer = server.post(&path, COSE, &bytes);
         if answer.0 == 201 {
