@@ -103,10 +103,7 @@ fn size_table() -> String {
         "label, maker owns (title \"Eclipse Pin\", microfactory \"Northside Microfactory\")",
         &mint(None),
     );
-    payload_row(
-        "label, first owner named",
-        &mint(Some(key(5).public_key())),
-    );
+    payload_row("label, first owner named", &mint(Some(key(5).public_key())));
     let (statement, living) = living();
     payload_row(
         "living payload: that mint and a head statement (§14.2)",
@@ -164,9 +161,15 @@ fn the_spec_size_table_is_the_measured_one() {
 #[test]
 fn the_size_goals_hold() {
     let label_owned = mint(Some(key(5).public_key()));
-    assert!(label_owned.len() <= 200, "label goal: at most 200 bytes of CBOR");
+    assert!(
+        label_owned.len() <= 200,
+        "label goal: at most 200 bytes of CBOR"
+    );
     let (_, living) = living();
-    assert!(living.len() <= 400, "living payload goal: at most 400 bytes");
+    assert!(
+        living.len() <= 400,
+        "living payload goal: at most 400 bytes"
+    );
     // A 235-character label (spec §7.4) fits QR version 9 at ECC M: small enough to print at
     // 2 cm and scan with a phone.
     assert!(qr_version_m(&Payload::Label(mint(None)).encode()) <= 9);
