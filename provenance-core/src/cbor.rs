@@ -182,7 +182,14 @@ impl IntMap {
 
     fn check_text(&self, key: u64, value: Value, max: usize) -> Result<String, DecodeError> {
         match value {
-            Value::Text(t) if t.len() <= max => Ok(t),
+            Value::Text(t) if t.len() <= max => match crate::text::first_forbidden(&t) {
+                None => Ok(t),
+                Some(c) => Err(DecodeError::BadText {
+                    context: self.context,
+                    key,
+                    character: u32::from(c),
+                }),
+            },
             Value::Text(_) => Err(DecodeError::invalid(self.context, key, "text too long")),
             _ => Err(DecodeError::invalid(
                 self.context,

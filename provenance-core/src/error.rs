@@ -61,6 +61,16 @@ pub enum DecodeError {
     /// A public key field is not a valid, non-weak Ed25519 point.
     #[error("invalid Ed25519 public key")]
     BadPublicKey,
+    /// A text field holds a control or bidirectional-formatting character ([`crate::text`]).
+    #[error("{context} field {key}: text holds the forbidden character U+{character:04X}")]
+    BadText {
+        /// Which structure.
+        context: &'static str,
+        /// The CBOR map key.
+        key: u64,
+        /// The first forbidden character's code point.
+        character: u32,
+    },
 }
 
 impl DecodeError {
@@ -88,6 +98,7 @@ impl ErrorCode for DecodeError {
             DecodeError::NonCanonical => "decode.non_canonical",
             DecodeError::UnknownKind(_) => "decode.unknown_kind",
             DecodeError::InvalidField { .. } => "decode.invalid_field",
+            DecodeError::BadText { .. } => "decode.bad_text",
             DecodeError::BadPublicKey => "decode.bad_public_key",
         }
     }

@@ -23,8 +23,9 @@ pub enum KeyError {
     /// The text is not 43 characters of unpadded base64url.
     #[error("public key is not 43 characters of unpadded base64url")]
     BadEncoding,
-    /// The 32 bytes are not a usable Ed25519 public key (not on the curve, or of small order).
-    #[error("not a valid, non-weak Ed25519 public key")]
+    /// The 32 bytes are not a usable Ed25519 public key: not on the curve, of small order,
+    /// or a non-canonical encoding (y ≥ p, RFC 8032 §5.1.3).
+    #[error("not a valid, canonical, non-weak Ed25519 public key")]
     BadPoint,
 }
 
@@ -92,10 +93,13 @@ impl PublicKey {
         PublicKey { key, id: KeyId(id) }
     }
 
-    /// Parses 32 bytes, rejecting points off the curve and small-order (weak) keys.
+    /// Parses 32 bytes, rejecting points off the curve, small-order (weak) keys, and
+    /// non-canonical encodings: RFC 8032 §5.1.3 says decoding fails when y ≥ p, but the
+    /// decompression underneath reduces y mod p, so a key must re-encode to the same bytes.
+    /// Every key therefore has exactly one encoding, and one key id.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
         let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::BadPoint)?;
-        if key.is_weak() {
+        if key.is_weak() || key.to_edwards().compress().as_bytes() != bytes {
             return Err(KeyError::BadPoint);
         }
         Ok(PublicKey::new(key))
@@ -294,6 +298,30 @@ mod strictness_tests {
         assert_eq!(key.key_id().0, digest[..8]);
         let parsed = PublicKey::from_bytes(&key.to_bytes()).unwrap();
         assert_eq!(parsed.key_id(), key.key_id());
+    }
+
+    /// y ≥ p: the encoding of y + p for a valid y. Decompression reduces it mod p, so without
+    /// the canonical check it would parse as the key of y, with a different key id.
+    #[test]
+    fn non_canonical_y_is_refused() {
+        // p = 2^255 - 19; y = 2^255 - 18 (≥ p) encodes y' = 1 after reduction... which is the
+        // identity (weak). Find non-canonical encodings of points that are not weak: y' in
+        // 2..19 gives y = p + y' < 2^255 when y' < 19.
+        let mut refused = 0;
+        for small in 2u8..19 {
+            let mut bytes = [0xffu8; 32];
+            bytes[0] = 0xed + small; // p + small, little-endian: 0xed is p's low byte
+            bytes[31] = 0x7f;
+            let lax = ed25519_dalek::VerifyingKey::from_bytes(&bytes);
+            if let Ok(lax) = lax {
+                if !lax.is_weak() {
+                    assert_ne!(lax.to_edwards().compress().as_bytes(), &bytes);
+                    assert_eq!(PublicKey::from_bytes(&bytes), Err(KeyError::BadPoint));
+                    refused += 1;
+                }
+            }
+        }
+        assert!(refused > 0, "some y ≥ p decompresses to a non-weak point");
     }
 
     #[test]

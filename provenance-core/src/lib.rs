@@ -28,6 +28,7 @@ pub mod limits;
 pub mod log;
 pub mod payload;
 pub mod record;
+pub mod text;
 pub mod trust;
 
 pub use chain::{verify_chain, verify_run, Signer, VerifiedChain, VerifiedRecord, VerifiedRun};

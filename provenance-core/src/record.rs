@@ -311,7 +311,16 @@ impl Record {
                     Some(items) => items
                         .into_iter()
                         .map(|v| match v {
-                            Value::Text(t) if t.len() <= MAX_TEXT_BYTES => Ok(t),
+                            Value::Text(t) if t.len() <= MAX_TEXT_BYTES => {
+                                match crate::text::first_forbidden(&t) {
+                                    None => Ok(t),
+                                    Some(c) => Err(DecodeError::BadText {
+                                        context: "record",
+                                        key: 5,
+                                        character: u32::from(c),
+                                    }),
+                                }
+                            }
                             _ => Err(DecodeError::invalid(
                                 "record",
                                 5,
@@ -342,9 +351,39 @@ impl Record {
         Ok(record)
     }
 
+    /// Checks every text field against the character rule of spec §3 ([`crate::text`]), so a
+    /// signer can refuse text no verifier would accept before signing it.
+    pub fn check_text(&self) -> Result<(), DecodeError> {
+        let fields: Vec<(u64, &str)> = match &self.body {
+            RecordBody::RunManifest(r) => vec![(4, &r.title), (5, &r.microfactory), (6, &r.place)]
+                .into_iter()
+                .map(|(k, t)| (k, t.as_str()))
+                .collect(),
+            RecordBody::Mint(m) => vec![(7, m.title.as_str()), (8, m.microfactory.as_str())],
+            RecordBody::Repair(r) => std::iter::once((4, r.note.as_str()))
+                .chain(r.parts.iter().map(|p| (5, p.as_str())))
+                .collect(),
+            RecordBody::Badge(b) => std::iter::once((4, b.event.as_str()))
+                .chain(b.place.iter().map(|p| (5, p.as_str())))
+                .collect(),
+            RecordBody::Transfer(_) | RecordBody::Report(_) => Vec::new(),
+        };
+        for (key, text) in fields {
+            if let Some(c) = crate::text::first_forbidden(text) {
+                return Err(DecodeError::BadText {
+                    context: "record",
+                    key,
+                    character: u32::from(c),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Signs the record with `key`. Genesis kinds (run manifest, mint) take `link: None`;
     /// every later record takes the item and previous hash it extends.
-    /// Signing does not check any rule: verification does.
+    /// Signing does not check any rule: verification does ([`Record::check_text`] lets a
+    /// signer refuse text that verification would).
     pub fn sign(&self, key: &SigningKey, link: Option<&ChainLink>) -> Vec<u8> {
         let aad = link.map(ChainLink::external_aad);
         cose::sign(

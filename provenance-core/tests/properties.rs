@@ -271,3 +271,55 @@ fn extend_leaves_the_chain_unchanged_on_error() {
     assert_eq!(rec.bytes(), records[1]);
     assert_eq!(chain.head(), RecordHash::of(records[1]));
 }
+
+/// Signed text with a control or bidirectional-formatting character anywhere is refused as
+/// `decode.bad_text` (spec §3), by the decoder and by `Record::check_text`; any other text up
+/// to the limit decodes to itself.
+fn badge_bytes(event: &str) -> Vec<u8> {
+    Record {
+        time: Timestamp(1_000),
+        seq: 1,
+        body: RecordBody::Badge(Badge {
+            event: event.into(),
+            place: None,
+        }),
+    }
+    .sign(
+        &key(3),
+        Some(&ChainLink {
+            item: ItemId([1; 16]),
+            prev: RecordHash([2; 32]),
+        }),
+    )
+}
+
+proptest! {
+    #[test]
+    fn text_with_a_forbidden_character_is_refused(
+        prefix in "[a-zA-Zé漢 ]{0,40}",
+        suffix in "[a-zA-Z0-9 ]{0,40}",
+        bad in prop_oneof![
+            (0u32..0x20).prop_map(|c| char::from_u32(c).unwrap()),
+            (0x7fu32..0xa0).prop_map(|c| char::from_u32(c).unwrap()),
+            prop::sample::select(vec!['\u{61c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}']),
+        ],
+    ) {
+        let event = format!("{prefix}{bad}{suffix}");
+        let bytes = badge_bytes(&event);
+        let code = DecodedRecord::decode(&bytes).err().map(|e| e.code());
+        prop_assert_eq!(code, Some("decode.bad_text"));
+        let record = Record { time: Timestamp(1), seq: 1, body: RecordBody::Badge(Badge { event, place: None }) };
+        prop_assert!(record.check_text().is_err());
+    }
+
+    #[test]
+    fn text_without_one_decodes_to_itself(event in "\\PC{0,60}") {
+        prop_assume!(text::first_forbidden(&event).is_none() && event.len() <= 256);
+        let decoded = DecodedRecord::decode(&badge_bytes(&event));
+        prop_assert!(decoded.is_ok());
+        match decoded.ok().unwrap().record.body {
+            RecordBody::Badge(b) => prop_assert_eq!(b.event, event),
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+}

@@ -574,6 +574,24 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
         signed_raw(weak_owner),
         "decode.bad_public_key",
     ));
+    // y ≥ p (RFC 8032 §5.1.3): p + y' for a small y' whose point is not of small order.
+    let non_canonical = (2u8..19)
+        .map(|small| {
+            let mut bytes = [0xffu8; 32];
+            bytes[0] = 0xed + small;
+            bytes[31] = 0x7f;
+            bytes
+        })
+        .find(|b| ed25519_dalek::VerifyingKey::from_bytes(b).is_ok_and(|k| !k.is_weak()))
+        .unwrap();
+    let mut odd_owner = w.mint(2, Some(&w.buyer)).to_payload();
+    odd_owner[kpos..].copy_from_slice(&non_canonical);
+    v.push(pv(
+        "payload-non-canonical-owner-key",
+        "first owner key encodes y + p (y >= p): decompresses, but is not the canonical encoding",
+        signed_raw(odd_owner),
+        "decode.bad_public_key",
+    ));
 
     // Signatures and chain binding.
     let mut tampered = mint2.clone();
@@ -941,6 +959,54 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
             entry(&w.maker, Role::Maker, "Karim Studio", "2026-01-01"),
             entry(&w.maker, Role::Host, "Karim Studio", "2026-01-01"),
         ],
+    }
+    .sign(&w.operator);
+    v.push(tv);
+
+    // Text that could drive a terminal (spec §3): refused wherever it is decoded.
+    v.push(pv(
+        "text-escape-in-badge",
+        "a badge whose event name clears the screen (ESC [2J) and forges an Owners line",
+        base()
+            .push(
+                &w.host,
+                w.at(4),
+                RecordBody::Badge(Badge {
+                    event: "Fair\u{1b}[2J\r\n  Owners      1 so far".into(),
+                    place: None,
+                }),
+            )
+            .history(None)
+            .encode(),
+        "decode.bad_text",
+    ));
+    v.push(pv(
+        "text-bidi-in-repair-part",
+        "a repair part holding U+202E RIGHT-TO-LEFT OVERRIDE",
+        base()
+            .push(
+                &w.desk,
+                w.at(4),
+                RecordBody::Repair(Repair {
+                    note: "new clasp".into(),
+                    parts: vec!["clasp \u{202e}2021".into()],
+                }),
+            )
+            .history(None)
+            .encode(),
+        "decode.bad_text",
+    ));
+    let mut tv = pv(
+        "text-newline-in-trust-name",
+        "a trust list whose maker display name holds a newline",
+        label(mint2.clone()),
+        "decode.bad_text",
+    );
+    tv.trust_list = TrustListContent {
+        version: 1,
+        issued_at: t("2026-01-15"),
+        ledger: None,
+        entries: vec![entry(&w.maker, Role::Maker, "Karim\nStudio", "2026-01-01")],
     }
     .sign(&w.operator);
     v.push(tv);

@@ -536,6 +536,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// Refuses, before signing, text no verifier would accept (spec §3).
+fn refuse_bad_text(record: &Record) -> Result<(), CliError> {
+    record.check_text().map_err(|e| {
+        CliError::coded(
+            format!("{e}: signed text may not hold control or bidirectional characters (spec §3)"),
+            "decode.bad_text",
+        )
+    })
+}
+
 fn keygen(ctx: &Ctx, out: &Path) -> Result<(), CliError> {
     let key = generate_key()?;
     write_key(out, &key)?;
@@ -565,6 +575,15 @@ fn trust_add(
     let operator = read_key(operator_key)?;
     let key = parse_public(public)?;
     let role = Role::parse(role).ok_or_else(|| CliError::msg(format!("unknown role {role:?}")))?;
+    if let Some(c) = provenance_core::text::first_forbidden(&name) {
+        return Err(CliError::coded(
+            format!(
+                "--name holds the control or bidirectional character U+{:04X} (spec §3)",
+                u32::from(c)
+            ),
+            "decode.bad_text",
+        ));
+    }
     let info = ctx.client.get_json("/v1/trust")?;
     let server_operator = info["operator"]
         .as_str()
@@ -692,6 +711,7 @@ fn run_create(
             window_end: Timestamp(now.0.saturating_add(window_days.saturating_mul(86_400))),
         }),
     };
+    refuse_bad_text(&record)?;
     let bytes = record.sign(&maker, None);
     let (_, answer) = ctx.client.post("/v1/runs", "application/cose", &bytes)?;
     let run = answer["run"].as_str().unwrap_or_default().to_string();
@@ -941,6 +961,7 @@ fn append(
             seq: seq + 1,
             body: body(seq + 1)?,
         };
+        refuse_bad_text(&record)?;
         let bytes = record.sign(&signer, Some(&ChainLink { item, prev }));
         match ctx.client.post(
             &format!("/v1/items/{item}/records"),
@@ -998,6 +1019,22 @@ fn date(v: &Value) -> String {
     v.as_str()
         .map(|s| s.get(..10).unwrap_or(s).to_string())
         .unwrap_or_default()
+}
+
+/// `v` with every string made inert for a terminal (control and bidirectional-formatting
+/// characters escaped, spec §3): the story prints data from signed records, which the decoder
+/// already refuses such text in; this is the second fence. The JSON output stays exact.
+pub fn inert(v: &Value) -> Value {
+    match v {
+        Value::String(s) => {
+            Value::String(provenance_core::text::escape_for_terminal(s).into_owned())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(inert).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), inert(v))).collect())
+        }
+        other => other.clone(),
+    }
 }
 
 /// The plain-words story of an item's JSON history.
@@ -1122,7 +1159,7 @@ pub fn story(v: &Value) -> String {
 fn show(ctx: &Ctx, item: &str) -> Result<(), CliError> {
     let item = parse_item(item)?;
     let v = ctx.client.get_json(&format!("/v1/items/{item}"))?;
-    ctx.print(|| story(&v), v.clone());
+    ctx.print(|| story(&inert(&v)), v.clone());
     Ok(())
 }
 
@@ -1538,6 +1575,27 @@ fn audit_leaf(e: &Value, expected_index: u64) -> Result<tlog::TreeHash, CliError
 #[cfg(test)]
 mod tests {
     use super::edition_ranges;
+
+    #[test]
+    fn the_story_never_prints_control_characters() {
+        let hostile = "fixed\u{1b}[2J\r\nOwned by you\u{202e}";
+        let v = serde_json::json!({
+            "item": "x", "verified": true, "title": hostile, "edition": {"number": 1, "size": 2},
+            "maker": {"name": hostile, "key": "k"}, "microfactory": hostile, "owner": "k",
+            "repairs": [{"time": "2026-01-01", "note": hostile, "desk": hostile, "parts": [hostile]}],
+            "badges": [{"time": "2026-01-01", "event": hostile, "host": hostile}],
+        });
+        let text = super::story(&super::inert(&v));
+        for c in ['\u{1b}', '\r', '\u{202e}'] {
+            assert!(!text.contains(c), "{c:?} in {text}");
+        }
+        assert!(text.contains("fixed\\u{001b}[2J"), "{text}");
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("Owned by")).count(),
+            1,
+            "{text}"
+        );
+    }
 
     #[test]
     fn edition_numbers_are_summarised_as_ranges() {

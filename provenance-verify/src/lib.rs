@@ -698,7 +698,10 @@ impl Report {
                 let _ = write!(
                     line,
                     "{}/{} of '{}' was VOIDED by its maker {}.",
-                    story.edition.number, story.edition.size, story.title, story.maker.name
+                    story.edition.number,
+                    story.edition.size,
+                    inert(&story.title),
+                    inert(&story.maker.name)
                 );
             }
             (Some(story), _) => {
@@ -710,9 +713,9 @@ impl Report {
                     "{}/{} of '{}', made by {} at {} on {}.",
                     story.edition.number,
                     story.edition.size,
-                    story.title,
-                    story.maker.name,
-                    story.microfactory,
+                    inert(&story.title),
+                    inert(&story.maker.name),
+                    inert(&story.microfactory),
                     date(&story.minted_at)
                 );
                 if story.freshness.basis == "label" {
@@ -836,35 +839,45 @@ impl Report {
         if self.story.as_ref().is_some_and(|s| s.stolen) {
             out.push_str("!!! WARNING: THIS PIECE IS REPORTED STOLEN !!!\n");
         }
-        let _ = writeln!(out, "{}", self.summary);
+        let _ = writeln!(out, "{}", inert(&self.summary));
         if let Some(story) = &self.story {
             out.push('\n');
             let _ = writeln!(out, "  Item        {}", story.item);
             let _ = writeln!(
                 out,
                 "  Piece       '{}', edition {}/{}",
-                story.title, story.edition.number, story.edition.size
+                inert(&story.title),
+                story.edition.number,
+                story.edition.size
             );
             let _ = writeln!(
                 out,
                 "  Maker       {} (key id {})",
-                story.maker.name, story.maker.key_id
+                inert(&story.maker.name),
+                story.maker.key_id
             );
-            let _ = writeln!(out, "  Made at     {}", story.microfactory);
+            let _ = writeln!(out, "  Made at     {}", inert(&story.microfactory));
             let _ = writeln!(out, "  Run         {}", story.run);
             let _ = writeln!(out, "  Minted      {}", story.minted_at);
             for r in &story.repairs {
                 let parts = if r.parts.is_empty() {
                     String::new()
                 } else {
-                    format!(" (parts: {})", r.parts.join(", "))
+                    format!(
+                        " (parts: {})",
+                        r.parts
+                            .iter()
+                            .map(|p| inert(p))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 };
                 let _ = writeln!(
                     out,
                     "  Repair      {} at {}: {}{parts}",
                     date(&r.time),
-                    r.desk.name,
-                    r.note
+                    inert(&r.desk.name),
+                    inert(&r.note)
                 );
             }
             if story.repair_count > story.repairs.len() as u64 {
@@ -878,14 +891,14 @@ impl Report {
                 let place = b
                     .place
                     .as_deref()
-                    .map(|p| format!(", {p}"))
+                    .map(|p| format!(", {}", inert(p)))
                     .unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "  Badge       {} {}{place} (host {})",
                     date(&b.time),
-                    b.event,
-                    b.host.name
+                    inert(&b.event),
+                    inert(&b.host.name)
                 );
             }
             if story.badge_count > story.badges.len() as u64 {
@@ -917,7 +930,13 @@ impl Report {
                     Severity::Warning => "WARNING",
                     Severity::Error => "PROBLEM",
                 };
-                let _ = writeln!(out, "  {tag} [{}] {}: {}", f.code, f.cause, f.message);
+                let _ = writeln!(
+                    out,
+                    "  {tag} [{}] {}: {}",
+                    f.code,
+                    f.cause,
+                    inert(&f.message)
+                );
             }
         }
         if let Some(c) = &self.owner_challenge {
@@ -945,6 +964,13 @@ impl Report {
         }
         out
     }
+}
+
+/// Text from signed records made inert for a terminal (control and bidirectional-formatting
+/// characters escaped). Decoding already refuses them (spec §3); this is the second fence, and
+/// the JSON output keeps the exact text.
+fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    provenance_core::text::escape_for_terminal(text)
 }
 
 /// The date part of an RFC 3339 time.

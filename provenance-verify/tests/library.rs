@@ -326,3 +326,31 @@ fn a_run_manifest_that_disagrees_is_not_genuine() {
     assert_eq!(report.code, Some("run.mismatch"));
     assert_eq!(report.findings[0].cause, "run mismatch");
 }
+
+/// Issue 9.5: text from records reaches a terminal inert (escaped), while the JSON keeps the
+/// exact text. Decoding already refuses such text; this pins the second fence, for text
+/// stored before the rule.
+#[test]
+fn control_characters_never_reach_the_terminal() {
+    let mut report = verify(history().encode_confirmed().as_str(), &trust(), now());
+    let hostile = "fixed\u{1b}[2J\r\n  Owners      9 so far\u{202e}";
+    let story = report.story.as_mut().unwrap();
+    story.repairs[0].note = hostile.to_string();
+    story.badges[0].event = hostile.to_string();
+    story.title = hostile.to_string();
+    let text = report.to_text();
+    for c in ['\u{1b}', '\r', '\u{202e}'] {
+        assert!(!text.contains(c), "{c:?} in {text}");
+    }
+    assert!(
+        text.contains("fixed\\u{001b}[2J\\u{000d}\\u{000a}  Owners"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("\n  Owners ").count(),
+        1,
+        "one Owners line: {text}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["story"]["repairs"][0]["note"], hostile);
+}

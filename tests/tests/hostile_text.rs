@@ -1,0 +1,96 @@
+//! Issue 9.5: text that could drive a terminal is refused at signing (CLI) and at append
+//! (ledger, `decode.bad_text`), and nothing is stored.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{assert_problem, key, now, spec_status, Server};
+use provenance_core::{Badge, ChainLink, ItemId, Record, RecordBody, RecordHash};
+
+#[test]
+fn control_characters_are_refused_at_signing_and_at_append() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let server = Server::start(&dir, &[]);
+    for (name, role) in [("maker", "maker"), ("host", "host")] {
+        server.ok(&["keygen", "-o", &format!("{name}.pem")]);
+        server.ok(&[
+            "trust",
+            "add",
+            "--public",
+            &format!("{name}.pem"),
+            "--role",
+            role,
+            "--name",
+            name,
+        ]);
+    }
+    // A display name with a newline is refused before anything is signed.
+    let out = server.cli(&[
+        "trust",
+        "add",
+        "--public",
+        "host.pem",
+        "--role",
+        "host",
+        "--name",
+        "Fair\nOwners 1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[decode.bad_text]"));
+    let run = server
+        .ok(&[
+            "run",
+            "create",
+            "-k",
+            "maker.pem",
+            "--title",
+            "T",
+            "--microfactory",
+            "M",
+            "--size",
+            "1",
+        ])
+        .trim()
+        .to_string();
+    let item = server
+        .ok(&["mint", "-k", "maker.pem", "--run", &run])
+        .trim()
+        .to_string();
+    let before = server.stored();
+
+    // The CLI refuses to sign it.
+    let out = server.cli(&["badge", &item, "-k", "host.pem", "--event", "Fair\u{1b}[2J"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[decode.bad_text]"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "the error itself is inert: {stderr}"
+    );
+
+    // Signed anyway and posted: the ledger refuses it.
+    let history = server.history(&item);
+    let record = Record {
+        time: now(),
+        seq: 1,
+        body: RecordBody::Badge(Badge {
+            event: "Fair\u{202e}2026".into(),
+            place: None,
+        }),
+    }
+    .sign(
+        &key(&dir, "host.pem"),
+        Some(&ChainLink {
+            item: ItemId::from_base32(&item).unwrap(),
+            prev: RecordHash::of(&history.records[0]),
+        }),
+    );
+    let answer = server.post(
+        &format!("/v1/items/{item}/records"),
+        "application/cose",
+        &record,
+    );
+    assert_problem(&answer, spec_status("decode.bad_text"), "decode.bad_text");
+    assert_eq!(server.stored(), before, "nothing stored");
+}
