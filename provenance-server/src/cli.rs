@@ -671,7 +671,7 @@ fn trust_export(ctx: &Ctx, out: &Path) -> Result<(), CliError> {
         )
     })?;
     std::fs::write(out, &bytes)
-        .map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
+        .map_err(|e| CliError::io(format!("cannot write {}: {e}", out.display())))?;
     let c = list.content();
     ctx.print(
         || {
@@ -759,7 +759,7 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
     }
     if let Some(dir) = &a.labels {
         std::fs::create_dir_all(dir)
-            .map_err(|e| CliError::msg(format!("cannot create {}: {e}", dir.display())))?;
+            .map_err(|e| CliError::io(format!("cannot create {}: {e}", dir.display())))?;
     }
     let time = now();
     let mints: Vec<(u64, Vec<u8>)> = free
@@ -841,7 +841,7 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
             let (first, last) = (page[0].1.number, page[page.len() - 1].1.number);
             let path = dir.join(format!("sheet-{}-{first}-{last}.svg", run_id.short()));
             std::fs::write(&path, qr::sheet_svg(page))
-                .map_err(|e| CliError::msg(format!("cannot write {}: {e}", path.display())))?;
+                .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))?;
             sheets.push(path);
         }
     }
@@ -925,7 +925,7 @@ fn mint_one(
         let png = stem.with_extension("png");
         let write = |path: &Path, data: &[u8]| {
             std::fs::write(path, data)
-                .map_err(|e| CliError::msg(format!("cannot write {}: {e}", path.display())))
+                .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))
         };
         write(&svg, qr::label_svg(&code, &text).as_bytes())?;
         write(
@@ -1228,7 +1228,7 @@ fn qr_command(ctx: &Ctx, a: QrArgs) -> Result<(), CliError> {
             }
         };
         std::fs::write(&out, data)
-            .map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
+            .map_err(|e| CliError::io(format!("cannot write {}: {e}", out.display())))?;
         ctx.print(
             || {
                 format!(
@@ -1266,7 +1266,7 @@ fn load_trust(ctx: &Ctx, file: Option<&Path>) -> Result<TrustList, CliError> {
     let (bytes, what) = match file {
         Some(path) => (
             std::fs::read(path)
-                .map_err(|e| CliError::msg(format!("cannot read {}: {e}", path.display())))?,
+                .map_err(|e| CliError::io(format!("cannot read {}: {e}", path.display())))?,
             path.display().to_string(),
         ),
         None => (
@@ -1322,7 +1322,7 @@ fn export(ctx: &Ctx, item: &str, out: &Path, trust: Option<&Path>) -> Result<(),
         ));
     }
     std::fs::write(out, &bytes)
-        .map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
+        .map_err(|e| CliError::io(format!("cannot write {}: {e}", out.display())))?;
     let size = verified.checkpoint.as_ref().map_or(0, |c| c.size);
     let index = history.anchor.as_ref().map_or(0, |a| a.index);
     ctx.print(
@@ -1360,7 +1360,7 @@ fn fetch_checkpoint(ctx: &Ctx, key: &PublicKey) -> Result<(String, Checkpoint), 
 
 fn save_note(path: &Path, note: &str) -> Result<(), CliError> {
     std::fs::write(path, note)
-        .map_err(|e| CliError::msg(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))
 }
 
 fn checkpoint_json(cp: &Checkpoint) -> Value {
@@ -1423,8 +1423,18 @@ fn log_verify(
     key: &LedgerKeyArgs,
 ) -> Result<(), CliError> {
     let key = ledger_key(ctx, key)?;
-    let saved_note = std::fs::read_to_string(since)
-        .map_err(|e| CliError::msg(format!("cannot read {}: {e}", since.display())))?;
+    let saved_bytes = std::fs::read(since)
+        .map_err(|e| CliError::io(format!("cannot read {}: {e}", since.display())))?;
+    let saved_note = String::from_utf8(saved_bytes).map_err(|_| {
+        CliError::coded(
+            format!(
+                "{} is not a checkpoint note: it holds binary data (a checkpoint is the text \
+                 `provenance log checkpoint --save FILE` writes)",
+                since.display()
+            ),
+            "checkpoint.malformed",
+        )
+    })?;
     let saved = Checkpoint::verify_own_origin(&saved_note, &key).map_err(|e| {
         CliError::coded(
             format!("the saved checkpoint {}: {e}", since.display()),

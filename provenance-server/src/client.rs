@@ -11,6 +11,14 @@ use std::time::Duration;
 use provenance_core::{ItemId, PublicKey, RecordHash, SigningKey, Timestamp};
 use serde_json::Value;
 
+/// The CLI's own code for a local I/O failure: a file that cannot be read or written, an
+/// address that cannot be resolved or bound. Not a spec code: nothing was sent to a ledger.
+pub const CODE_IO: &str = "cli.io";
+/// The CLI's own code for a key file that is not a usable private key.
+pub const CODE_KEY_FILE: &str = "cli.key_file";
+/// The CLI's own code for a ledger that cannot be reached.
+pub const CODE_UNREACHABLE: &str = "cli.unreachable";
+
 /// A command failure: a message, and the spec code when the ledger or core gave one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CliError {
@@ -35,6 +43,11 @@ impl CliError {
         }
     }
 
+    /// A local I/O failure (a file, a directory, an address): code [`CODE_IO`].
+    pub fn io(message: impl Into<String>) -> Self {
+        Self::coded(message, CODE_IO)
+    }
+
     /// An error with a spec code.
     pub fn coded(message: impl Into<String>, code: &str) -> Self {
         CliError {
@@ -56,8 +69,8 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// Largest response body the client reads (a history container is at most 1 MiB).
-const MAX_RESPONSE_BYTES: u64 = 4 << 20;
+/// Largest response body the client reads: a history container at its limit, plus framing.
+const MAX_RESPONSE_BYTES: u64 = provenance_core::limits::MAX_HISTORY_BYTES as u64 + (64 << 10);
 
 /// A blocking client for one ledger.
 #[derive(Clone)]
@@ -111,9 +124,15 @@ impl Client {
                     },
                 }
             }
-            ureq::Error::Transport(t) => {
-                CliError::msg(format!("cannot reach the ledger at {}: {t}", self.base))
-            }
+            ureq::Error::Transport(t) => CliError::coded(
+                format!(
+                    "cannot reach the ledger at {}: {t}. Is it running? Start one with \
+                         `provenance serve`, or point at yours with --server URL or \
+                         PROVENANCE_SERVER=URL",
+                    self.base
+                ),
+                CODE_UNREACHABLE,
+            ),
         }
     }
 
@@ -175,9 +194,80 @@ impl Client {
 
 /// Reads a PKCS#8 PEM private key file.
 pub fn read_key(path: &Path) -> Result<SigningKey, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::msg(format!("cannot read key file {}: {e}", path.display())))?;
-    SigningKey::from_pkcs8_pem(&text).map_err(|e| CliError::msg(format!("{}: {e}", path.display())))
+    if let Some(mode) = loose_mode(path) {
+        eprintln!(
+            "warning: key file {} has mode {mode:04o}: others can read it; `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+    read_key_bytes(path)
+}
+
+/// Reads the ledger's own key for `serve`: like [`read_key`], but a key file that group or
+/// others may read is refused (as ssh refuses such keys), since it signs every checkpoint and
+/// head statement.
+pub fn read_ledger_key(path: &Path) -> Result<SigningKey, CliError> {
+    if let Some(mode) = loose_mode(path) {
+        return Err(CliError::coded(
+            format!(
+                "the ledger key {} has mode {mode:04o}: group or others can read it. Refusing \
+                 to serve with it; fix with `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ),
+            CODE_KEY_FILE,
+        ));
+    }
+    read_key_bytes(path)
+}
+
+/// The permission bits of `path` when group or others have any access to it.
+fn loose_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+/// Largest key file read (a PEM Ed25519 key is about 120 bytes).
+const MAX_KEY_FILE_BYTES: u64 = 16 << 10;
+
+fn read_key_bytes(path: &Path) -> Result<SigningKey, CliError> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_KEY_FILE_BYTES).read_to_end(&mut bytes))
+        .map_err(|e| CliError::io(format!("cannot read key file {}: {e}", path.display())))?;
+    let not_a_key = |why: &str| {
+        CliError::coded(
+            format!(
+                "{} is not a private key file: {why}. A key file is PKCS#8 PEM, starting \
+                 -----BEGIN PRIVATE KEY----- (make one with `provenance keygen -o FILE.pem`)",
+                path.display()
+            ),
+            CODE_KEY_FILE,
+        )
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Err(not_a_key(
+            "it holds binary data (a CBOR trust list or history?)",
+        ));
+    };
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        return Err(CliError::coded(
+            format!(
+                "{} is an encrypted (password-protected) PKCS#8 key, which provenance cannot \
+                 use; decrypt it with `openssl pkey -in {} -out plain.pem` and keep the result \
+                 mode 0600",
+                path.display(),
+                path.display()
+            ),
+            CODE_KEY_FILE,
+        ));
+    }
+    if !text.contains("-----BEGIN PRIVATE KEY-----") {
+        return Err(not_a_key("no -----BEGIN PRIVATE KEY----- block"));
+    }
+    SigningKey::from_pkcs8_pem(text).map_err(|_| not_a_key("the PEM is not an Ed25519 key"))
 }
 
 /// Writes a new key file with mode 0600; refuses to overwrite.
@@ -187,10 +277,10 @@ pub fn write_key(path: &Path, key: &SigningKey) -> Result<(), CliError> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| CliError::msg(format!("cannot create key file {}: {e}", path.display())))?;
+        .map_err(|e| CliError::io(format!("cannot create key file {}: {e}", path.display())))?;
     file.write_all(pkcs8_v1_pem(key)?.as_bytes())
         .and_then(|_| file.sync_all())
-        .map_err(|e| CliError::msg(format!("cannot write key file {}: {e}", path.display())))
+        .map_err(|e| CliError::io(format!("cannot write key file {}: {e}", path.display())))
 }
 
 /// The DER prefix of a PKCS#8 v1 (RFC 8410 §7) Ed25519 private key; the 32-byte seed follows.
@@ -246,7 +336,7 @@ pub fn parse_public(text: &str) -> Result<PublicKey, CliError> {
     let path = Path::new(text);
     if path.is_file() {
         let content = std::fs::read_to_string(path)
-            .map_err(|e| CliError::msg(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| CliError::io(format!("cannot read {}: {e}", path.display())))?;
         if content.contains("PRIVATE KEY") {
             return Ok(read_key(path)?.public_key());
         }
@@ -262,9 +352,16 @@ pub fn parse_public(text: &str) -> Result<PublicKey, CliError> {
 
 /// Parses an item id (26 characters of base32).
 pub fn parse_item(text: &str) -> Result<ItemId, CliError> {
-    ItemId::from_base32(text.trim()).ok_or_else(|| {
+    let trimmed = text.trim();
+    ItemId::from_base32(trimmed).ok_or_else(|| {
+        let base32 = |c: char| c.is_ascii_alphabetic() || ('2'..='7').contains(&c);
+        let why = if trimmed.len() == 26 && trimmed.chars().all(base32) {
+            "its last character sets padding bits no item id has (every id has one spelling)"
+        } else {
+            "an item id is 26 characters of base32 (a-z, 2-7)"
+        };
         CliError::coded(
-            format!("{text:?} is not an item id (26 characters of base32)"),
+            format!("{text:?} is not an item id: {why}"),
             "ledger.bad_request",
         )
     })

@@ -503,7 +503,7 @@ impl Ledger {
             }
             Err(e) => return Err(e.into()),
         };
-        if record.seq() as usize >= MAX_HISTORY_RECORDS {
+        if usize::try_from(record.seq()).map_or(true, |seq| seq >= MAX_HISTORY_RECORDS) {
             return Err(Problem::coded(
                 "decode.too_large",
                 format!("an item's history holds at most {MAX_HISTORY_RECORDS} records"),

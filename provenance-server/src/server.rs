@@ -1,7 +1,7 @@
 //! `provenance serve`: opens the store, loads or creates the ledger key, and runs actix-web
 //! until SIGINT/SIGTERM; then in-flight requests finish, the writer drains, and it exits.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use actix_web::{App, HttpServer};
 use provenance_core::PublicKey;
 
-use crate::client::{generate_key, read_key, write_key, CliError};
+use crate::client::{generate_key, read_ledger_key, write_key, CliError};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::sqlite::{LogSigner, SqliteStore};
@@ -36,18 +36,40 @@ pub struct ServeOptions {
 pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: a log file or journal gets no ANSI escapes.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
+
+    // Bind first: a port in use fails before anything is created on disk, and the default
+    // origin is the address actually listened on.
+    let addrs: Vec<_> = opts
+        .listen
+        .to_socket_addrs()
+        .map_err(|e| CliError::io(format!("cannot resolve --listen {}: {e}", opts.listen)))?
+        .collect();
+    let listener = std::net::TcpListener::bind(&addrs[..])
+        .map_err(|e| CliError::io(format!("cannot listen on {}: {e}", opts.listen)))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| CliError::io(format!("cannot listen on {}: {e}", opts.listen)))?;
+    let origin = opts.origin.clone().unwrap_or_else(|| bound.to_string());
+    if origin.is_empty() || origin.chars().any(|c| c.is_whitespace() || c == '+') {
+        return Err(CliError::msg(format!(
+            "--origin {origin:?}: a log origin must be non-empty, without spaces or '+'"
+        )));
+    }
+
     let created = !opts.ledger_key.exists();
     let key = if created {
         let key = generate_key()?;
         write_key(&opts.ledger_key, &key)?;
         key
     } else {
-        read_key(&opts.ledger_key)?
+        read_ledger_key(&opts.ledger_key)?
     };
     let key = Arc::new(key);
     let ledger_public = key.public_key();
@@ -67,23 +89,12 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
     );
     let _ = writeln!(out, "trust-list operator key: {operator}");
     drop(out);
-
-    // Bind first, so that the default origin is the address actually listened on.
-    let addrs: Vec<_> = opts
-        .listen
-        .to_socket_addrs()
-        .map_err(|e| CliError::msg(format!("cannot resolve --listen {}: {e}", opts.listen)))?
-        .collect();
-    let listener = std::net::TcpListener::bind(&addrs[..])
-        .map_err(|e| CliError::msg(format!("cannot listen on {}: {e}", opts.listen)))?;
-    let bound = listener
-        .local_addr()
-        .map_err(|e| CliError::msg(format!("cannot listen on {}: {e}", opts.listen)))?;
-    let origin = opts.origin.clone().unwrap_or_else(|| bound.to_string());
-    if origin.is_empty() || origin.chars().any(|c| c.is_whitespace() || c == '+') {
-        return Err(CliError::msg(format!(
-            "--origin {origin:?}: a log origin must be non-empty, without spaces or '+'"
-        )));
+    if operator == ledger_public {
+        tracing::warn!(
+            "the trust-list operator key is the ledger key: whoever takes this server can also \
+             rewrite who is trusted. Fine for a one-person ledger; otherwise keep an operator \
+             key offline and start with --operator <its public key> (provenance-server/README.md)"
+        );
     }
 
     let metrics = Arc::new(Metrics::default());
@@ -93,7 +104,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
     };
     let store = Arc::new(
         SqliteStore::open(&opts.db, metrics.clone(), signer).map_err(|e| {
-            CliError::msg(format!("cannot open database {}: {e}", opts.db.display()))
+            CliError::io(format!("cannot open database {}: {e}", opts.db.display()))
         })?,
     );
     let ledger = Arc::new(
@@ -120,7 +131,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
         }
         let server = server
             .listen(listener)
-            .map_err(|e| CliError::msg(format!("cannot listen on {}: {e}", opts.listen)))?;
+            .map_err(|e| CliError::io(format!("cannot listen on {}: {e}", opts.listen)))?;
         {
             let mut out = std::io::stdout().lock();
             for addr in server.addrs() {

@@ -105,6 +105,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE records ADD COLUMN log_index INTEGER;
     CREATE UNIQUE INDEX runs_log_index ON runs(log_index);
     CREATE UNIQUE INDEX records_log_index ON records(log_index);",
+    // 3: trust-list versions span all of u64 (spec §5). Migration 1 made the version the
+    // INTEGER rowid, which stops at 2^63 - 1: a larger version was stored negative and lost
+    // to an older list at the next start. Versions (and issue times, also any u64) are now
+    // 20-digit zero-padded decimal text, which sorts exactly as the numbers it spells.
+    "CREATE TABLE trust_lists_v3 (
+        version     TEXT PRIMARY KEY CHECK (length(version) = 20),
+        issued_at   TEXT NOT NULL CHECK (length(issued_at) = 20),
+        bytes       BLOB NOT NULL,
+        received_at INTEGER NOT NULL
+    );
+    INSERT INTO trust_lists_v3 (version, issued_at, bytes, received_at)
+        SELECT printf('%020d', version), printf('%020d', issued_at), bytes, received_at
+        FROM trust_lists WHERE version >= 0 AND issued_at >= 0;
+    DROP TABLE trust_lists;
+    ALTER TABLE trust_lists_v3 RENAME TO trust_lists;",
 ];
 
 /// The key and name the ledger signs checkpoints with.
@@ -148,7 +163,7 @@ fn log_size_in(conn: &Connection) -> Result<u64, StoreError> {
     let max: Option<i64> = conn
         .prepare_cached("SELECT MAX(idx) FROM log_leaves")?
         .query_row([], |r| r.get(0))?;
-    Ok(max.map_or(0, |m| u(m) + 1))
+    Ok(max.map(u).transpose()?.map_or(0, |m| m + 1))
 }
 
 /// Appends leaf `index` (which must be the current size) and every interior node it closes.
@@ -169,10 +184,10 @@ fn append_leaf(
         "INSERT INTO log_leaves (idx, kind, id, seq, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![
-        index as i64,
+        to_int(index, "index")?,
         kind.number(),
         &id[..],
-        seq as i64,
+        to_int(seq, "seq")?,
         &leaf.0[..]
     ])?;
     let nodes = SqliteNodes(conn);
@@ -183,7 +198,7 @@ fn append_leaf(
         level += 1;
         i /= 2;
         conn.prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?
-            .execute(params![level, i as i64, &hash.0[..]])?;
+            .execute(params![level, to_int(i, "node index")?, &hash.0[..]])?;
     }
     Ok(())
 }
@@ -201,7 +216,7 @@ fn read_checkpoint(conn: &Connection) -> Result<Option<SignedCheckpoint>, StoreE
         .optional()?;
     row.map(|(size, root, note)| {
         Ok(SignedCheckpoint {
-            size: u(size),
+            size: u(size)?,
             root: TreeHash(blob(root, "checkpoint root")?),
             note,
         })
@@ -230,7 +245,7 @@ fn sign_checkpoint(
     conn.prepare_cached(
         "INSERT OR REPLACE INTO log_checkpoint (id, size, root, note, signed_at) VALUES (1, ?1, ?2, ?3, ?4)",
     )?
-    .execute(params![size as i64, &root.0[..], note, now])?;
+    .execute(params![to_int(size, "size")?, &root.0[..], note, now])?;
     Ok(SignedCheckpoint { size, root, note })
 }
 
@@ -266,7 +281,7 @@ fn backfill_log(conn: &mut Connection) -> Result<(), StoreError> {
             append_leaf(&tx, size, LeafKind::Run, &blob(id, "run id")?, 0, &bytes)?;
             tx.execute(
                 "UPDATE runs SET log_index = ?1 WHERE rowid = ?2",
-                params![size as i64, rowid],
+                params![to_int(size, "size")?, rowid],
             )?;
         } else {
             let (item, seq, bytes): (Vec<u8>, i64, Vec<u8>) = tx.query_row(
@@ -279,12 +294,12 @@ fn backfill_log(conn: &mut Connection) -> Result<(), StoreError> {
                 size,
                 LeafKind::Record,
                 &blob(item, "item id")?,
-                u(seq),
+                u(seq)?,
                 &bytes,
             )?;
             tx.execute(
                 "UPDATE records SET log_index = ?1 WHERE id = ?2",
-                params![size as i64, rowid],
+                params![to_int(size, "size")?, rowid],
             )?;
         }
     }
@@ -350,11 +365,22 @@ pub struct SqliteStore {
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
         .unwrap_or(0)
 }
 
 fn open_write(path: &Path) -> Result<Connection, StoreError> {
+    // Create the database file owner-only before SQLite does (it would use the umask, often
+    // 0644); SQLite gives the -wal and -shm files the database file's permissions.
+    if !path.exists() {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+    }
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -375,7 +401,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        let next = i64::try_from(index + 1).map_err(|_| StoreError::Corrupt("schema version"))?;
+        tx.pragma_update(None, "user_version", next)?;
         tx.commit()?;
     }
     Ok(())
@@ -390,8 +417,29 @@ fn key(v: Vec<u8>) -> Result<PublicKey, StoreError> {
         .map_err(|_| StoreError::Corrupt("public key"))
 }
 
-fn u(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
+/// A stored integer as the unsigned value it was written from; a negative one is corruption,
+/// never a silent 0.
+fn u(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("a negative stored integer"))
+}
+
+/// An unsigned value for an SQLite INTEGER column. Every value written through it is bounded
+/// by the rules before it gets here (times by the clock, seq by the history limit, editions by
+/// the run size limit, log indexes by the log), so an error is an invariant broken, not input.
+fn to_int(v: u64, what: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::OutOfRange(what))
+}
+
+/// A u64 as 20-digit zero-padded decimal text, which sorts as the number (trust versions).
+fn u64_text(v: u64) -> String {
+    format!("{v:020}")
+}
+
+fn u64_from_text(v: &str) -> Result<u64, StoreError> {
+    match v.parse() {
+        Ok(n) if v.len() == 20 => Ok(n),
+        _ => Err(StoreError::Corrupt("a stored 20-digit number")),
+    }
 }
 
 impl SqliteStore {
@@ -569,9 +617,9 @@ fn find_record_in(conn: &Connection, hash: &RecordHash) -> Result<Option<RecordR
     row.map(|(item, seq, kind, log_index)| {
         Ok(RecordRef {
             item: ItemId(blob(item, "item id")?),
-            seq: u(seq),
+            seq: u(seq)?,
             kind: kind_from_number(kind).ok_or(StoreError::Corrupt("record kind"))?,
-            log_index: log_index.map(u),
+            log_index: log_index.map(u).transpose()?,
         })
     })
     .transpose()
@@ -587,7 +635,7 @@ fn head_in(conn: &Connection, item: &ItemId) -> Result<Option<Head>, StoreError>
         .optional()?;
     row.map(|(seq, hash)| {
         Ok(Head {
-            seq: u(seq),
+            seq: u(seq)?,
             hash: RecordHash(blob(hash, "head hash")?),
         })
     })
@@ -608,14 +656,14 @@ fn insert_record(
     )?
     .execute(params![
         &item.0[..],
-        record.seq() as i64,
+        to_int(record.seq(), "seq")?,
         &record.hash().0[..],
         kind_number(record.kind()),
-        record.time().0 as i64,
+        to_int(record.time().0, "time")?,
         &record.signer().to_bytes()[..],
         record.bytes(),
         now,
-        log_index as i64
+        to_int(log_index, "log_index")?
     ])?;
     append_leaf(
         tx,
@@ -650,12 +698,12 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -> WriteResu
                 params![
                     &run.id.0[..],
                     &run.maker.key.to_bytes()[..],
-                    run.manifest.size as i64,
+                    to_int(run.manifest.size, "size")?,
                     &record.hash().0[..],
-                    record.time().0 as i64,
+                    to_int(record.time().0, "time")?,
                     record.bytes(),
                     now,
-                    log_size as i64
+                    to_int(log_size, "log_size")?
                 ],
             )?;
             append_leaf(tx, log_size, LeafKind::Run, &run.id.0, 0, record.bytes())?;
@@ -675,7 +723,7 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -> WriteResu
             let taken: Option<Vec<u8>> = tx
                 .query_row(
                     "SELECT id FROM items WHERE run = ?1 AND edition = ?2",
-                    params![&run.0[..], edition as i64],
+                    params![&run.0[..], to_int(edition, "edition")?],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -688,7 +736,7 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -> WriteResu
                 params![
                     &item.0[..],
                     &run.0[..],
-                    edition as i64,
+                    to_int(edition, "edition")?,
                     &record.signer().to_bytes()[..],
                     &record.hash().0[..],
                     now
@@ -707,10 +755,10 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -> WriteResu
                      WHERE id = ?3 AND head_seq = ?4 AND head_hash = ?5",
                 )?
                 .execute(params![
-                    record.seq() as i64,
+                    to_int(record.seq(), "seq")?,
                     &record.hash().0[..],
                     &item.0[..],
-                    expected.seq as i64,
+                    to_int(expected.seq, "seq")?,
                     &expected.hash.0[..]
                 ])?;
             if changed == 1 && record.seq() == expected.seq + 1 {
@@ -735,15 +783,19 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -> WriteResu
             issued_at,
             bytes,
         } => {
-            let current: Option<i64> =
+            let current: Option<String> =
                 tx.query_row("SELECT MAX(version) FROM trust_lists", [], |r| r.get(0))?;
-            let current = current.map(u).unwrap_or(0);
+            let current = current
+                .as_deref()
+                .map(u64_from_text)
+                .transpose()?
+                .unwrap_or(0);
             if version <= current {
                 return Ok(WriteOutcome::TrustStale { current });
             }
             tx.execute(
                 "INSERT INTO trust_lists (version, issued_at, bytes, received_at) VALUES (?1, ?2, ?3, ?4)",
-                params![version as i64, issued_at.0 as i64, bytes, now],
+                params![u64_text(version), u64_text(issued_at.0), bytes, now],
             )?;
             Ok(WriteOutcome::Stored { log_index: None })
         }
@@ -770,14 +822,14 @@ fn records_in(c: &Connection, item: &ItemId) -> Result<Vec<RecordRow>, StoreErro
     for row in rows {
         let (seq, hash, kind, time, signer, bytes, received_at, log_index) = row?;
         out.push(RecordRow {
-            seq: u(seq),
+            seq: u(seq)?,
             hash: RecordHash(blob(hash, "record hash")?),
             kind: kind_from_number(kind).ok_or(StoreError::Corrupt("record kind"))?,
-            time: Timestamp(u(time)),
+            time: Timestamp(u(time)?),
             signer: key(signer)?,
             bytes,
-            received_at: Timestamp(u(received_at)),
-            log_index: log_index.map(u),
+            received_at: Timestamp(u(received_at)?),
+            log_index: log_index.map(u).transpose()?,
         });
     }
     Ok(out)
@@ -822,10 +874,10 @@ impl LedgerStore for SqliteStore {
                 Ok(ItemRow {
                     item: *item,
                     run: RunId(blob(run, "run id")?),
-                    edition: u(edition),
+                    edition: u(edition)?,
                     maker: key(maker)?,
                     head: Head {
-                        seq: u(seq),
+                        seq: u(seq)?,
                         hash: RecordHash(blob(hash, "head hash")?),
                     },
                 })
@@ -859,11 +911,11 @@ impl LedgerStore for SqliteStore {
                 Ok(RunRow {
                     id: *run,
                     maker: key(maker)?,
-                    size: u(size),
+                    size: u(size)?,
                     hash: RecordHash(blob(hash, "run hash")?),
                     bytes,
-                    received_at: Timestamp(u(received_at)),
-                    log_index: log_index.map(u),
+                    received_at: Timestamp(u(received_at)?),
+                    log_index: log_index.map(u).transpose()?,
                 })
             })
             .transpose()
@@ -880,7 +932,7 @@ impl LedgerStore for SqliteStore {
             let mut out = Vec::new();
             for row in rows {
                 let (edition, id) = row?;
-                out.push((u(edition), ItemId(blob(id, "item id")?)));
+                out.push((u(edition)?, ItemId(blob(id, "item id")?)));
             }
             Ok(out)
         })
@@ -889,7 +941,7 @@ impl LedgerStore for SqliteStore {
     fn latest_trust(&self) -> Result<Option<Vec<u8>>, StoreError> {
         self.with_reader(|c| {
             Ok(c.query_row(
-                "SELECT bytes FROM trust_lists ORDER BY version DESC LIMIT 1",
+                "SELECT bytes FROM trust_lists ORDER BY version DESC LIMIT 1", // 20-digit text
                 [],
                 |r| r.get(0),
             )
@@ -900,11 +952,7 @@ impl LedgerStore for SqliteStore {
     fn stats(&self) -> Result<StoreStats, StoreError> {
         self.with_reader(|c| {
             let count = |table: &str| -> Result<u64, StoreError> {
-                Ok(u(c.query_row(
-                    &format!("SELECT COUNT(*) FROM {table}"),
-                    [],
-                    |r| r.get(0),
-                )?))
+                u(c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?)
             };
             Ok(StoreStats {
                 runs: count("runs")?,
@@ -956,10 +1004,10 @@ impl LedgerStore for SqliteStore {
             for row in rows {
                 let (index, kind, id, seq, hash, bytes) = row?;
                 out.push(LogEntry {
-                    index: u(index),
+                    index: u(index)?,
                     kind: LeafKind::from_number(kind).ok_or(StoreError::Corrupt("leaf kind"))?,
                     id: blob(id, "leaf id")?,
-                    seq: u(seq),
+                    seq: u(seq)?,
                     leaf_hash: TreeHash(blob(hash, "leaf hash")?),
                     bytes,
                 });
@@ -1371,6 +1419,56 @@ mod tests {
         let cp = store.checkpoint().unwrap();
         assert_eq!(cp.size, 37);
         assert!(cp.note.starts_with("elsewhere\n37\n"));
+        store.shutdown();
+    }
+
+    /// Migration 3: a database whose trust lists sit in the old INTEGER rowid column keeps
+    /// them, in order, and then accepts versions past 2^63.
+    #[test]
+    fn trust_lists_migrate_to_the_whole_u64_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            for (index, sql) in MIGRATIONS.iter().enumerate().take(2) {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", index as i64 + 1)
+                    .unwrap();
+                tx.commit().unwrap();
+            }
+            for (version, bytes) in [(7i64, b"seven".to_vec()), (12, b"twelve".to_vec())] {
+                conn.execute(
+                    "INSERT INTO trust_lists (version, issued_at, bytes, received_at) VALUES (?1, 1, ?2, 1)",
+                    params![version, bytes],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path, Arc::new(Metrics::default()), signer()).unwrap();
+        assert_eq!(store.latest_trust().unwrap(), Some(b"twelve".to_vec()));
+        let put = |version: u64, bytes: &[u8]| {
+            store
+                .submit(WriteOp::Trust {
+                    version,
+                    issued_at: Timestamp(u64::MAX),
+                    bytes: bytes.to_vec(),
+                })
+                .blocking_recv()
+                .unwrap()
+                .unwrap()
+        };
+        assert!(matches!(
+            put(12, b"again"),
+            WriteOutcome::TrustStale { current: 12 }
+        ));
+        assert!(matches!(put(1 << 63, b"big"), WriteOutcome::Stored { .. }));
+        assert!(matches!(
+            put((1 << 63) - 1, b"smaller"),
+            WriteOutcome::TrustStale { current } if current == 1 << 63
+        ));
+        assert!(matches!(put(u64::MAX, b"max"), WriteOutcome::Stored { .. }));
+        assert_eq!(store.latest_trust().unwrap(), Some(b"max".to_vec()));
         store.shutdown();
     }
 }

@@ -174,6 +174,9 @@ pub enum StoreError {
     /// Stored data is not what this version wrote.
     #[error("corrupt stored data: {0}")]
     Corrupt(&'static str),
+    /// A value does not fit the column it is written to (an invariant the rules keep).
+    #[error("value out of the storable range: {0}")]
+    OutOfRange(&'static str),
     /// The writer thread is gone (shutting down).
     #[error("the ledger is shutting down")]
     WriterGone,
