@@ -92,6 +92,10 @@ impl Problem {
                 "ledger.overloaded",
                 "the ledger is shutting down; nothing was stored",
             ),
+            e if e.is_contention() => Self::coded(
+                "ledger.overloaded",
+                "the ledger's database is busy; nothing was stored, retry",
+            ),
             _ => Self::new(
                 500,
                 "ledger.internal",

@@ -36,7 +36,12 @@ use crate::store::{
 /// Most writes committed in one transaction.
 pub const MAX_BATCH: usize = 256;
 /// Reader connections kept open for reuse.
-const MAX_IDLE_READERS: usize = 8;
+/// Reader connections kept open between requests. Enough for every concurrent handler under
+/// load, so readers are not opened and closed per request (a closing connection may try to
+/// checkpoint, briefly locking the database file).
+const MAX_IDLE_READERS: usize = 64;
+/// Times a read is retried when SQLite reports contention despite the busy timeout.
+const READ_RETRIES: u32 = 5;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -470,9 +475,28 @@ impl SqliteStore {
         })
     }
 
+    /// Runs a read on a pooled connection, retrying it (reads are idempotent) when SQLite
+    /// reports contention the busy timeout did not absorb.
     fn with_reader<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        f: impl Fn(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.with_reader_once(&f) {
+                Err(e) if e.is_contention() && attempt < READ_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!("read retried after contention ({attempt}): {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt) * 2));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn with_reader_once<T>(
+        &self,
+        f: &impl Fn(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
         let conn = match pooled {
@@ -546,10 +570,14 @@ fn writer_loop(
                 }
             }
             Err(e) => {
+                let busy = e.is_contention();
                 tracing::error!("group commit failed, nothing stored: {e}");
                 for reply in replies {
-                    let _ =
-                        reply.send(Err(StoreError::Corrupt("the transaction failed to commit")));
+                    let _ = reply.send(Err(if busy {
+                        StoreError::Busy
+                    } else {
+                        StoreError::Corrupt("the transaction failed to commit")
+                    }));
                 }
             }
         }
@@ -572,7 +600,9 @@ fn apply_batch(
     log: &LogWriter,
 ) -> Result<(Vec<WriteResult>, Option<SignedCheckpoint>), StoreError> {
     let now = unix_now();
-    let mut tx = conn.transaction()?;
+    // IMMEDIATE: take the write lock at BEGIN, where the busy handler waits for it, rather than
+    // upgrading a read transaction mid-way, where SQLite answers SQLITE_BUSY at once.
+    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let start = log_size_in(&tx)?;
     let mut size = start;
     let mut results = Vec::with_capacity(ops.len());
@@ -1470,5 +1500,26 @@ mod tests {
         assert!(matches!(put(u64::MAX, b"max"), WriteOutcome::Stored { .. }));
         assert_eq!(store.latest_trust().unwrap(), Some(b"max".to_vec()));
         store.shutdown();
+    }
+
+    /// Contention is never a 500: a real SQLITE_BUSY is recognised, and answers 503
+    /// `ledger.overloaded` (retry), like the writer's `Busy`.
+    #[test]
+    fn contention_answers_503_not_500() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let a = open_write(&path).unwrap();
+        let b = Connection::open(&path).unwrap();
+        b.busy_timeout(std::time::Duration::from_millis(0)).unwrap();
+        a.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let busy = StoreError::from(b.execute_batch("BEGIN IMMEDIATE").unwrap_err());
+        assert!(busy.is_contention(), "{busy}");
+        for e in [busy, StoreError::Busy] {
+            let p = crate::ledger::Problem::internal(&e);
+            assert_eq!((p.status, p.code), (503, "ledger.overloaded"));
+        }
+        let other = crate::ledger::Problem::internal(&StoreError::Corrupt("x"));
+        assert_eq!(other.status, 500);
+        a.execute_batch("ROLLBACK").unwrap();
     }
 }

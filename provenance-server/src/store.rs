@@ -177,12 +177,30 @@ pub enum StoreError {
     /// A value does not fit the column it is written to (an invariant the rules keep).
     #[error("value out of the storable range: {0}")]
     OutOfRange(&'static str),
+    /// The database stayed locked past the busy timeout; nothing was stored.
+    #[error("the database is busy")]
+    Busy,
     /// The writer thread is gone (shutting down).
     #[error("the ledger is shutting down")]
     WriterGone,
     /// A filesystem error.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    /// Whether SQLite reported lock contention (`SQLITE_BUSY`, `SQLITE_LOCKED`): the request
+    /// may be retried; it is never a reason to answer 500.
+    pub fn is_contention(&self) -> bool {
+        match self {
+            StoreError::Busy => true,
+            StoreError::Database(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// The result a writer sends back.

@@ -855,6 +855,7 @@ fn run(args: Args) -> Result<(), Error> {
         "appends: {ok} acknowledged (201) in {elapsed:.2} s = {appends_per_sec:.0} appends/s; \
          {errors} errors"
     );
+    let first_error_line = first_error.clone();
     if let Some(e) = first_error {
         println!("first error: {e}");
     }
@@ -911,9 +912,17 @@ fn run(args: Args) -> Result<(), Error> {
         }
     }
     drop(target);
-
+    let unacknowledged = |errors: u64| -> Result<(), Error> {
+        if errors > 0 {
+            return fail(format!(
+                "{errors} appends were not acknowledged (first: {})",
+                first_error_line.clone().unwrap_or_default()
+            ));
+        }
+        Ok(())
+    };
     if args.no_limits {
-        return Ok(());
+        return unacknowledged(errors);
     }
     println!();
     let one = verify_rate(1, args.limit_time);
@@ -945,7 +954,7 @@ fn run(args: Args) -> Result<(), Error> {
         "load average after the run {}: other work on the machine skews every figure",
         uptime_load()
     );
-    Ok(())
+    unacknowledged(errors)
 }
 
 fn uptime_load() -> String {
