@@ -994,13 +994,17 @@ fn append(
     }
 }
 
+/// An owner as the verifier names one: "the maker", or "key id <16 hex>".
 fn describe_owner(key: &str, maker: &str, names: &[(String, String)]) -> String {
     if key == maker {
         return "the maker".to_string();
     }
+    let id = PublicKey::from_base64url(key)
+        .map(|k| format!("key id {}", k.key_id()))
+        .unwrap_or_else(|_| key.to_string());
     match names.iter().find(|(k, _)| k == key) {
-        Some((_, n)) => format!("{n} ({key})"),
-        None => key.to_string(),
+        Some((_, n)) => format!("{n} ({id})"),
+        None => id,
     }
 }
 
