@@ -2,6 +2,10 @@
 //!
 //! The image is decoded with size limits, converted to grayscale, and every QR grid `rqrr`
 //! finds is decoded; the first one that holds a `PV1:` payload wins.
+//!
+//! SVG (what `provenance mint --labels` and `provenance qr --out x.svg` also write) is not
+//! rasterized here, to keep the verifier small: it is recognised and refused with
+//! [`CODE_INPUT_SVG`] and a message naming the commands that write a PNG.
 
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,11 +21,16 @@ pub const MAX_IMAGE_SIDE: u32 = 12_000;
 /// Most memory the image decoder may allocate, in bytes.
 pub const MAX_IMAGE_ALLOC: u64 = 256 << 20;
 
+/// Code for an SVG given as an image: the verifier reads PNG and JPEG only. The verifier's own.
+pub const CODE_INPUT_SVG: &str = "input.svg";
+
 /// Why no payload could be read from an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageInputError {
     /// Too large, not PNG/JPEG, or corrupt.
     Undecodable(String),
+    /// An SVG (or other XML) file: not rasterized; the message names the PNG alternatives.
+    Svg,
     /// The image decoded, but no QR code in it could be read.
     NoQr,
     /// QR codes were read, but none holds a provenance payload (their text, first one).
@@ -29,10 +38,11 @@ pub enum ImageInputError {
 }
 
 impl ImageInputError {
-    /// The stable code: [`CODE_INPUT_UNREADABLE`] or [`CODE_INPUT_NO_QR`].
+    /// The stable code: [`CODE_INPUT_UNREADABLE`], [`CODE_INPUT_SVG`] or [`CODE_INPUT_NO_QR`].
     pub fn code(&self) -> &'static str {
         match self {
             ImageInputError::Undecodable(_) => CODE_INPUT_UNREADABLE,
+            ImageInputError::Svg => CODE_INPUT_SVG,
             ImageInputError::NoQr | ImageInputError::NotAPayload(_) => CODE_INPUT_NO_QR,
         }
     }
@@ -44,6 +54,11 @@ impl std::fmt::Display for ImageInputError {
             ImageInputError::Undecodable(why) => {
                 write!(f, "the image could not be decoded as PNG or JPEG: {why}")
             }
+            ImageInputError::Svg => f.write_str(
+                "the image is SVG, and the verifier reads PNG or JPEG only: use the label's PNG \
+                 (`provenance mint --labels DIR` writes `<n>-<short id>.png` beside each .svg), \
+                 write one with `provenance qr ITEM --out item.png`, or convert the SVG to PNG",
+            ),
             ImageInputError::NoQr => f.write_str(
                 "no readable QR code was found in the image (retake the photo: flat, sharp, \
                  well lit, the whole code in frame)",
@@ -68,6 +83,9 @@ pub fn payload_from_image(bytes: &[u8]) -> Result<String, ImageInputError> {
             "{} bytes, over the {MAX_IMAGE_FILE_BYTES}-byte limit",
             bytes.len()
         )));
+    }
+    if looks_like_svg(bytes) {
+        return Err(ImageInputError::Svg);
     }
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -100,5 +118,46 @@ pub fn payload_from_image(bytes: &[u8]) -> Result<String, ImageInputError> {
     match contents.into_iter().next() {
         Some(text) => Err(ImageInputError::NotAPayload(text)),
         None => Err(ImageInputError::NoQr),
+    }
+}
+
+/// Whether the file starts (after an optional UTF-8 byte order mark and white space) like an
+/// SVG or other XML document: `<svg`, `<?xml` or `<!DOCTYPE svg`.
+fn looks_like_svg(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let head = &bytes[start..bytes.len().min(start + 14)];
+    [&b"<svg"[..], b"<?xml", b"<!doctype svg"]
+        .iter()
+        .any(|p| head.len() >= p.len() && head[..p.len()].eq_ignore_ascii_case(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn svg_is_recognised_by_its_start() {
+        for svg in [
+            &b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"[..],
+            b"<?xml version=\"1.0\"?><svg/>",
+            b"\xEF\xBB\xBF \n\t<SVG>",
+            b"<!DOCTYPE svg PUBLIC>",
+        ] {
+            assert!(looks_like_svg(svg), "{}", String::from_utf8_lossy(svg));
+        }
+        for other in [
+            &b""[..],
+            b"   ",
+            b"<sv",
+            b"<html>",
+            b"\x89PNG\r\n\x1a\n<svg",
+            b"\xFF\xD8\xFF<svg",
+        ] {
+            assert!(!looks_like_svg(other), "{}", String::from_utf8_lossy(other));
+        }
     }
 }
