@@ -93,6 +93,16 @@ fn every_genuine_payload_and_its_trust_list_match_the_cddl() {
         checked += 1;
     }
     assert!(checked >= 5);
+    // Among them the fresh item's head statement, whose seq is 0 (issue 16.1).
+    let file = load("payloads.json");
+    let fresh: Vec<&str> = file["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .filter(|n| n.ends_with("fresh-item"))
+        .collect();
+    assert_eq!(fresh, ["living-fresh-item", "anchored-fresh-item"]);
 }
 
 #[test]

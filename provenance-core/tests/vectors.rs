@@ -1188,6 +1188,41 @@ fn living_vectors(w: &World, v: &mut Vec<PayloadVector>) {
         anchored(note.clone(), 4, proof.clone()),
         "genuine",
     ));
+    // A fresh item (only its mint): its head statement names seq 0 (spec §14.1), as served
+    // by /head, /payload and /export for such an item.
+    let fresh_head = other_statement.sign(&ledger_key());
+    assert_eq!(other_statement.seq, 0);
+    let fresh = |anchor: Option<payload::LogAnchor>| {
+        Payload::History(History {
+            records: other.records.clone(),
+            run: None,
+            head: Some(payload::HeadStatementBytes(fresh_head.clone())),
+            anchor,
+        })
+        .encode()
+    };
+    v.push(pv(
+        "living-fresh-item",
+        "the living payload of an item that has only its mint: the mint and a head statement with seq 0",
+        fresh(None),
+        "genuine",
+    ));
+    let fresh_proof: Vec<[u8; 32]> = log::inclusion_proof(&tree, 3, size)
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|h| h.0)
+        .collect();
+    v.push(pv(
+        "anchored-fresh-item",
+        "the export of an item that has only its mint: mint, seq-0 head statement, checkpoint and the mint's inclusion proof",
+        fresh(Some(payload::LogAnchor {
+            checkpoint: note.clone(),
+            index: 3,
+            proof: fresh_proof,
+        })),
+        "genuine",
+    ));
     let mut bent = proof.clone();
     bent[0][0] ^= 0x01;
     v.push(pv(
