@@ -1,5 +1,5 @@
 //! Stable error codes shared by the library, the verifier's JSON output and the server's
-//! problem+json bodies. `spec/README.md` §9 documents each one; a test checks that it does.
+//! problem+json bodies. `spec/README.md` §10 documents each one; a test checks that it does.
 
 /// An error that carries a stable, machine-readable code from the spec.
 pub trait ErrorCode {

@@ -1,6 +1,6 @@
 //! Head statements (spec §14): the ledger's signed word on an item's current state, stapled
 //! into living payloads like an OCSP response, so an offline verifier can say "owner confirmed
-//! as of <date>".
+//! as of DATE".
 
 use ciborium::Value;
 

@@ -1,4 +1,4 @@
-//! Size and shape limits for every decoder of untrusted bytes (spec §8).
+//! Size and shape limits for every decoder of untrusted bytes (spec §9).
 //! Each decoder checks its limit before any parsing work.
 
 /// Largest single COSE_Sign1 record, in bytes.

@@ -1449,7 +1449,7 @@ fn generate() -> Vec<(&'static str, String)> {
         })
         .collect();
     let payloads = json!({
-        "description": "QR payload vectors. Verify trust_list_hex with operator_public_key_hex pinned, decode payload, verify it at now. expect is 'genuine' or the first error code (spec §9); warnings lists the findings of a genuine payload.",
+        "description": "QR payload vectors. Verify trust_list_hex with operator_public_key_hex pinned, decode payload, verify it at now. expect is 'genuine' or the first error code (spec §6, codes in §10); warnings lists the findings of a genuine payload.",
         "vectors": payloads,
     });
     let pretty = |j: &Json| serde_json::to_string_pretty(j).unwrap() + "\n";

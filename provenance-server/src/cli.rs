@@ -314,7 +314,7 @@ pub struct MintArgs {
     /// First owner's public key or key file (default: the maker).
     #[arg(long, value_name = "KEY")]
     pub owner: Option<String>,
-    /// Write labels here: <n>-<id>.svg and .png per piece, plus A4 sheets.
+    /// Write labels here: N-SHORTID.svg and .png per piece, plus A4 sheets.
     #[arg(long, value_name = "DIR")]
     pub labels: Option<PathBuf>,
 }

@@ -39,7 +39,7 @@ pub const CODE_INPUT_UNREADABLE: &str = "input.unreadable";
 /// Code for an image in which no QR code could be found or decoded. The verifier's own.
 pub const CODE_INPUT_NO_QR: &str = "input.no_qr";
 
-/// Codes of findings that are warnings on a genuine piece (spec §9).
+/// Codes of findings that are warnings on a genuine piece (spec §6, "Findings").
 pub const CODE_STOLEN: &str = "item.stolen";
 /// The maker voided the piece: not genuine.
 pub const CODE_VOID: &str = "item.void";
