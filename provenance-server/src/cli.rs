@@ -11,8 +11,8 @@ use provenance_core::checkpoint::Checkpoint;
 use provenance_core::log as tlog;
 use provenance_core::{
     challenge, Badge, ChainLink, ErrorCode, History, ItemId, Mint, Payload, PublicKey, Record,
-    RecordBody, Repair, ReportStatus, Role, Roles, RunId, RunManifest, Timestamp, TrustEntry,
-    TrustList, TrustListContent,
+    RecordBody, Repair, ReportStatus, Role, Roles, RunId, RunManifest, SigningKey, Timestamp,
+    TrustEntry, TrustList, TrustListContent,
 };
 use serde_json::{json, Value};
 
@@ -82,11 +82,19 @@ mod examples {
     pub const TRANSFER: &str = "Examples:
   provenance transfer $ITEM -k alice.pem --to bob.pem          or --to with Bob's base64url public key";
     pub const BADGE: &str = "Examples:
-  provenance badge $ITEM -k host.pem --event \"Leeds Makers Fair 2026\" --place Leeds";
+  provenance badge $ITEM -k host.pem --event \"Leeds Makers Fair 2026\" --place Leeds
+  provenance badge --offline -k host.pem --event \"Night Market\" --from door.txt     one piece per line
+  provenance badge --offline -k host.pem --event \"Night Market\" --image a.jpg --image b.jpg";
     pub const REPORT: &str = "Examples:
   provenance report $ITEM -k bob.pem --stolen
   provenance report $ITEM -k bob.pem --recovered
   provenance report $ITEM -k maker.pem --void                 the maker withdraws a misprint";
+    pub const PULL: &str = "Examples:
+  provenance pull --run $RUN          before a market: every piece of the run, for offline badges
+  provenance pull $ITEM1 $ITEM2";
+    pub const SYNC: &str = "Examples:
+  provenance sync                     when the network is back; exit 3 if records stay in conflict
+  provenance sync -k host.pem         re-sign moved badges with this key";
     pub const SHOW: &str = "Examples:
   provenance show $ITEM
   provenance show $ITEM --json";
@@ -152,6 +160,25 @@ pub enum Command {
   provenance payload ITEM --label         the printed label's payload (the mint alone)
   provenance-verify --trust trust.cbor \"$(provenance payload ITEM)\"")]
     Payload(PayloadArgs),
+    /// Cache items' heads (and a run) for offline work at an event: `pull ITEM...`, `pull --run RUN`.
+    #[command(after_help = examples::PULL)]
+    Pull {
+        /// Items to cache.
+        items: Vec<String>,
+        /// Cache this run (for offline mints) and every item minted in it.
+        #[arg(long)]
+        run: Option<String>,
+    },
+    /// Send the outbox to the ledger, in order; safe to run any time, twice, or after a crash.
+    #[command(after_help = examples::SYNC)]
+    Sync {
+        /// Keys to re-sign queued repairs and badges with when the item moved on (default: the
+        /// key file each record was signed with). Repeat for several.
+        #[arg(short, long, value_name = "FILE.pem")]
+        key: Vec<PathBuf>,
+    },
+    /// List the records waiting in the outbox and those in conflict, with their reasons.
+    Outbox,
     /// Answer a buyer's challenge as the current owner (works offline).
     #[command(after_help = examples::PROVE)]
     Prove(ProveArgs),
@@ -317,6 +344,10 @@ pub struct MintArgs {
     /// Write labels here: N-SHORTID.svg and .png per piece, plus A4 sheets.
     #[arg(long, value_name = "DIR")]
     pub labels: Option<PathBuf>,
+    /// Sign against the last head `provenance pull` cached and queue it in the outbox,
+    /// without contacting the ledger (also done automatically when it is unreachable).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `repair` options.
@@ -333,6 +364,10 @@ pub struct RepairArgs {
     /// A part replaced (repeat for several).
     #[arg(long = "part", value_name = "TEXT")]
     pub parts: Vec<String>,
+    /// Sign against the last head `provenance pull` cached and queue it in the outbox,
+    /// without contacting the ledger (also done automatically when it is unreachable).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `transfer` options.
@@ -346,13 +381,24 @@ pub struct TransferArgs {
     /// The new owner's public key (or key file).
     #[arg(long, value_name = "KEY")]
     pub to: String,
+    /// Sign against the last head `provenance pull` cached and queue it in the outbox,
+    /// without contacting the ledger (also done automatically when it is unreachable).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `badge` options.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("pieces").required(true).multiple(true).args(["items", "from", "image"])))]
 pub struct BadgeArgs {
-    /// The item id.
-    pub item: String,
+    /// The pieces: item ids, label payloads (`PV1:...`) or label URLs (`https://.../v#PV1:...`).
+    pub items: Vec<String>,
+    /// Read pieces from this file, one per line (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Photos of labels (PNG or JPEG), one piece each.
+    #[arg(long, value_name = "FILE")]
+    pub image: Vec<PathBuf>,
     /// The event host's private key.
     #[arg(short, long, value_name = "FILE.pem")]
     pub key: PathBuf,
@@ -362,6 +408,10 @@ pub struct BadgeArgs {
     /// Where it took place.
     #[arg(long)]
     pub place: Option<String>,
+    /// Sign against the last head `provenance pull` cached and queue it in the outbox,
+    /// without contacting the ledger (also done automatically when it is unreachable).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `report` options.
@@ -382,6 +432,10 @@ pub struct ReportArgs {
     /// The maker declares the piece void (misprint, destroyed).
     #[arg(long)]
     pub void: bool,
+    /// Sign against the last head `provenance pull` cached and queue it in the outbox,
+    /// without contacting the ledger (also done automatically when it is unreachable).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `qr` options.
@@ -424,6 +478,8 @@ pub struct ProveArgs {
 struct Ctx {
     client: Client,
     json: bool,
+    /// `$PROVENANCE_HOME`: the offline outbox and cached heads.
+    home: PathBuf,
 }
 
 impl Ctx {
@@ -449,7 +505,11 @@ pub fn main() -> i32 {
                 println!("{v}");
             }
             eprintln!("error: {e}");
-            1
+            if e.code.as_deref() == Some(crate::offline::CODE_CONFLICT) {
+                3
+            } else {
+                1
+            }
         }
     }
 }
@@ -459,6 +519,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let ctx = Ctx {
         client: Client::new(&cli.server_url()),
         json: cli.json,
+        home: crate::outbox::Outbox::default_home(),
     };
     match cli.command {
         Command::Serve(a) => serve(ServeOptions {
@@ -501,19 +562,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 note: a.note,
                 parts: a.parts,
             });
-            append(&ctx, &a.item, &a.key, |_| Ok(body.clone()))
+            append(&ctx, &a.item, &a.key, a.offline, body)
         }
         Command::Transfer(a) => {
             let to = parse_public(&a.to)?;
-            append(&ctx, &a.item, &a.key, |_| Ok(RecordBody::Transfer(to)))
+            append(&ctx, &a.item, &a.key, a.offline, RecordBody::Transfer(to))
         }
-        Command::Badge(a) => {
-            let body = RecordBody::Badge(Badge {
-                event: a.event,
-                place: a.place,
-            });
-            append(&ctx, &a.item, &a.key, |_| Ok(body.clone()))
-        }
+        Command::Badge(a) => badge_many(&ctx, a),
         Command::Report(a) => {
             let status = if a.stolen {
                 ReportStatus::Stolen
@@ -522,8 +577,25 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 ReportStatus::Void
             };
-            append(&ctx, &a.item, &a.key, |_| Ok(RecordBody::Report(status)))
+            append(&ctx, &a.item, &a.key, a.offline, RecordBody::Report(status))
         }
+        Command::Pull { items, run } => {
+            let items = items
+                .iter()
+                .map(|i| parse_item(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let run = run
+                .as_deref()
+                .map(|r| {
+                    RunId::from_base32(r.trim()).ok_or_else(|| {
+                        CliError::coded(format!("{r:?} is not a run id"), "ledger.bad_request")
+                    })
+                })
+                .transpose()?;
+            crate::offline::pull(&ctx.client, &ctx.home, ctx.json, &items, run)
+        }
+        Command::Sync { key } => crate::offline::sync(&ctx.client, &ctx.home, ctx.json, &key),
+        Command::Outbox => crate::offline::list(&ctx.client, &ctx.home, ctx.json),
         Command::Show { item } => show(&ctx, &item),
         Command::Qr(a) => qr_command(&ctx, a),
         Command::Payload(a) => payload_command(&ctx, &a),
@@ -735,7 +807,23 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         CliError::coded(format!("{:?} is not a run id", a.run), "ledger.bad_request")
     })?;
     let owner = a.owner.as_deref().map(parse_public).transpose()?;
-    let run = ctx.client.get_json(&format!("/v1/runs/{run_id}"))?;
+    let run = match (
+        a.offline,
+        ctx.client.get_json(&format!("/v1/runs/{run_id}")),
+    ) {
+        (true, _) => return mint_offline(ctx, &a, &maker, &run_id, owner, "--offline"),
+        (false, Err(e)) if crate::offline::unreachable(&e) => {
+            return mint_offline(
+                ctx,
+                &a,
+                &maker,
+                &run_id,
+                owner,
+                "the ledger was unreachable",
+            )
+        }
+        (false, result) => result?,
+    };
     let size = run["size"].as_u64().unwrap_or(0);
     let title = run["title"].as_str().unwrap_or_default().to_string();
     let microfactory = run["microfactory"].as_str().unwrap_or_default().to_string();
@@ -908,6 +996,17 @@ fn mint_one(
     labels: Option<&Path>,
 ) -> Result<Minted, CliError> {
     ctx.client.post("/v1/items", "application/cose", bytes)?;
+    label_files(number, bytes, title, size, labels)
+}
+
+/// Writes a minted piece's label files (SVG and PNG) when a labels directory is given.
+fn label_files(
+    number: u64,
+    bytes: &[u8],
+    title: &str,
+    size: u64,
+    labels: Option<&Path>,
+) -> Result<Minted, CliError> {
     let item = ItemId::derive(bytes);
     let mut files = Vec::new();
     let mut label = None;
@@ -943,26 +1042,97 @@ fn mint_one(
     })
 }
 
+/// Mints from the outbox's cached run and queues the mints (labels are written at once: they
+/// need no ledger).
+fn mint_offline(
+    ctx: &Ctx,
+    a: &MintArgs,
+    maker: &SigningKey,
+    run: &RunId,
+    owner: Option<PublicKey>,
+    reason: &str,
+) -> Result<(), CliError> {
+    let (cached, minted) =
+        crate::offline::queue_mints(&ctx.home, run, a.count, owner, &a.key, maker, reason)?;
+    if let Some(dir) = &a.labels {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::io(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut items = Vec::new();
+    for (number, _, bytes) in &minted {
+        items.push(label_files(
+            *number,
+            bytes,
+            &cached.title,
+            cached.size,
+            a.labels.as_deref(),
+        )?);
+    }
+    let numbers: Vec<u64> = items.iter().map(|m| m.number).collect();
+    ctx.print(
+        || items.iter().map(|m| format!("{}\n", m.item)).collect(),
+        json!({"run": run.to_base32(), "queued": true, "reason": reason,
+               "items": items.iter().map(|m| json!({"number": m.number, "item": m.item.to_base32()})).collect::<Vec<_>>()}),
+    );
+    if !ctx.json {
+        eprintln!(
+            "queued {} mint(s) of \"{}\" (editions {} of {}) ({reason}); `provenance sync` sends them",
+            items.len(),
+            cached.title,
+            edition_ranges(&numbers),
+            cached.size
+        );
+    }
+    Ok(())
+}
+
 /// Signs and posts the next record of an item; on a stale head (409) refetches and retries once.
+/// With `--offline`, or when the ledger cannot be reached, signs against the outbox's head and
+/// queues the record for `provenance sync` instead.
 fn append(
     ctx: &Ctx,
     item: &str,
     key: &Path,
-    body: impl Fn(u64) -> Result<RecordBody, CliError>,
+    offline: bool,
+    body: RecordBody,
 ) -> Result<(), CliError> {
     let item = parse_item(item)?;
     let signer = read_key(key)?;
+    append_item(ctx, &item, key, &signer, offline, body)
+}
+
+fn append_item(
+    ctx: &Ctx,
+    item: &ItemId,
+    key: &Path,
+    signer: &SigningKey,
+    offline: bool,
+    body: RecordBody,
+) -> Result<(), CliError> {
+    let item = *item;
+    let queue = |reason: &str, body: RecordBody| {
+        crate::offline::queue_append(&ctx.home, ctx.json, &item, key, signer, body, reason)
+    };
+    if offline {
+        return queue("--offline", body);
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (seq, prev, last_time) = ctx.client.head(&item)?;
+        let (seq, prev, last_time) = match ctx.client.head(&item) {
+            Ok(head) => head,
+            Err(e) if crate::offline::unreachable(&e) => {
+                return queue("the ledger was unreachable", body)
+            }
+            Err(e) => return Err(e),
+        };
         let record = Record {
             time: Timestamp(now().0.max(last_time.0)),
             seq: seq + 1,
-            body: body(seq + 1)?,
+            body: body.clone(),
         };
         refuse_bad_text(&record)?;
-        let bytes = record.sign(&signer, Some(&ChainLink { item, prev }));
+        let bytes = record.sign(signer, Some(&ChainLink { item, prev }));
         match ctx.client.post(
             &format!("/v1/items/{item}/records"),
             "application/cose",
@@ -989,9 +1159,114 @@ fn append(
                 return Ok(());
             }
             Err(e) if e.status == Some(409) && attempt == 1 => continue,
+            Err(e) if crate::offline::unreachable(&e) => {
+                // The head was just read: keep it, so the queued record extends it.
+                let outbox = crate::offline::open(&ctx.home)?;
+                outbox
+                    .save_head(
+                        &item,
+                        crate::outbox::CachedHead {
+                            seq,
+                            hash: prev,
+                            time: last_time,
+                        },
+                    )
+                    .map_err(|e| CliError::coded(e.to_string(), e.code()))?;
+                return queue("the ledger was unreachable", body);
+            }
             Err(e) => return Err(e),
         }
     }
+}
+
+/// `provenance badge`: one badge on each piece given (ids, label payloads or URLs, a file of
+/// them, label photos), online or queued offline.
+fn badge_many(ctx: &Ctx, a: BadgeArgs) -> Result<(), CliError> {
+    let signer = read_key(&a.key)?;
+    let mut texts = a.items.clone();
+    if let Some(path) = &a.from {
+        let content = if path.as_os_str() == "-" {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .map_err(|e| CliError::io(format!("cannot read stdin: {e}")))?;
+            s
+        } else {
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::io(format!("cannot read {}: {e}", path.display())))?
+        };
+        texts.extend(
+            content
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    for path in &a.image {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::io(format!("cannot read {}: {e}", path.display())))?;
+        let text = provenance_verify::payload_from_image(&bytes)
+            .map_err(|e| CliError::coded(format!("{}: {e}", path.display()), e.code()))?;
+        texts.push(text);
+    }
+    let items = texts
+        .iter()
+        .map(|t| item_from_text(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = RecordBody::Badge(Badge {
+        event: a.event,
+        place: a.place,
+    });
+    for item in &items {
+        append_item(ctx, item, &a.key, &signer, a.offline, body.clone())?;
+    }
+    Ok(())
+}
+
+/// A piece named by its item id, its label payload (`PV1:...`) or its label URL
+/// (`https://host/v#PV1:...`, percent-encoded).
+fn item_from_text(text: &str) -> Result<ItemId, CliError> {
+    let text = text.trim();
+    let payload = match text.find("#PV1:") {
+        Some(at) => percent_decode(&text[at + 1..]),
+        None => text.to_string(),
+    };
+    if !payload.starts_with("PV1:") {
+        return parse_item(text);
+    }
+    let decoded = Payload::decode(&payload)
+        .map_err(|e| CliError::coded(format!("{text:?} is not a label payload: {e}"), e.code()))?;
+    let mint = decoded
+        .records()
+        .first()
+        .map(|m| m.to_vec())
+        .unwrap_or_default();
+    Ok(ItemId::derive(&mint))
+}
+
+/// Undoes the percent-encoding a label URL's fragment uses (`%20` for space, `%25` for `%`).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b,
+            bytes.get(i + 1).and_then(|&c| hex(c)),
+            bytes.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'%'));
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An owner as the verifier names one: "the maker", or "key id <16 hex>".
@@ -1609,6 +1884,35 @@ mod tests {
             1,
             "{text}"
         );
+    }
+
+    #[test]
+    fn pieces_are_named_by_id_payload_or_label_url() {
+        use provenance_core::{Mint, Payload, Record, RecordBody, RunId, SigningKey, Timestamp};
+        let mint = Record {
+            time: Timestamp(1),
+            seq: 0,
+            body: RecordBody::Mint(Mint {
+                run: RunId([1; 16]),
+                number: 1,
+                size: 1,
+                title: "T".into(),
+                microfactory: "M".into(),
+                owner: None,
+            }),
+        }
+        .sign(&SigningKey::from_seed([2; 32]), None);
+        let item = provenance_core::ItemId::derive(&mint);
+        let payload = Payload::Label(mint).encode();
+        let url = format!(
+            "https://ledger.example/v#{}",
+            payload.replace('%', "%25").replace(' ', "%20")
+        );
+        for text in [item.to_base32(), payload.clone(), url] {
+            assert_eq!(super::item_from_text(&text).unwrap(), item, "{text}");
+        }
+        assert_eq!(super::percent_decode("a%20b%25c%2"), "a b%c%2");
+        assert!(super::item_from_text("PV1:not base45!").is_err());
     }
 
     #[test]

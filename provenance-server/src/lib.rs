@@ -13,6 +13,8 @@ pub mod client;
 pub mod http;
 pub mod ledger;
 pub mod metrics;
+pub mod offline;
+pub mod outbox;
 pub mod qr;
 pub mod server;
 pub mod sqlite;
