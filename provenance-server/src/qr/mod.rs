@@ -58,6 +58,44 @@ pub fn encode(data: &str) -> Result<QrCode, QrError> {
         .map_err(|_| QrError::TooLong(data.len()))
 }
 
+/// The label URL for a ledger published at `public_url`: `<public_url>/v#<payload>`, the
+/// payload in the fragment (never sent to the server) with base45's space and `%` written
+/// `%20` and `%25`, so the whole fragment stays in the QR alphanumeric set and is a valid URL
+/// that camera apps open (spec §7.5).
+pub fn label_url(public_url: &str, payload: &str) -> String {
+    let mut url = format!("{}/v#", public_url.trim_end_matches('/'));
+    for c in payload.chars() {
+        match c {
+            ' ' => url.push_str("%20"),
+            '%' => url.push_str("%25"),
+            c => url.push(c),
+        }
+    }
+    url
+}
+
+/// Encodes a label URL at ECC M in the smallest version that fits, as two segments: the URL
+/// up to and including `#` in byte mode, the (alphanumeric) fragment in alphanumeric mode.
+pub fn encode_url(url: &str) -> Result<QrCode, QrError> {
+    let Some(hash) = url.find('#') else {
+        return encode(url);
+    };
+    let (prefix, fragment) = url.split_at(hash + 1);
+    if !is_alphanumeric(fragment) {
+        return encode(url);
+    }
+    for v in 1..=40 {
+        let mut bits = Bits::new(Version::Normal(v));
+        if bits.push_byte_data(prefix.as_bytes()).is_ok()
+            && bits.push_alphanumeric_data(fragment.as_bytes()).is_ok()
+            && bits.push_terminator(EcLevel::M).is_ok()
+        {
+            return QrCode::with_bits(bits, EcLevel::M).map_err(|_| QrError::TooLong(url.len()));
+        }
+    }
+    Err(QrError::TooLong(url.len()))
+}
+
 /// The module grid with a quiet zone of `qx` modules left and right and `qy` above and below:
 /// `grid[y][x]` is true for dark.
 fn grid_with(code: &QrCode, qx: usize, qy: usize) -> Vec<Vec<bool>> {

@@ -493,3 +493,28 @@ fn terminal_fits_80_columns_for_v15_and_reads_back() {
     assert_eq!(side_quiet_zone(77), 1);
     assert_eq!(side_quiet_zone(21), QUIET_ZONE);
 }
+
+/// Issue 10: a label URL for a 30-character public URL stays at or under QR version 12 at
+/// ECC M (URL in byte mode, fragment in alphanumeric mode) and reads back exactly.
+#[test]
+fn label_urls_fit_version_12_and_read_back() {
+    let public = "https://ledger.example.org/abc";
+    assert_eq!(public.len(), 30);
+    let mut worst = 0;
+    for number in 1..=20 {
+        let (payload, _) = label(number, "Eclipse Pin");
+        let url = label_url(public, &payload);
+        assert!(url.starts_with("https://ledger.example.org/abc/v#PV1:"), "{url}");
+        assert!(!url.contains(' '), "{url}");
+        let code = encode_url(&url).unwrap();
+        let Version::Normal(v) = code.version() else {
+            panic!("micro")
+        };
+        worst = worst.max(v);
+        let img = code.render::<Luma<u8>>().module_dimensions(4, 4).build();
+        let mut prepared = rqrr::PreparedImage::prepare(img);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids[0].decode().unwrap().1, url);
+    }
+    assert!(worst <= 12, "version {worst}");
+}
