@@ -261,6 +261,10 @@ pub struct ServeArgs {
     /// name (default: the address actually listened on, e.g. 127.0.0.1:8750).
     #[arg(long)]
     pub origin: Option<String>,
+    /// Where collectors reach this ledger, e.g. https://ledger.example: printed labels then
+    /// hold https://ledger.example/v#PV1:..., which a phone camera opens in the web verifier.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 /// `trust` subcommands.
@@ -529,6 +533,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             operator: a.operator.as_deref().map(parse_public).transpose()?,
             workers: a.workers,
             origin: a.origin,
+            public_url: a.public_url,
         }),
         Command::Keygen { out } => keygen(&ctx, &out),
         Command::Trust(TrustCommand::Add {
@@ -849,6 +854,13 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::io(format!("cannot create {}: {e}", dir.display())))?;
     }
+    // With a public URL the labels open the ledger's web verifier (spec §7.5).
+    let public_url = match &a.labels {
+        Some(_) => ctx.client.get_json("/v1/trust")?["public_url"]
+            .as_str()
+            .map(str::to_string),
+        None => None,
+    };
     let time = now();
     let mints: Vec<(u64, Vec<u8>)> = free
         .iter()
@@ -890,8 +902,16 @@ fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
                 let Some((number, bytes)) = mints.get(i) else {
                     break;
                 };
-                let result = mint_one(ctx, *number, bytes, &title, size, labels.as_deref())
-                    .map_err(|e| (*number, e));
+                let result = mint_one(
+                    ctx,
+                    *number,
+                    bytes,
+                    &title,
+                    size,
+                    labels.as_deref(),
+                    public_url.as_deref(),
+                )
+                .map_err(|e| (*number, e));
                 if let Some(bar) = &bar {
                     bar.inc(1);
                 }
@@ -994,25 +1014,32 @@ fn mint_one(
     title: &str,
     size: u64,
     labels: Option<&Path>,
+    public_url: Option<&str>,
 ) -> Result<Minted, CliError> {
     ctx.client.post("/v1/items", "application/cose", bytes)?;
-    label_files(number, bytes, title, size, labels)
+    label_files(number, bytes, title, size, labels, public_url)
 }
 
-/// Writes a minted piece's label files (SVG and PNG) when a labels directory is given.
+/// Writes a minted piece's label files (SVG and PNG) when a labels directory is given; with
+/// the ledger's public URL the code holds the label URL (spec §7.5), else the bare payload.
 fn label_files(
     number: u64,
     bytes: &[u8],
     title: &str,
     size: u64,
     labels: Option<&Path>,
+    public_url: Option<&str>,
 ) -> Result<Minted, CliError> {
     let item = ItemId::derive(bytes);
     let mut files = Vec::new();
     let mut label = None;
     if let Some(dir) = labels {
-        let code = qr::encode(&Payload::Label(bytes.to_vec()).encode())
-            .map_err(|e| CliError::msg(e.to_string()))?;
+        let payload = Payload::Label(bytes.to_vec()).encode();
+        let code = match public_url {
+            Some(url) => qr::encode_url(&qr::label_url(url, &payload)),
+            None => qr::encode(&payload),
+        }
+        .map_err(|e| CliError::msg(e.to_string()))?;
         let text = LabelText {
             number,
             size,
@@ -1066,6 +1093,7 @@ fn mint_offline(
             &cached.title,
             cached.size,
             a.labels.as_deref(),
+            None,
         )?);
     }
     let numbers: Vec<u64> = items.iter().map(|m| m.number).collect();

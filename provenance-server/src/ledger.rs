@@ -182,6 +182,7 @@ pub struct Ledger {
     runs: Mutex<HashMap<RunId, VerifiedRun>>,
     heads: Mutex<HashMap<ItemId, SignedHead>>,
     metrics: Arc<Metrics>,
+    public_url: Option<String>,
 }
 
 /// The current time at the edge (seconds since the epoch).
@@ -245,7 +246,20 @@ impl Ledger {
             runs: Mutex::new(HashMap::new()),
             heads: Mutex::new(HashMap::new()),
             metrics,
+            public_url: None,
         })
+    }
+
+    /// Where collectors reach this ledger (`serve --public-url`): labels then encode
+    /// `<public url>/v#PV1:...` (spec §7.5).
+    pub fn with_public_url(mut self, public_url: Option<String>) -> Self {
+        self.public_url = public_url.map(|u| u.trim_end_matches('/').to_string());
+        self
+    }
+
+    /// The public URL, if the ledger has one.
+    pub fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
     }
 
     /// The metrics.
@@ -655,6 +669,7 @@ impl Ledger {
             })
             .collect();
         json!({
+            "public_url": self.public_url,
             "version": content.version,
             "issued_at": content.issued_at.to_rfc3339(),
             "operator": self.operator.to_base64url(),

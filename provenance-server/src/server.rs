@@ -30,6 +30,9 @@ pub struct ServeOptions {
     pub workers: Option<usize>,
     /// The log's origin line in checkpoints (default: the bound listen address).
     pub origin: Option<String>,
+    /// Where collectors reach this ledger (`https://ledger.example`): labels then encode
+    /// `<public url>/v#PV1:...`, which opens the web verifier.
+    pub public_url: Option<String>,
 }
 
 /// Runs the ledger until a shutdown signal.
@@ -63,6 +66,17 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
         )));
     }
 
+    if let Some(url) = &opts.public_url {
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && !url.contains(['#', '?', ' '])
+            && url.len() <= 200;
+        if !ok {
+            return Err(CliError::msg(format!(
+                "--public-url {url:?}: give the ledger's base URL, e.g. https://ledger.example \
+                 (http or https, no query or fragment)"
+            )));
+        }
+    }
     let created = !opts.ledger_key.exists();
     let key = if created {
         let key = generate_key()?;
@@ -114,7 +128,8 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
             operator,
             metrics,
         )
-        .map_err(CliError::msg)?,
+        .map_err(CliError::msg)?
+        .with_public_url(opts.public_url.clone()),
     );
     {
         let mut out = std::io::stdout().lock();
