@@ -504,7 +504,10 @@ fn label_urls_fit_version_12_and_read_back() {
     for number in 1..=20 {
         let (payload, _) = label(number, "Eclipse Pin");
         let url = label_url(public, &payload);
-        assert!(url.starts_with("https://ledger.example.org/abc/v#PV1:"), "{url}");
+        assert!(
+            url.starts_with("https://ledger.example.org/abc/v#PV1:"),
+            "{url}"
+        );
         assert!(!url.contains(' '), "{url}");
         let code = encode_url(&url).unwrap();
         let Version::Normal(v) = code.version() else {
