@@ -138,7 +138,9 @@ impl PublicKey {
     }
 
     /// Strict Ed25519 verification (`verify_strict`: rejects small-order R and non-canonical S).
-    pub(crate) fn verify_strict(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
+    /// Public so that outside vectors (`tests/ed25519_external.rs`: CCTV, Wycheproof) run
+    /// through exactly the check records, head statements and owner proofs use.
+    pub fn verify_strict(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
         let signature = ed25519_dalek::Signature::from_bytes(signature);
         self.key.verify_strict(message, &signature).is_ok()
     }
