@@ -1522,4 +1522,41 @@ mod tests {
         assert_eq!(other.status, 500);
         a.execute_batch("ROLLBACK").unwrap();
     }
+
+    /// Issue 9.7, the cause: under load a reader that catches the wal-index header mid-update
+    /// takes the WAL write lock for a moment to re-read it. The writer used to begin DEFERRED
+    /// and read before its first write; upgrading a read transaction to a write one is the
+    /// case where SQLite answers SQLITE_BUSY at once, without the busy handler, so one append
+    /// in ~100,000 failed with 500. Here another connection holds the write lock when a batch
+    /// starts: the writer must wait for it (BEGIN IMMEDIATE under the busy timeout) and store,
+    /// not answer an error. The pause only lets the writer reach the lock; nothing is timed
+    /// (a slow writer still passes).
+    #[test]
+    fn writer_waits_for_a_write_lock_held_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open(&path, Arc::new(Metrics::default()), signer()).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut reply = store.submit(WriteOp::Trust {
+            version: 1,
+            issued_at: Timestamp(1),
+            bytes: b"list".to_vec(),
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            matches!(
+                reply.try_recv(),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+            ),
+            "the writer answered while another connection held the write lock"
+        );
+        other.execute_batch("ROLLBACK").unwrap();
+        assert!(matches!(
+            reply.blocking_recv().unwrap().unwrap(),
+            WriteOutcome::Stored { log_index: None }
+        ));
+        assert_eq!(store.latest_trust().unwrap(), Some(b"list".to_vec()));
+        store.shutdown();
+    }
 }
