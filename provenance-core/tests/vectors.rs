@@ -1010,6 +1010,61 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
     }
     .sign(&w.operator);
     v.push(tv);
+
+    // Issue 9 items 5 and 6: non-canonical keys where a transfer or a trust entry names a key,
+    // and a C1 control character (CSI, a one-character escape sequence on some terminals).
+    let base_chain = base();
+    let mut to_alias = Record {
+        time: w.at(3),
+        seq: base_chain.next_seq(),
+        body: RecordBody::Transfer(w.buyer.public_key()),
+    }
+    .to_payload();
+    let kpos = to_alias.len() - 32;
+    to_alias[kpos..].copy_from_slice(&non_canonical);
+    let link = base_chain.link();
+    v.push(pv(
+        "transfer-to-non-canonical-key",
+        "the maker-owner transfers to a key encoding y + p (y >= p), validly signed at its position",
+        base_chain
+            .push_bytes(sign_raw_payload_for_vectors(&w.maker, to_alias, Some(&link)))
+            .history(None)
+            .encode(),
+        "decode.bad_public_key",
+    ));
+    let mut tv = pv(
+        "trust-entry-non-canonical-key",
+        "a trust list, validly signed by the operator, whose host entry's key encodes y + p",
+        label(mint2.clone()),
+        "decode.bad_public_key",
+    );
+    let listed = TrustListContent {
+        version: 1,
+        issued_at: t("2026-01-15"),
+        ledger: None,
+        entries: vec![
+            entry(&w.maker, Role::Maker, "Karim Studio", "2026-01-01"),
+            entry(&w.stranger, Role::Host, "Alias Fair", "2026-01-01"),
+        ],
+    }
+    .sign(&w.operator);
+    // Re-signing an unedited payload gives back the operator's list, byte for byte.
+    assert_eq!(resign_trust_payload(&listed, |_| {}), listed);
+    tv.trust_list = resign_trust_payload(&listed, |payload| {
+        let stranger = w.stranger.public_key().to_bytes();
+        let at = payload.windows(32).position(|k| k == stranger).unwrap();
+        payload[at..at + 32].copy_from_slice(&non_canonical);
+    });
+    v.push(tv);
+    v.push(pv(
+        "text-c1-csi-in-repair-note",
+        "a repair note holding U+009B (C1 CSI) followed by 2J",
+        base()
+            .push(&w.desk, w.at(4), repair("polished\u{9b}2J"))
+            .history(None)
+            .encode(),
+        "decode.bad_text",
+    ));
     living_vectors(w, &mut v);
     for vector in &mut v {
         if vector.trust_list.is_empty() {
@@ -1031,6 +1086,33 @@ impl ChainBuilder {
 /// The ledger key named in the world's trust list.
 fn ledger_key() -> SigningKey {
     key(9)
+}
+
+/// A signed trust list with its payload edited by `edit`, signed again by the operator (seed 1)
+/// over the trust-list Sig_structure, so only the edit can make it fail.
+fn resign_trust_payload(signed: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let Value::Tag(18, inner) = ciborium::de::from_reader::<Value, _>(signed).unwrap() else {
+        panic!("not a COSE_Sign1")
+    };
+    let Value::Array(mut fields) = *inner else {
+        panic!("not an array")
+    };
+    let mut payload = fields[2].as_bytes().unwrap().clone();
+    edit(&mut payload);
+    let tbs = cbor(&Value::Array(vec![
+        Value::Text("Signature1".into()),
+        fields[0].clone(),
+        Value::Bytes(b"provenance/v1 trust-list".to_vec()),
+        Value::Bytes(payload.clone()),
+    ]));
+    let operator = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+    assert_eq!(
+        operator.verifying_key().to_bytes(),
+        key(1).public_key().to_bytes()
+    );
+    fields[2] = Value::Bytes(payload);
+    fields[3] = Value::Bytes(operator.sign(&tbs).to_bytes().to_vec());
+    cbor(&Value::Tag(18, Box::new(Value::Array(fields))))
 }
 
 /// Living payloads (mint + head statement) and anchored histories (spec §14).
