@@ -203,7 +203,24 @@ impl TrustListContent {
         ]))
     }
 
-    /// Signs the list with the operator's key.
+    /// Checks every display name against the text rule of spec §3 ([`crate::text`]), so an
+    /// operator can refuse a name that every verifier would refuse (`decode.bad_text`) before
+    /// signing the list.
+    pub fn check_text(&self) -> Result<(), DecodeError> {
+        for entry in &self.entries {
+            if let Some(c) = crate::text::first_forbidden(&entry.name) {
+                return Err(DecodeError::BadText {
+                    context: "trust entry",
+                    key: 3,
+                    character: u32::from(c),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs the list with the operator's key. Signing checks no rule: verification does
+    /// ([`TrustListContent::check_text`] lets a signer refuse names verification would).
     pub fn sign(&self, operator: &SigningKey) -> Vec<u8> {
         cose::sign(
             operator,
@@ -316,6 +333,7 @@ impl TrustList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codes::ErrorCode as _;
 
     fn entry(seed: u8, roles: Roles) -> TrustEntry {
         TrustEntry {
@@ -377,6 +395,30 @@ mod tests {
             TrustList::verify(&tampered, None).err(),
             Some(TrustError::SignatureInvalid)
         );
+    }
+
+    #[test]
+    fn display_names_with_control_or_bidi_characters_are_refused() {
+        let operator = SigningKey::from_seed([8; 32]);
+        assert_eq!(content().check_text(), Ok(()));
+        for (name, bad) in [
+            ("Karim\u{1b}[2J", 0x1b),
+            ("Karim\r\nOwners", 0x0d),
+            ("Studio \u{202e}oidutS", 0x202e),
+            ("Fair\u{9b}", 0x9b),
+        ] {
+            let mut list = content();
+            list.entries[1].name = name.into();
+            let expected = DecodeError::BadText {
+                context: "trust entry",
+                key: 3,
+                character: bad,
+            };
+            assert_eq!(list.check_text(), Err(expected.clone()), "{name:?}");
+            let refused = TrustList::verify(&list.sign(&operator), None).unwrap_err();
+            assert_eq!(refused, TrustError::Decode(expected), "{name:?}");
+            assert_eq!(refused.code(), "decode.bad_text");
+        }
     }
 
     #[test]
