@@ -14,9 +14,12 @@ const BIDI_FORMATTING: [char; 12] = [
     '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
 ];
 
+/// The line and paragraph separators (Unicode Zl, Zp), which some displays break lines at.
+const SEPARATORS: [char; 2] = ['\u{2028}', '\u{2029}'];
+
 /// Whether `c` may appear in signed text.
 pub fn is_allowed(c: char) -> bool {
-    !c.is_control() && !BIDI_FORMATTING.contains(&c)
+    !c.is_control() && !BIDI_FORMATTING.contains(&c) && !SEPARATORS.contains(&c)
 }
 
 /// The first character signed text may not hold, if any.
@@ -48,7 +51,8 @@ mod tests {
     #[test]
     fn controls_and_bidi_are_forbidden_everything_else_allowed() {
         for bad in [
-            '\u{1b}', '\r', '\n', '\t', '\0', '\u{7f}', '\u{85}', '\u{9b}', '\u{202e}',
+            '\u{2028}', '\u{2029}', '\u{1b}', '\r', '\n', '\t', '\0', '\u{7f}', '\u{85}', '\u{9b}',
+            '\u{202e}',
         ] {
             assert!(!is_allowed(bad), "{bad:?}");
         }
