@@ -66,36 +66,9 @@ fn validate_history(bytes: &[u8]) -> Result<(), String> {
 fn a_fresh_items_head_payload_and_export_match_the_cddl() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(tmp.path(), &[]);
-    server.ok(&["keygen", "-o", "maker.pem"]);
-    server.ok(&[
-        "trust",
-        "add",
-        "--public",
-        "maker.pem",
-        "--role",
-        "maker",
-        "--name",
-        "Maker",
-    ]);
-    let run = server
-        .ok(&[
-            "run",
-            "create",
-            "-k",
-            "maker.pem",
-            "--title",
-            "T",
-            "--microfactory",
-            "M",
-            "--size",
-            "1",
-        ])
-        .trim()
-        .to_string();
-    let item = server
-        .ok(&["mint", "-k", "maker.pem", "--run", &run])
-        .trim()
-        .to_string();
+    server.parties(&[("maker", "maker")]);
+    let run = server.run_of("maker", "T", 1);
+    let item = server.mint_of("maker", &run, 1).remove(0);
 
     let (status, head) = get(
         &format!("{}/v1/items/{item}/head", server.url),

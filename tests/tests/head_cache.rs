@@ -25,40 +25,9 @@ fn a_flood_of_gets_signs_one_statement_per_head() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let server = Server::start(&dir, &[]);
-    for name in ["maker", "alice"] {
-        server.ok(&["keygen", "--out", &format!("{name}.pem")]);
-    }
-    server.ok(&[
-        "trust",
-        "add",
-        "--operator-key",
-        "ledger.pem",
-        "--public",
-        "maker.pem",
-        "--role",
-        "maker",
-        "--name",
-        "Maker",
-    ]);
-    let run = server
-        .ok(&[
-            "run",
-            "create",
-            "--key",
-            "maker.pem",
-            "--title",
-            "T",
-            "--microfactory",
-            "M",
-            "--size",
-            "2",
-        ])
-        .trim()
-        .to_string();
-    let item = server
-        .ok(&["mint", "--key", "maker.pem", "--run", &run, "--count", "1"])
-        .trim()
-        .to_string();
+    server.parties(&[("maker", "maker"), ("alice", "")]);
+    let run = server.run_of("maker", "T", 2);
+    let item = server.mint_of("maker", &run, 1).remove(0);
 
     let before = signed_count(&server);
     let head_url = format!("{}/v1/items/{item}/head", server.url);

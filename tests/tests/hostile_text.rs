@@ -12,19 +12,7 @@ fn control_characters_are_refused_at_signing_and_at_append() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let server = Server::start(&dir, &[]);
-    for (name, role) in [("maker", "maker"), ("host", "host")] {
-        server.ok(&["keygen", "-o", &format!("{name}.pem")]);
-        server.ok(&[
-            "trust",
-            "add",
-            "--public",
-            &format!("{name}.pem"),
-            "--role",
-            role,
-            "--name",
-            name,
-        ]);
-    }
+    server.parties(&[("maker", "maker"), ("host", "host")]);
     // A display name with a newline is refused before anything is signed.
     let out = server.cli(&[
         "trust",
@@ -38,25 +26,8 @@ fn control_characters_are_refused_at_signing_and_at_append() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("[decode.bad_text]"));
-    let run = server
-        .ok(&[
-            "run",
-            "create",
-            "-k",
-            "maker.pem",
-            "--title",
-            "T",
-            "--microfactory",
-            "M",
-            "--size",
-            "1",
-        ])
-        .trim()
-        .to_string();
-    let item = server
-        .ok(&["mint", "-k", "maker.pem", "--run", &run])
-        .trim()
-        .to_string();
+    let run = server.run_of("maker", "T", 1);
+    let item = server.mint_of("maker", &run, 1).remove(0);
     let before = server.stored();
 
     // The CLI refuses to sign it.

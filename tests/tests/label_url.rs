@@ -11,36 +11,12 @@ fn labels_of_a_public_ledger_open_its_web_verifier() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let server = Server::start(&dir, &["--public-url", "https://ledger.example.org/abc/"]);
-    server.ok(&["keygen", "-o", "maker.pem"]);
-    server.ok(&[
-        "trust",
-        "add",
-        "--public",
-        "maker.pem",
-        "--role",
-        "maker",
-        "--name",
-        "Maker",
-    ]);
+    server.parties(&[("maker", "maker")]);
     assert_eq!(
         server.get_json("/v1/trust")["public_url"],
         "https://ledger.example.org/abc"
     );
-    let run = server
-        .ok(&[
-            "run",
-            "create",
-            "-k",
-            "maker.pem",
-            "--title",
-            "T",
-            "--microfactory",
-            "M",
-            "--size",
-            "3",
-        ])
-        .trim()
-        .to_string();
+    let run = server.run_of("maker", "T", 3);
     server.ok(&[
         "mint",
         "-k",

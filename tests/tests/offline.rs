@@ -39,49 +39,16 @@ fn ok(dir: &Path, home: &Path, url: &str, args: &[&str]) -> String {
 /// A ledger with a maker, a desk, a host, alice and carol, and `pieces` pieces minted.
 fn world(dir: &Path, pieces: usize) -> (Server, String, Vec<String>) {
     let server = Server::start(dir, &[]);
-    for name in ["maker", "desk", "host", "alice", "bob", "carol"] {
-        server.ok(&["keygen", "-o", &format!("{name}.pem")]);
-    }
-    for (name, role) in [("maker", "maker"), ("desk", "repairer"), ("host", "host")] {
-        server.ok(&[
-            "trust",
-            "add",
-            "--public",
-            &format!("{name}.pem"),
-            "--role",
-            role,
-            "--name",
-            name,
-        ]);
-    }
-    let run = server
-        .ok(&[
-            "run",
-            "create",
-            "-k",
-            "maker.pem",
-            "--title",
-            "Pop",
-            "--microfactory",
-            "M",
-            "--size",
-            "200",
-        ])
-        .trim()
-        .to_string();
-    let items: Vec<String> = server
-        .ok(&[
-            "mint",
-            "-k",
-            "maker.pem",
-            "--run",
-            &run,
-            "-n",
-            &pieces.to_string(),
-        ])
-        .lines()
-        .map(str::to_string)
-        .collect();
+    server.parties(&[
+        ("maker", "maker"),
+        ("desk", "repairer"),
+        ("host", "host"),
+        ("alice", ""),
+        ("bob", ""),
+        ("carol", ""),
+    ]);
+    let run = server.run_of("maker", "Pop", 200);
+    let items = server.mint_of("maker", &run, pieces as u64);
     (server, run, items)
 }
 

@@ -328,3 +328,60 @@ pub fn spec_status(code: &str) -> u16 {
         .parse()
         .unwrap_or_else(|_| panic!("spec §10 gives {code} no HTTP status ({column})"))
 }
+
+impl Server {
+    /// The fixture most tests start from: a key file `<name>.pem` per party, and the ones with
+    /// a role added to the trust list under their own name (`role` is `maker`, `repairer`,
+    /// `host`, or empty for a plain owner key).
+    pub fn parties(&self, parties: &[(&str, &str)]) {
+        for (name, role) in parties {
+            self.ok(&["keygen", "-o", &format!("{name}.pem")]);
+            if !role.is_empty() {
+                self.ok(&[
+                    "trust",
+                    "add",
+                    "--public",
+                    &format!("{name}.pem"),
+                    "--role",
+                    role,
+                    "--name",
+                    name,
+                ]);
+            }
+        }
+    }
+
+    /// Registers a run of `size` by `maker` (a key file name without `.pem`); its id.
+    pub fn run_of(&self, maker: &str, title: &str, size: u64) -> String {
+        self.ok(&[
+            "run",
+            "create",
+            "-k",
+            &format!("{maker}.pem"),
+            "--title",
+            title,
+            "--microfactory",
+            "M",
+            "--size",
+            &size.to_string(),
+        ])
+        .trim()
+        .to_string()
+    }
+
+    /// Mints `count` pieces of `run` by `maker`; their item ids.
+    pub fn mint_of(&self, maker: &str, run: &str, count: u64) -> Vec<String> {
+        self.ok(&[
+            "mint",
+            "-k",
+            &format!("{maker}.pem"),
+            "--run",
+            run,
+            "-n",
+            &count.to_string(),
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+}
