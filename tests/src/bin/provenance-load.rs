@@ -9,7 +9,8 @@
 //! the server's CPU time per append and its group-commit batch sizes, and, in the same run,
 //! the machine's limits: raw Ed25519 `verify_strict` per second (one thread and all cores) and
 //! raw SQLite durable commits per second (WAL, `synchronous=FULL`, one row and 256 rows per
-//! commit), with the ratios.
+//! commit), with the ratios. Any append not acknowledged with 201 is counted by HTTP status and
+//! problem code, and makes the program exit 1 after its report.
 //!
 //! ```text
 //! cargo build --release -p provenance-server --bin provenance
@@ -547,6 +548,8 @@ struct ConnResult {
     ok: u64,
     errors: u64,
     first_error: Option<String>,
+    /// Errors by "HTTP status code" (the problem's code, or "-" when the body has none).
+    by_code: std::collections::BTreeMap<String, u64>,
 }
 
 /// One connection's share: items `j, j + C, j + 2C, …`, round-robin, record `r` of each item
@@ -576,6 +579,7 @@ fn drive(
         ok: 0,
         errors: 0,
         first_error: None,
+        by_code: std::collections::BTreeMap::new(),
     };
     if mine.is_empty() {
         return Ok(out);
@@ -617,6 +621,13 @@ fn drive(
                     .push(latency.as_micros().min(u32::MAX as u128) as u32);
             } else {
                 out.errors += 1;
+                let code = serde_json::from_slice::<serde_json::Value>(&answer.body)
+                    .ok()
+                    .and_then(|v| v["code"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "-".into());
+                *out.by_code
+                    .entry(format!("HTTP {} {code}", answer.status))
+                    .or_default() += 1;
                 if out.first_error.is_none() {
                     out.first_error = Some(format!(
                         "HTTP {} {}",
@@ -839,10 +850,14 @@ fn run(args: Args) -> Result<(), Error> {
 
     let mut latencies = Vec::new();
     let (mut ok, mut errors, mut first_error) = (0u64, 0u64, None);
+    let mut by_code = std::collections::BTreeMap::<String, u64>::new();
     for r in results {
         let r = r?;
         ok += r.ok;
         errors += r.errors;
+        for (code, n) in r.by_code {
+            *by_code.entry(code).or_default() += n;
+        }
         latencies.extend(r.latencies);
         if first_error.is_none() {
             first_error = r.first_error;
@@ -855,6 +870,14 @@ fn run(args: Args) -> Result<(), Error> {
         "appends: {ok} acknowledged (201) in {elapsed:.2} s = {appends_per_sec:.0} appends/s; \
          {errors} errors"
     );
+    let by_code = by_code
+        .iter()
+        .map(|(code, n)| format!("{n} x {code}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if errors > 0 {
+        println!("errors by code: {by_code}");
+    }
     let first_error_line = first_error.clone();
     if let Some(e) = first_error {
         println!("first error: {e}");
@@ -915,7 +938,7 @@ fn run(args: Args) -> Result<(), Error> {
     let unacknowledged = |errors: u64| -> Result<(), Error> {
         if errors > 0 {
             return fail(format!(
-                "{errors} appends were not acknowledged (first: {})",
+                "{errors} appends were not acknowledged ({by_code}; first: {})",
                 first_error_line.clone().unwrap_or_default()
             ));
         }
