@@ -247,3 +247,46 @@ fn key_file_mistakes_say_what_is_wrong() {
         "{err}"
     );
 }
+
+/// Issue 9.8: a CLI key file that group or others can read still works (only `serve` refuses
+/// its ledger key) but is warned about on stderr, with the fix.
+#[test]
+fn a_readable_cli_key_is_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let keygen = Command::new(bin())
+        .current_dir(dir)
+        .args(["keygen", "-o", "k.pem"])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    assert_eq!(mode(&dir.join("k.pem")), 0o600);
+    let prove = || {
+        Command::new(bin())
+            .current_dir(dir)
+            .args([
+                "prove",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "-k",
+                "k.pem",
+                "--challenge",
+                "n",
+                "--server",
+                "http://127.0.0.1:9",
+            ])
+            .output()
+            .unwrap()
+    };
+    let quiet = String::from_utf8_lossy(&prove().stderr).into_owned();
+    assert!(!quiet.contains("warning: key file"), "{quiet}");
+    std::fs::set_permissions(dir.join("k.pem"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let err = String::from_utf8_lossy(&prove().stderr).into_owned();
+    assert!(
+        err.contains("warning: key file") && err.contains("mode 0640") && err.contains("chmod 600"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("[cli.key_file]"),
+        "the key itself is accepted: {err}"
+    );
+}
