@@ -207,6 +207,7 @@ pub const ALL_CODES: &[(&str, &str)] = &[
         "malformed path or query parameter (400)",
     ),
     ("ledger.not_found", "no such item or run (404)"),
+    ("ledger.unknown_endpoint", "no endpoint at this path (404)"),
     (
         "ledger.run_not_registered",
         "a mint names a run this ledger has not registered for its maker (422)",

@@ -265,6 +265,18 @@ pub struct ServeArgs {
     /// hold https://ledger.example/v#PV1:..., which a phone camera opens in the web verifier.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Open connections one client address may hold; more get 429 and are closed.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_connections_per_peer: usize,
+    /// Open connections in all; more get 503 (except /healthz) and are closed.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds for a request's headers to arrive.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub head_timeout: u64,
+    /// Seconds for a request's body to arrive; slower gets 408 and is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub body_timeout: u64,
 }
 
 /// `trust` subcommands.
@@ -534,6 +546,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             workers: a.workers,
             origin: a.origin,
             public_url: a.public_url,
+            limits: crate::admission::Limits {
+                per_peer: a.max_connections_per_peer.max(1),
+                total: a.max_connections.max(1),
+                head_timeout: std::time::Duration::from_secs(a.head_timeout.max(1)),
+                body_timeout: std::time::Duration::from_secs(a.body_timeout.max(1)),
+            },
         }),
         Command::Keygen { out } => keygen(&ctx, &out),
         Command::Trust(TrustCommand::Add {

@@ -10,6 +10,7 @@ use provenance_core::limits::{MAX_RECORD_BYTES, MAX_TRUST_LIST_BYTES};
 use provenance_core::{ItemId, RunId};
 use serde_json::json;
 
+use crate::admission::Limits;
 use crate::ledger::{query_u64, Accepted, Ledger, Problem};
 use crate::qr;
 
@@ -36,9 +37,37 @@ pub fn problem_response(p: &Problem) -> HttpResponse {
             json!({"seq": head.seq, "hash": head.hash.to_hex()}),
         );
     }
-    HttpResponse::build(status)
+    let mut response = HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
-        .body(body.to_string())
+        .body(body.to_string());
+    // A client refused for its pace or its number of connections loses the connection too.
+    if matches!(p.status, 408 | 429 | 503) {
+        response
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+    }
+    response
+}
+
+/// The answer to a request on a connection the admission bounds refuse, if any
+/// ([`crate::admission`]): 429 over the per-address bound, 503 over the overall bound
+/// (except `/healthz`, which keeps answering).
+pub fn admission_refusal(req: &HttpRequest) -> Option<HttpResponse> {
+    use crate::admission::{Slot, Verdict};
+    let slot = req.conn_data::<Slot>()?;
+    let p = match slot.verdict {
+        Verdict::Admitted => return None,
+        Verdict::Overloaded if req.path() == "/healthz" => return None,
+        Verdict::PeerFull => Problem::coded(
+            "ledger.too_many_connections",
+            "this address holds too many open connections to the ledger; close some and retry",
+        ),
+        Verdict::Overloaded => Problem::coded(
+            "ledger.overloaded",
+            "the ledger is at its connection limit; retry later",
+        ),
+    };
+    Some(problem_response(&p))
 }
 
 fn reject(ledger: &Ledger, p: Problem) -> HttpResponse {
@@ -104,15 +133,32 @@ async fn read_body(
             return Err(too_large(len.to_string()));
         }
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| Problem::bad_request(format!("could not read the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large(format!("more than {limit}")));
+    let deadline = req
+        .app_data::<web::Data<Limits>>()
+        .map_or(Limits::default().body_timeout, |l| l.body_timeout);
+    let read = async {
+        let mut body = Vec::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| Problem::bad_request(format!("could not read the body: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large(format!("more than {limit}")));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(body)
+    };
+    let body = actix_web::rt::time::timeout(deadline, read)
+        .await
+        .map_err(|_| {
+            Problem::coded(
+                "ledger.request_timeout",
+                format!(
+                    "the body did not arrive within {} s; the connection is closed",
+                    deadline.as_secs()
+                ),
+            )
+        })??;
     if body.is_empty() {
         return Err(Problem::new(400, "decode.malformed", "the body is empty"));
     }
@@ -373,25 +419,55 @@ async fn metrics(ledger: web::Data<Ledger>) -> HttpResponse {
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
-    problem_response(&Problem::not_found(format!(
-        "no endpoint {} {}",
-        req.method(),
-        req.path()
-    )))
+    problem_response(&Problem::coded(
+        "ledger.unknown_endpoint",
+        format!("no endpoint {} {}", req.method(), req.path()),
+    ))
 }
 
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    let mut p = Problem::bad_request(format!("{} is not allowed on {}", req.method(), req.path()));
-    p.status = 405;
-    problem_response(&p)
+/// 405 with the `Allow` header RFC 9110 §15.5.6 requires.
+fn method_not_allowed(
+    allow: &'static str,
+) -> impl Fn(HttpRequest) -> std::future::Ready<HttpResponse> + Clone {
+    move |req: HttpRequest| {
+        let p = Problem::coded(
+            "ledger.method_not_allowed",
+            format!(
+                "{} is not allowed on {}; allowed: {allow}",
+                req.method(),
+                req.path()
+            ),
+        );
+        let mut response = problem_response(&p);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        std::future::ready(response)
+    }
 }
 
-/// Registers every route on an actix app.
+/// Registers every route on an actix app, with the default [`Limits`].
 pub fn configure(ledger: Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
+    configure_with(ledger, Limits::default())
+}
+
+/// Registers every route on an actix app; request bodies get `limits.body_timeout`.
+pub fn configure_with(ledger: Arc<Ledger>, limits: Limits) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
-        let resource =
-            |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
-        cfg.app_data(web::Data::from(ledger))
+        let get = |path: &str| {
+            web::resource(path).default_service(web::to(method_not_allowed("GET, HEAD")))
+        };
+        let post =
+            |path: &str| web::resource(path).default_service(web::to(method_not_allowed("POST")));
+        let resource = |path: &str| match path {
+            "/v1/runs" | "/v1/items" | "/v1/items/{item}/records" => post(path),
+            "/v1/trust" => {
+                web::resource(path).default_service(web::to(method_not_allowed("GET, HEAD, POST")))
+            }
+            _ => get(path),
+        };
+        cfg.app_data(web::Data::new(limits))
+            .app_data(web::Data::from(ledger))
             .service(resource("/v1/runs").route(web::post().to(post_run)))
             .service(resource("/v1/runs/{run}").route(web::get().to(get_run)))
             .service(resource("/v1/items").route(web::post().to(post_item)))

@@ -8,6 +8,7 @@
 //! authorize → compare-and-swap, chain cache) → [`store::LedgerStore`] ([`sqlite`] backend).
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod cli;
 pub mod client;
 pub mod http;

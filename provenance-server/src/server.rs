@@ -33,6 +33,21 @@ pub struct ServeOptions {
     /// Where collectors reach this ledger (`https://ledger.example`): labels then encode
     /// `<public url>/v#PV1:...`, which opens the web verifier.
     pub public_url: Option<String>,
+    /// Connection and request-time bounds (issue 9.1).
+    pub limits: crate::admission::Limits,
+}
+
+/// Raises the soft open-files limit to the hard limit, so the admission bounds (not the
+/// kernel) decide when connections are refused; warns when even the hard limit is below them.
+fn raise_fd_limit(limits: &crate::admission::Limits) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) if n < limits.total as u64 + 256 => tracing::warn!(
+            "open-files limit {n} is below the connection bound {}: raise it (ulimit -n)",
+            limits.total
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot raise the open-files limit: {e}"),
+    }
 }
 
 /// Runs the ledger until a shutdown signal.
@@ -137,9 +152,33 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
     }
     let result = actix_web::rt::System::new().block_on(async move {
         let app_ledger = ledger.clone();
+        let limits = opts.limits;
+        let admission = crate::admission::Admission::new(limits);
+        raise_fd_limit(&limits);
         let mut server = HttpServer::new(move || {
-            App::new().configure(crate::http::configure(app_ledger.clone()))
+            App::new()
+                .wrap_fn(|req, srv| {
+                    use actix_web::dev::Service as _;
+                    use futures_util::future::{ready, Either, FutureExt as _};
+                    match crate::http::admission_refusal(req.request()) {
+                        Some(refusal) => Either::Left(ready(Ok(req
+                            .into_response(refusal)
+                            .map_into_right_body()))),
+                        None => {
+                            Either::Right(srv.call(req).map(|r| r.map(|r| r.map_into_left_body())))
+                        }
+                    }
+                })
+                .configure(crate::http::configure_with(app_ledger.clone(), limits))
         })
+        .on_connect(move |conn, ext| {
+            let peer = conn
+                .downcast_ref::<actix_web::rt::net::TcpStream>()
+                .and_then(|s| s.peer_addr().ok())
+                .map(|a| a.ip());
+            ext.insert(admission.admit(peer));
+        })
+        .client_request_timeout(limits.head_timeout)
         .shutdown_timeout(30);
         if let Some(w) = opts.workers {
             server = server.workers(w.max(1));

@@ -155,6 +155,11 @@ impl Server {
         self.child.wait().unwrap();
     }
 
+    /// The server process's id (for its memory in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts again on the same database and key.
     pub fn restart_args(&self) -> Vec<String> {
         self.extra.clone()
