@@ -241,6 +241,7 @@ pub struct LedgerKeyArgs {
 
 /// `serve` options.
 #[derive(Debug, Args)]
+#[allow(rustdoc::bare_urls)] // the field docs are also the --help text, where links stay plain
 pub struct ServeArgs {
     /// The SQLite database (created with its schema on first start).
     #[arg(long, default_value = "provenance.db")]
