@@ -43,7 +43,11 @@ fn rss_kb(pid: u32) -> u64 {
 
 #[test]
 fn slow_bodies_are_bounded_and_normal_clients_keep_working() {
-    rlimit::increase_nofile_limit(u64::MAX).unwrap();
+    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap();
+    assert!(
+        files >= SLOW as u64 + 256,
+        "this test opens {SLOW} sockets; the open-files hard limit is {files} (ulimit -Hn)"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(
         tmp.path(),
