@@ -1271,13 +1271,9 @@ fn badge_many(ctx: &Ctx, a: BadgeArgs) -> Result<(), CliError> {
 }
 
 /// A piece named by its item id, its label payload (`PV1:...`) or its label URL
-/// (`https://host/v#PV1:...`, percent-encoded).
+/// (`https://host/v#PV1:...`, percent-encoded; spec §7.5).
 fn item_from_text(text: &str) -> Result<ItemId, CliError> {
-    let text = text.trim();
-    let payload = match text.find("#PV1:") {
-        Some(at) => percent_decode(&text[at + 1..]),
-        None => text.to_string(),
-    };
+    let payload = provenance_verify::payload_from_text(text);
     if !payload.starts_with("PV1:") {
         return parse_item(text);
     }
@@ -1289,31 +1285,6 @@ fn item_from_text(text: &str) -> Result<ItemId, CliError> {
         .map(|m| m.to_vec())
         .unwrap_or_default();
     Ok(ItemId::derive(&mint))
-}
-
-/// Undoes the percent-encoding a label URL's fragment uses (`%20` for space, `%25` for `%`).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b,
-            bytes.get(i + 1).and_then(|&c| hex(c)),
-            bytes.get(i + 2).and_then(|&c| hex(c)),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push(u8::try_from(h * 16 + l).unwrap_or(b'%'));
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An owner as the verifier names one: "the maker", or "key id <16 hex>".
@@ -1958,7 +1929,6 @@ mod tests {
         for text in [item.to_base32(), payload.clone(), url] {
             assert_eq!(super::item_from_text(&text).unwrap(), item, "{text}");
         }
-        assert_eq!(super::percent_decode("a%20b%25c%2"), "a b%c%2");
         assert!(super::item_from_text("PV1:not base45!").is_err());
     }
 

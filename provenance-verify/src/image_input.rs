@@ -1,7 +1,8 @@
 //! Reading a payload from a photo or scan of a QR label (PNG or JPEG).
 //!
 //! The image is decoded with size limits, converted to grayscale, and every QR grid `rqrr`
-//! finds is decoded; the first one that holds a `PV1:` payload wins.
+//! finds is decoded; the first one that holds a `PV1:` payload (bare, or in a label URL's
+//! fragment) wins.
 //!
 //! SVG (what `provenance mint --labels` and `provenance qr --out x.svg` also write) is not
 //! rasterized here, to keep the verifier small: it is recognised and refused with
@@ -109,11 +110,13 @@ pub fn payload_from_image(bytes: &[u8]) -> Result<String, ImageInputError> {
             .collect::<Vec<String>>()
     }))
     .map_err(|_| ImageInputError::NoQr)?;
+    // A bare `PV1:` string, or a label URL whose fragment holds one (spec §7.5).
     if let Some(payload) = contents
         .iter()
-        .find(|text| text.trim().starts_with(PAYLOAD_PREFIX))
+        .map(|text| crate::payload_from_text(text))
+        .find(|text| text.starts_with(PAYLOAD_PREFIX))
     {
-        return Ok(payload.trim().to_string());
+        return Ok(payload);
     }
     match contents.into_iter().next() {
         Some(text) => Err(ImageInputError::NotAPayload(text)),

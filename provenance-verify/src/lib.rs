@@ -29,9 +29,15 @@ use provenance_core::{
 };
 use serde::Serialize;
 
+#[cfg(feature = "image")]
 pub mod image_input;
+pub mod text_input;
+#[cfg(feature = "wasm")]
+pub mod wasm;
 
+#[cfg(feature = "image")]
 pub use image_input::{payload_from_image, ImageInputError};
+pub use text_input::payload_from_text;
 
 /// Code for input that could not be read at all (a file or image that cannot be opened or
 /// decoded). Not in `provenance_core::codes::ALL_CODES`: it is the verifier's own.
@@ -460,6 +466,41 @@ impl Current<'_> {
     fn void(&self) -> bool {
         self.ahead().map_or(self.chain.is_void(), |h| h.void)
     }
+}
+
+/// Everything the web verifier does in one call (and what its wasm export returns as JSON):
+/// the trust list bytes verified (the operator pinned when `operator` is given, base64url),
+/// `payload` read as a `PV1:` string or a label URL ([`payload_from_text`]), verified at
+/// `now` (Unix seconds) with the default [`Options`], the owner `challenge` (nonce, answer)
+/// checked when given, and the trust anchor noted. Never panics.
+pub fn verify_text(
+    payload: &str,
+    trust: &[u8],
+    operator: Option<&str>,
+    now: u64,
+    challenge: Option<(&str, &str)>,
+) -> Report {
+    let pinned = match operator.map(PublicKey::from_base64url).transpose() {
+        Ok(key) => key,
+        Err(e) => {
+            return Report::unreadable(
+                CODE_INPUT_UNREADABLE,
+                "bad operator key",
+                format!("the pinned operator key is not usable: {e}"),
+            )
+        }
+    };
+    let trust = match load_trust(trust, pinned.as_ref()) {
+        Ok(trust) => trust,
+        Err(report) => return *report,
+    };
+    let text = payload_from_text(payload);
+    let mut report = verify_with(text.as_str(), &trust, Timestamp(now), Options::default());
+    if let Some((nonce, answer)) = challenge {
+        report.check_owner(nonce.as_bytes(), answer);
+    }
+    report.note_trust_anchor(&trust, pinned.is_some());
+    report
 }
 
 /// Verifies a signed trust list file, optionally pinning the operator key. On failure, returns

@@ -178,7 +178,12 @@ fn run(cli: &Cli) -> Report {
                 Ok(bytes) => verify_with(&bytes, &trust, now, options),
                 Err(why) => return unreadable("cannot read stdin", why),
             },
-            Some(text) => verify_with(text, &trust, now, options),
+            Some(text) => verify_with(
+                provenance_verify::payload_from_text(text).as_str(),
+                &trust,
+                now,
+                options,
+            ),
             // clap's input group makes one of the three required.
             None => return unreadable("no input", "give PAYLOAD, -, --image or --file".into()),
         }

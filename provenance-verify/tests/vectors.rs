@@ -168,3 +168,37 @@ fn every_vector_through_the_binary() {
         check(name, verdict, json["code"].as_str(), codes, exit_code, v);
     }
 }
+
+/// The web verifier's entry point (`verify_text`, what the wasm export returns as JSON) gives
+/// the library's report for every vector, and a label URL (spec §7.5) gives the same JSON as
+/// the bare payload.
+#[test]
+fn every_vector_through_verify_text_and_as_a_label_url() {
+    use provenance_verify::verify_text;
+    for v in vectors() {
+        let name = field(&v, "name");
+        let trust = hex::decode(field(&v, "trust_list_hex")).unwrap();
+        let operator: [u8; 32] = hex::decode(field(&v, "operator_public_key_hex"))
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let operator = PublicKey::from_bytes(&operator).unwrap().to_base64url();
+        let now = Timestamp::parse(field(&v, "now")).unwrap().0;
+        let payload = field(&v, "payload");
+        let mut library = run_library(&v);
+        if let Ok(list) = provenance_core::TrustList::verify(&trust, None) {
+            library.note_trust_anchor(&list, true);
+        }
+        let text = verify_text(payload, &trust, Some(&operator), now, None);
+        let json = |r: &provenance_verify::Report| serde_json::to_string(r).unwrap();
+        if library.verdict != Verdict::Unreadable || text.verdict != Verdict::Unreadable {
+            assert_eq!(json(&text), json(&library), "{name}");
+        }
+        let url = format!(
+            "https://ledger.example/v#{}",
+            payload.replace('%', "%25").replace(' ', "%20")
+        );
+        let from_url = verify_text(&url, &trust, Some(&operator), now, None);
+        assert_eq!(json(&from_url), json(&text), "{name} as a URL");
+    }
+}

@@ -47,6 +47,26 @@ fn labels_of_a_public_ledger_open_its_web_verifier() {
     }
     assert_eq!(seen, 3);
 
+    // The offline verifier reads the label URL from the photo and from the text alike.
+    server.ok(&["trust", "export", "-o", "trust.cbor"]);
+    let png = std::fs::read_dir(dir.join("labels"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "png"))
+        .unwrap();
+    let url = decode_qr(&png);
+    for args in [vec!["--image", png.to_str().unwrap()], vec![url.as_str()]] {
+        let out = std::process::Command::new(common::verifier_bin())
+            .current_dir(&dir)
+            .args(["--trust", "trust.cbor", "--json"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["verdict"], "genuine_with_warnings", "{report}");
+        assert_eq!(report["findings"][0]["code"], "payload.label_only");
+    }
+
     // Anything but a base URL is refused at start.
     let out = std::process::Command::new(common::bin())
         .current_dir(&dir)
