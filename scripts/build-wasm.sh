@@ -27,7 +27,7 @@ cargo rustc --quiet --locked --profile wasm-release --target wasm32-unknown-unkn
 OUT=provenance-verify/web/pkg
 rm -rf "$OUT" && mkdir -p "$OUT"
 wasm-bindgen --target web --no-typescript --out-dir "$OUT" \
-  target/wasm32-unknown-unknown/wasm-release/provenance_verify.wasm
+  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/provenance_verify.wasm"
 "$WASM_OPT" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   "$OUT/provenance_verify_bg.wasm" -o "$OUT/provenance_verify_bg.wasm"
 ls -l "$OUT"
