@@ -344,3 +344,45 @@ fn a_corrupt_outbox_is_a_clear_error_and_stays_as_it_was() {
     );
     assert_eq!(std::fs::read(home.join("outbox.db")).unwrap(), garbage);
 }
+
+/// Fast door capture from label photos: `badge --image` reads each label (bare payload or
+/// label URL) and queues one badge per piece.
+#[test]
+fn badges_from_label_photos_are_queued_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let home = dir.join("home");
+    let server = Server::start(&dir, &["--public-url", "https://ledger.example.org"]);
+    server.parties(&[("maker", "maker"), ("host", "host")]);
+    let run = server.run_of("maker", "Pop", 5);
+    server.ok(&[
+        "mint",
+        "-k",
+        "maker.pem",
+        "--run",
+        &run,
+        "-n",
+        "2",
+        "--labels",
+        "labels",
+    ]);
+    let url = server.url.clone();
+    ok(&dir, &home, &url, &["pull", "--run", &run]);
+    let mut photos: Vec<String> = std::fs::read_dir(dir.join("labels"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .map(|p| p.display().to_string())
+        .collect();
+    photos.sort();
+    assert_eq!(photos.len(), 2);
+    let mut args = vec!["badge", "--offline", "-k", "host.pem", "--event", "Door"];
+    for p in &photos {
+        args.extend(["--image", p.as_str()]);
+    }
+    let out = ok(&dir, &home, &url, &args);
+    assert_eq!(out.matches("queued").count(), 2, "{out}");
+    let before = records_stored(&server);
+    ok(&dir, &home, &url, &["sync"]);
+    assert_eq!(records_stored(&server), before + 2);
+}
