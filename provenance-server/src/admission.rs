@@ -9,6 +9,20 @@
 //! [`Limits::head_timeout`] (actix-web's client request timeout) and bodies after
 //! [`Limits::body_timeout`] (`408 ledger.request_timeout`, see `http::read_body`), so every
 //! connection, admitted or not, is closed within a bounded time.
+//!
+//! A body that was not read to its end is never drained: the connection is closed after the
+//! answer (`http::hold_payload`), whatever its framing, so a chunked body trickled after a 408
+//! or a refusal holds nothing either.
+//!
+//! Addresses are counted as the kernel reports them, except IPv6, which is counted per /64
+//! ([`peer_key`]): one IPv6 host usually holds a whole /64, and counting each of its 2^64
+//! addresses apart would make the per-address bound no bound at all.
+//!
+//! Below these soft bounds sits a hard one, derived from the open-files limit
+//! ([`fit_to_files`]): actix-web stops accepting (connections wait in the kernel's backlog)
+//! before the process runs out of file descriptors, so SQLite, the key file and the logs
+//! always have theirs; and the overall soft bound is kept an eighth below the hard one, so a
+//! `/healthz` probe can still be accepted while the soft bound is hit.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -36,6 +50,41 @@ impl Default for Limits {
             head_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// File descriptors kept free of connections: the database, its WAL and shared-memory files
+/// for the writer and each reader, the ledger key, stdio, epoll and the listeners.
+pub const RESERVED_FILES: u64 = 256;
+
+/// Fits `limits` to an open-files limit of `files` with `workers` actix workers. Returns the
+/// limits to use (the overall bound lowered if the files would not hold it with headroom) and
+/// the per-worker accept cap (actix-web's `max_connections`, at least 1), so that
+/// `workers * cap <= files - RESERVED_FILES` (unless that is below one per worker) and
+/// `total <= 7/8 * workers * cap`.
+pub fn fit_to_files(limits: Limits, files: u64, workers: usize) -> (Limits, usize) {
+    let workers = workers.max(1);
+    let usable = usize::try_from(files.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX);
+    let per_worker = (usable / workers).max(1);
+    let hard = per_worker.saturating_mul(workers);
+    let headroom = (hard / 8).max(8);
+    let total = limits.total.min(hard.saturating_sub(headroom)).max(1);
+    (Limits { total, ..limits }, per_worker)
+}
+
+/// The key a peer address is counted under: IPv4 (and IPv4-mapped IPv6) as it is, other IPv6
+/// addresses by their /64 prefix.
+pub fn peer_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(segments.into())
+            }
+        },
     }
 }
 
@@ -86,8 +135,9 @@ impl Admission {
         self.limits
     }
 
-    /// Takes a slot for a new connection from `peer`.
+    /// Takes a slot for a new connection from `peer` (counted under [`peer_key`]).
     pub fn admit(&self, peer: Option<IpAddr>) -> Slot {
+        let peer = peer.map(peer_key);
         let verdict = match self.counts.lock() {
             Ok(mut c) => {
                 c.total += 1;
@@ -166,5 +216,47 @@ mod tests {
         assert_eq!(admission.open(), 1);
         assert_eq!(admission.admit(Some(b)).verdict, Verdict::Admitted);
         assert_eq!(admission.admit(Some(a)).verdict, Verdict::Admitted);
+    }
+
+    #[test]
+    fn ipv6_peers_are_counted_per_64_and_mapped_ipv4_as_ipv4() {
+        let admission = Admission::new(Limits {
+            per_peer: 1,
+            ..Limits::default()
+        });
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let first = admission.admit(Some(one));
+        assert_eq!(first.verdict, Verdict::Admitted);
+        assert_eq!(admission.admit(Some(same_64)).verdict, Verdict::PeerFull);
+        assert_eq!(admission.admit(Some(other_64)).verdict, Verdict::Admitted);
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        let _v4 = admission.admit(Some(v4));
+        assert_eq!(admission.admit(Some(mapped)).verdict, Verdict::PeerFull);
+        assert_eq!(peer_key(same_64), peer_key(one));
+    }
+
+    #[test]
+    fn the_hard_bound_stays_below_the_files_and_above_the_soft_one() {
+        let limits = Limits::default();
+        // Plenty of files: the configured bound stands; accepting stops before the files run out.
+        let (fitted, per_worker) = fit_to_files(limits, 20_000, 2);
+        assert_eq!(fitted, limits);
+        assert_eq!(per_worker, (20_000 - RESERVED_FILES as usize) / 2);
+        // 1024 files (a common default that could not be raised): 768 usable, 96 headroom.
+        let (fitted, per_worker) = fit_to_files(limits, 1024, 2);
+        assert_eq!((fitted.total, per_worker), (672, 384));
+        assert_eq!(fitted.per_peer, limits.per_peer);
+        assert!(2 * per_worker as u64 <= 1024 - RESERVED_FILES);
+        // Absurdly few files: still one connection per worker, no panic.
+        let (fitted, per_worker) = fit_to_files(limits, 10, 1);
+        assert_eq!((fitted.total, per_worker), (1, 1));
+        let (fitted, per_worker) = fit_to_files(limits, 10, 512);
+        assert_eq!(per_worker, 1);
+        assert!(fitted.total < 512);
+        let (fitted, _) = fit_to_files(limits, u64::MAX, 1);
+        assert_eq!(fitted, limits);
     }
 }

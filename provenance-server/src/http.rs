@@ -1,7 +1,13 @@
 //! The HTTP layer (actix-web): media types, body limits, RFC 9457 problem+json, routes.
 
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::dev::{self, ServiceRequest};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -50,14 +56,17 @@ pub fn problem_response(p: &Problem) -> HttpResponse {
 }
 
 /// The answer to a request on a connection the admission bounds refuse, if any
-/// ([`crate::admission`]): 429 over the per-address bound, 503 over the overall bound
-/// (except `/healthz`, which keeps answering).
+/// ([`crate::admission`]): 429 over the per-address bound, 503 over the overall bound.
+/// `GET /healthz` is never refused: a probe that shares its address with a flood (a NAT, a
+/// proxy, the same host) must still see the ledger alive; it costs no I/O.
 pub fn admission_refusal(req: &HttpRequest) -> Option<HttpResponse> {
     use crate::admission::{Slot, Verdict};
     let slot = req.conn_data::<Slot>()?;
+    if req.path() == "/healthz" {
+        return None;
+    }
     let p = match slot.verdict {
         Verdict::Admitted => return None,
-        Verdict::Overloaded if req.path() == "/healthz" => return None,
         Verdict::PeerFull => Problem::coded(
             "ledger.too_many_connections",
             "this address holds too many open connections to the ledger; close some and retry",
@@ -67,7 +76,71 @@ pub fn admission_refusal(req: &HttpRequest) -> Option<HttpResponse> {
             "the ledger is at its connection limit; retry later",
         ),
     };
+    if let Some(ledger) = req.app_data::<web::Data<Ledger>>() {
+        ledger.metrics().observe_rejection(p.code);
+    }
     Some(problem_response(&p))
+}
+
+/// A request body's stream, held outside the handler until the answer is sent.
+///
+/// actix-web drains a chunked body that its handler dropped unread (to keep the connection
+/// alive), with no deadline: a client trickling a chunked body after its 408 (or its 429)
+/// would hold the connection for ever. While the body stream is alive, actix-web instead
+/// closes the connection after the answer (after at most its 1 s disconnect linger), as it
+/// already does for an unread `Content-Length` body. So [`hold_payload`] hands the handler a
+/// proxy and keeps the real stream here, and [`HoldingBody`] keeps this alive until the last
+/// byte of the answer is written. A body read to its end changes nothing: keep-alive stays.
+pub struct HeldPayload {
+    _stream: Rc<RefCell<dev::Payload>>,
+}
+
+/// Puts a proxy in place of the request's body stream and returns the real one (`None` for a
+/// request without a body). See [`HeldPayload`].
+pub fn hold_payload(req: &mut ServiceRequest) -> Option<HeldPayload> {
+    let payload = actix_web::HttpMessage::take_payload(req);
+    if matches!(payload, dev::Payload::None) {
+        return None;
+    }
+    let shared = Rc::new(RefCell::new(payload));
+    let proxy = shared.clone();
+    let stream = futures_util::stream::poll_fn(move |cx| proxy.borrow_mut().poll_next_unpin(cx));
+    req.set_payload(dev::Payload::Stream {
+        payload: Box::pin(stream),
+    });
+    Some(HeldPayload { _stream: shared })
+}
+
+/// An answer's body that keeps the request's body stream alive until it is written
+/// ([`HeldPayload`]).
+pub struct HoldingBody {
+    body: BoxBody,
+    _held: Option<HeldPayload>,
+}
+
+impl HoldingBody {
+    /// `body`, holding `held` until its end.
+    pub fn new(body: impl MessageBody + 'static, held: Option<HeldPayload>) -> Self {
+        HoldingBody {
+            body: body.boxed(),
+            _held: held,
+        }
+    }
+}
+
+impl MessageBody for HoldingBody {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<actix_web::web::Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
 }
 
 fn reject(ledger: &Ledger, p: Problem) -> HttpResponse {

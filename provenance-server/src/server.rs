@@ -37,17 +37,41 @@ pub struct ServeOptions {
     pub limits: crate::admission::Limits,
 }
 
-/// Raises the soft open-files limit to the hard limit, so the admission bounds (not the
-/// kernel) decide when connections are refused; warns when even the hard limit is below them.
-fn raise_fd_limit(limits: &crate::admission::Limits) {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(n) if n < limits.total as u64 + 256 => tracing::warn!(
-            "open-files limit {n} is below the connection bound {}: raise it (ulimit -n)",
-            limits.total
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::warn!("cannot raise the open-files limit: {e}"),
+/// Raises the soft open-files limit to the hard limit and fits the connection bounds to it
+/// ([`crate::admission::fit_to_files`]): returns the limits to use and actix-web's per-worker
+/// accept cap. Warns when the files do not hold the configured overall bound.
+fn fit_connections(
+    limits: crate::admission::Limits,
+    workers: usize,
+) -> (crate::admission::Limits, usize) {
+    let files = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!("cannot raise the open-files limit: {e}");
+            match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+                Ok((soft, _)) => soft,
+                Err(_) => return (limits, 25_600),
+            }
+        }
+    };
+    let (fitted, per_worker) = crate::admission::fit_to_files(limits, files, workers);
+    if fitted.total < limits.total {
+        tracing::warn!(
+            "open-files limit {files} holds {} connections at most: the overall bound is \
+             lowered from {} to {} (raise it with ulimit -n)",
+            per_worker.saturating_mul(workers),
+            limits.total,
+            fitted.total
+        );
     }
+    tracing::info!(
+        "connection bounds: {} per client address, {} in all (503 beyond, /healthz excepted), \
+         accepting pauses at {} (open-files limit {files})",
+        fitted.per_peer,
+        fitted.total,
+        per_worker.saturating_mul(workers)
+    );
+    (fitted, per_worker)
 }
 
 /// Runs the ledger until a shutdown signal.
@@ -152,22 +176,35 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
     }
     let result = actix_web::rt::System::new().block_on(async move {
         let app_ledger = ledger.clone();
-        let limits = opts.limits;
+        // actix-web takes 1 to 512 workers; its default is the available parallelism.
+        let workers = opts
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .clamp(1, 512);
+        let (limits, per_worker) = fit_connections(opts.limits, workers);
         let admission = crate::admission::Admission::new(limits);
-        raise_fd_limit(&limits);
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             App::new()
-                .wrap_fn(|req, srv| {
+                // Outermost: refuse over-bound connections before any route runs, and hold every
+                // request body until its answer is written (`http::HeldPayload`).
+                .wrap_fn(|mut req, srv| {
                     use actix_web::dev::Service as _;
                     use futures_util::future::{ready, Either, FutureExt as _};
-                    match crate::http::admission_refusal(req.request()) {
-                        Some(refusal) => Either::Left(ready(Ok(req
-                            .into_response(refusal)
-                            .map_into_right_body()))),
-                        None => {
-                            Either::Right(srv.call(req).map(|r| r.map(|r| r.map_into_left_body())))
-                        }
-                    }
+                    let held = crate::http::hold_payload(&mut req);
+                    let answer =
+                        match crate::http::admission_refusal(req.request()) {
+                            Some(refusal) => Either::Left(ready(Ok(req
+                                .into_response(refusal)
+                                .map_into_boxed_body()))),
+                            None => Either::Right(srv.call(req).map(|r| {
+                                r.map(actix_web::dev::ServiceResponse::map_into_boxed_body)
+                            })),
+                        };
+                    answer.map(move |r| {
+                        r.map(|res| {
+                            res.map_body(|_, body| crate::http::HoldingBody::new(body, held))
+                        })
+                    })
                 })
                 .configure(crate::http::configure_with(app_ledger.clone(), limits))
         })
@@ -179,10 +216,9 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
             ext.insert(admission.admit(peer));
         })
         .client_request_timeout(limits.head_timeout)
+        .workers(workers)
+        .max_connections(per_worker)
         .shutdown_timeout(30);
-        if let Some(w) = opts.workers {
-            server = server.workers(w.max(1));
-        }
         let server = server
             .listen(listener)
             .map_err(|e| CliError::io(format!("cannot listen on {}: {e}", opts.listen)))?;
