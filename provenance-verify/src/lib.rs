@@ -31,6 +31,8 @@ use serde::Serialize;
 
 #[cfg(feature = "image")]
 pub mod image_input;
+#[cfg(feature = "wasm-scan")]
+pub mod scan;
 pub mod text_input;
 #[cfg(feature = "wasm")]
 pub mod wasm;
