@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Builds the web verifier's WebAssembly bundle into provenance-verify/web/pkg/ (committed, so
-# `cargo build` and the README's commands need none of this). Needs:
+# Builds the web verifier's WebAssembly modules into provenance-verify/web/pkg/ (committed, so
+# `cargo build` and the README's commands need none of this) and stamps the page's version
+# into its service worker and bundle manifest (provenance-verify/web/tools/stamp.mjs):
+#   pkg/provenance_verify*  the verifier (feature `wasm`): verify_json, the owner challenge,
+#                           the nonce's QR code
+#   pkg/provenance_scan*    the QR reader for camera frames and photos (feature `wasm-scan`),
+#                           loaded only when the page scans
+# Needs:
 #   rustup target add wasm32-unknown-unknown
-#   cargo install wasm-bindgen-cli --version <the wasm-bindgen version in Cargo.lock>
+#   cargo install wasm-bindgen-cli --version <the wasm-bindgen version in Cargo.lock> --locked
 #   npm ci            (binaryen's wasm-opt, pinned in package-lock.json)
 # The build is reproducible: CI rebuilds it and fails if it differs from the committed bundle.
 set -euo pipefail
@@ -10,9 +16,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 want=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
-if [ "$have" != "$want" ]; then
-  echo "error: wasm-bindgen-cli $want is needed (Cargo.lock), found '${have:-none}':" >&2
-  echo "  cargo install wasm-bindgen-cli --version $want" >&2
+if [ -z "$want" ] || [ "$have" != "$want" ]; then
+  echo "error: wasm-bindgen-cli ${want:-?} is needed (the wasm-bindgen version in Cargo.lock), found '${have:-none}':" >&2
+  echo "  cargo install wasm-bindgen-cli --version $want --locked" >&2
   exit 1
 fi
 WASM_OPT="$ROOT/node_modules/.bin/wasm-opt"
@@ -20,15 +26,24 @@ if [ ! -x "$WASM_OPT" ]; then
   echo "error: wasm-opt not found: run npm ci (binaryen is pinned in package-lock.json)" >&2
   exit 1
 fi
-# Paths inside the binary must not depend on where the checkout lives.
-export RUSTFLAGS="--remap-path-prefix=$ROOT=/provenance --remap-path-prefix=$HOME/.cargo=/cargo"
-cargo rustc --quiet --locked --profile wasm-release --target wasm32-unknown-unknown \
-  -p provenance-verify --lib --crate-type cdylib --no-default-features --features wasm
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  echo "error: the wasm32-unknown-unknown target is missing: rustup target add wasm32-unknown-unknown" >&2
+  exit 1
+fi
+# Paths inside the binary must not depend on where the checkout or the cargo home lives.
+export RUSTFLAGS="--remap-path-prefix=$ROOT=/provenance --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
 OUT=provenance-verify/web/pkg
 rm -rf "$OUT" && mkdir -p "$OUT"
-wasm-bindgen --target web --no-typescript --out-dir "$OUT" \
-  "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/provenance_verify.wasm"
-"$WASM_OPT" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  "$OUT/provenance_verify_bg.wasm" -o "$OUT/provenance_verify_bg.wasm"
-ls -l "$OUT"
-echo "gzipped wasm: $(gzip -9 -c "$OUT/provenance_verify_bg.wasm" | wc -c) bytes"
+build() { # feature, output name
+  cargo rustc --quiet --locked --profile wasm-release --target wasm32-unknown-unknown \
+    -p provenance-verify --lib --crate-type cdylib --no-default-features --features "$1"
+  wasm-bindgen --target web --no-typescript --out-dir "$OUT" --out-name "$2" \
+    "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/provenance_verify.wasm"
+  "$WASM_OPT" -Oz --strip-debug --strip-producers \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    "$OUT/${2}_bg.wasm" -o "$OUT/${2}_bg.wasm"
+  echo "$2: $(wc -c <"$OUT/${2}_bg.wasm") bytes, $(gzip -9 -c "$OUT/${2}_bg.wasm" | wc -c) gzipped"
+}
+build wasm provenance_verify
+build wasm-scan provenance_scan
+node provenance-verify/web/tools/stamp.mjs

@@ -1,4 +1,44 @@
 /**
+ * The QR code (error correction M) of `text` as its module grid: the first byte is the side
+ * `n`, then `n * n` bytes, row by row, 1 for dark and 0 for light (no quiet zone). Empty when
+ * the text does not fit a QR code. The page draws the owner challenge's nonce with it.
+ * @param {string} text
+ * @returns {Uint8Array}
+ */
+export function qr_modules(text) {
+    const ptr0 = passStringToWasm0(text, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+    const len0 = WASM_VECTOR_LEN;
+    const ret = wasm.qr_modules(ptr0, len0);
+    var v2 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+    wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+    return v2;
+}
+
+/**
+ * What the page shows about a trust list and what it pins: a JSON object `{operator,
+ * operator_key_id, version, issued_at, entries}` (the operator key in unpadded base64url, the
+ * issue time in RFC 3339) for a list whose signature verifies under the operator it names, or
+ * `null`. The page remembers the operator key on first use and pins it from then on, so a later
+ * list signed by anyone else is refused (`trust.operator_mismatch`).
+ * @param {Uint8Array | number[]} trust
+ * @returns {string}
+ */
+export function trust_info(trust) {
+    let deferred2_0;
+    let deferred2_1;
+    try {
+        const ptr0 = passArray8ToWasm0(trust, wasm.__wbindgen_malloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.trust_info(ptr0, len0);
+        deferred2_0 = ret[0];
+        deferred2_1 = ret[1];
+        return getStringFromWasm0(ret[0], ret[1]);
+    } finally {
+        wasm.__wbindgen_free(deferred2_0, deferred2_1, 1);
+    }
+}
+
+/**
  * Verifies `payload` (a `PV1:` string or a label URL) against the signed trust list bytes,
  * with the operator key pinned when given (base64url), at `now` (Unix seconds). Returns the
  * JSON report of `provenance-verify --json`.
@@ -99,6 +139,11 @@ function __wbg_get_imports() {
         __proto__: null,
         "./provenance_verify_bg.js": import0,
     };
+}
+
+function getArrayU8FromWasm0(ptr, len) {
+    ptr = ptr >>> 0;
+    return getUint8ArrayMemory0().subarray(ptr / 1, ptr / 1 + len);
 }
 
 function getStringFromWasm0(ptr, len) {
