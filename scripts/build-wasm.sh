@@ -33,7 +33,20 @@ fi
 # Paths inside the binary must not depend on where the checkout or the cargo home lives.
 export RUSTFLAGS="--remap-path-prefix=$ROOT=/provenance --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
 OUT=provenance-verify/web/pkg
+# The bytes depend on the compiler: say so plainly when it is not the one the committed bundle
+# was built with (pkg/TOOLCHAIN), rather than leave a bare difference to explain.
+toolchain="$(rustc --version)
+wasm-bindgen $have
+$("$WASM_OPT" --version)"
+if [ -f "$OUT/TOOLCHAIN" ] && [ "$(cat "$OUT/TOOLCHAIN")" != "$toolchain" ]; then
+  echo "warning: the committed bundle was built with" >&2
+  sed 's/^/    /' "$OUT/TOOLCHAIN" >&2
+  echo "  and this build uses" >&2
+  echo "$toolchain" | sed 's/^/    /' >&2
+  echo "  so its bytes will differ; use that toolchain (rustup toolchain install <version>) to compare" >&2
+fi
 rm -rf "$OUT" && mkdir -p "$OUT"
+echo "$toolchain" >"$OUT/TOOLCHAIN"
 build() { # feature, output name
   cargo rustc --quiet --locked --profile wasm-release --target wasm32-unknown-unknown \
     -p provenance-verify --lib --crate-type cdylib --no-default-features --features "$1"

@@ -272,7 +272,7 @@ function render(report, ms) {
     timing.textContent = '';
     delete verdict.dataset.ms;
   } else {
-    timing.textContent = `Checked on this device in ${ms.toFixed(1)} ms.`;
+    timing.textContent = `Checked on this device in ${ms < 1 ? 'under 1' : ms.toFixed(0)} ms.`;
     verdict.dataset.ms = ms.toFixed(3);
   }
 

@@ -52,8 +52,8 @@ after(async () => {
 
 const shots = process.env.SCREENSHOTS ? join(root, 'docs/screenshots') : null;
 if (shots) mkdirSync(shots, { recursive: true });
-async function screenshot(name) {
-  if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+async function screenshot(name, fullPage = false) {
+  if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage });
 }
 
 /** The report the page shows: verdict, codes and the count of reports shown so far. */
@@ -262,7 +262,8 @@ test('with the server stopped, a reload verifies from the service worker cache',
     const got = await nextReport(0);
     assert.deepEqual({ verdict: got.verdict, codes: got.codes }, expectedFor(fx.history));
     await page.waitForSelector('#trust-status[data-state="saved"]');
-    await screenshot('offline');
+    await page.waitForSelector('#offline-status[data-offline="ready"]');
+    await screenshot('offline', true);
     // A fresh navigation too, and the scan module for a photo.
     const label = await open(labelUrl(server.base, fx.label));
     assert.equal(label.verdict, 'genuine_with_warnings');
