@@ -251,6 +251,50 @@ test('mutated payloads through the page: never genuine, never a dead page', asyn
   assert.equal((await nextReport(n)).verdict, 'genuine', 'still verifies afterwards');
 });
 
+test('an error thrown by a wasm call is an unreadable verdict, and the next call gets a fresh instance', async () => {
+  // A separate browser without service workers, whose first verifier instance is made to
+  // fail the way a trap would (and to stay broken, as a trapped instance may).
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+  try {
+    const ctx = await browser.newContext({ serviceWorkers: 'block' });
+    await ctx.route(
+      (url) => url.pathname.endsWith('/v/pkg/provenance_verify.js'),
+      async (route) => {
+        const response = await route.fetch();
+        let body = await response.text();
+        if (!new URL(route.request().url()).search) {
+          const head = 'export function verify_json(payload, trust, operator, now) {';
+          assert.ok(body.includes(head), 'the glue still has verify_json');
+          body = body.replace(
+            head,
+            `let broken = false;\n${head}\n  if (broken || payload.includes('TRAP')) { broken = true; throw new WebAssembly.RuntimeError('unreachable'); }`,
+          );
+        }
+        await route.fulfill({ response, body });
+      },
+    );
+    const p = await ctx.newPage();
+    await p.clock.setFixedTime(new Date(fx.now * 1000));
+    server.setTrust(fx.trust);
+    await p.goto(`${server.base}/v`);
+    await p.evaluate((k) => localStorage.setItem('provenance.operator', JSON.stringify({ key: k, since: 0 })), fx.operator);
+    const report = async (hash) => {
+      const n = await p.$eval('#verdict', (el) => Number(el.dataset.n ?? 0));
+      await p.evaluate((h) => {
+        location.hash = h;
+      }, hash);
+      await p.waitForFunction((before) => Number(document.getElementById('verdict').dataset.n ?? 0) > before, n);
+      return p.$eval('#verdict', (el) => ({ verdict: el.dataset.verdict, codes: el.dataset.codes }));
+    };
+    assert.deepEqual(await report('PV1:TRAP'), { verdict: 'unreadable', codes: 'input.unreadable' });
+    assert.match(await p.textContent('#summary'), /verifier stopped on this input/);
+    const label = labelUrl('', fx.label).slice('/v#'.length);
+    assert.deepEqual(await report(label), expectedFor(fx.label));
+  } finally {
+    await browser.close();
+  }
+});
+
 test('with the server stopped, a reload verifies from the service worker cache', async () => {
   await useFixtures();
   const url = labelUrl(server.base, fx.history);
