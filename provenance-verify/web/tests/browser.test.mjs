@@ -9,14 +9,14 @@
 // 360 x 640 screenshots of each verdict to docs/screenshots/.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
 import {
   vectors, operatorOf, trustOf, nativeReport, labelUrl, makeFixtures, prove, startServer,
-  CHROMIUM, CHROMIUM_FLAGS, nativeVerifier, root, scratch,
+  CHROMIUM, CHROMIUM_FLAGS, nativeVerifier, root,
 } from './helpers.mjs';
 
 assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM)`);
@@ -326,6 +326,3 @@ test('no page errors', () => {
   const unexpected = problems.filter((p) => !/ERR_CONNECTION_REFUSED|Failed to load resource/.test(p));
   assert.deepEqual(unexpected, []);
 });
-
-// Keep the scratch fixtures out of the way of the next run.
-after(() => writeFileSync(join(scratch, 'done'), ''));

@@ -1,7 +1,7 @@
 // Shared by the web verifier's tests and tools/figures.mjs: paths, the spec vectors, the native
 // verifier's report, the fixtures, and a static server that serves the page the way
 // `provenance serve` will (bundle.json's addresses, types and headers) plus a trust list.
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join, dirname } from 'node:path';
@@ -14,6 +14,7 @@ export const root = join(web, '../..');
 const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
 export const nativeVerifier = process.env.PROVENANCE_VERIFY ?? join(target, 'debug/provenance-verify');
 export const scratch = mkdtempSync(join(tmpdir(), 'pv-web-'));
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 
 export const vectors = JSON.parse(readFileSync(join(root, 'spec/vectors/payloads.json'))).vectors;
 export const operatorOf = (v) => Buffer.from(v.operator_public_key_hex, 'hex').toString('base64url');

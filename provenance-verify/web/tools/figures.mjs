@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { chromium } from 'playwright-core';
@@ -61,7 +61,8 @@ for (let i = 0; i < Math.min(runs, 51); i += 1) {
 console.log(`FIGURE read a ${w}x${h} camera frame (scan wasm, Node ${process.version}): median ${median(decodeMs).toFixed(2)} ms`);
 
 const server = await startServer(fx.trust);
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'pv-figures-')), {
+const userDataDir = mkdtempSync(join(tmpdir(), 'pv-figures-'));
+const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath: CHROMIUM,
   headless: true,
   args: CHROMIUM_FLAGS,
@@ -96,4 +97,5 @@ try {
 } finally {
   await context.close();
   await server.stop();
+  rmSync(userDataDir, { recursive: true, force: true });
 }
