@@ -232,7 +232,7 @@ pub enum LogCommand {
 #[derive(Debug, Args)]
 pub struct LedgerKeyArgs {
     /// Pin the ledger's public key (base64url or key file) instead of reading it from a trust list.
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub ledger_key: Option<String>,
     /// Read the ledger key from this trust list file (default: the ledger's own trust list).
     #[arg(long, value_name = "FILE")]
@@ -253,7 +253,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "ledger.pem")]
     pub ledger_key: PathBuf,
     /// The trust-list operator's public key (default: the ledger key's public key).
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub operator: Option<String>,
     /// HTTP worker threads (default: one per CPU core).
     #[arg(long)]
@@ -290,7 +290,7 @@ pub enum TrustCommand {
         #[arg(long, value_name = "FILE.pem", default_value = "ledger.pem")]
         operator_key: PathBuf,
         /// The key to trust: base64url public key, or a key file.
-        #[arg(long, value_name = "KEY")]
+        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
         public: String,
         /// What it may sign: maker (runs, mints, void), repairer (repairs) or host (badges).
         #[arg(long, value_parser = ["maker", "repairer", "host"])]
@@ -356,7 +356,7 @@ pub struct MintArgs {
     #[arg(short = 'n', long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: u64,
     /// First owner's public key or key file (default: the maker).
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub owner: Option<String>,
     /// Write labels here: N-SHORTID.svg and .png per piece, plus A4 sheets.
     #[arg(long, value_name = "DIR")]
@@ -396,7 +396,7 @@ pub struct TransferArgs {
     #[arg(short, long, value_name = "FILE.pem")]
     pub key: PathBuf,
     /// The new owner's public key (or key file).
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub to: String,
     /// Sign against the last head `provenance pull` cached and queue it in the outbox,
     /// without contacting the ledger (also done automatically when it is unreachable).
@@ -488,7 +488,7 @@ pub struct ProveArgs {
     #[arg(short, long, value_name = "FILE.pem")]
     pub key: PathBuf,
     /// The buyer's challenge (1 to 128 bytes of text).
-    #[arg(long, value_name = "NONCE")]
+    #[arg(long, value_name = "NONCE", allow_hyphen_values = true)]
     pub challenge: String,
 }
 

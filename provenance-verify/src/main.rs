@@ -48,7 +48,7 @@ struct Cli {
     trust: PathBuf,
     /// Pin the ledger operator's public key (base64url, or 64 hex characters): the trust
     /// list must be signed by it.
-    #[arg(long, value_name = "KEY", value_parser = parse_key)]
+    #[arg(long, value_name = "KEY", value_parser = parse_key, allow_hyphen_values = true)]
     operator: Option<PublicKey>,
     /// The payload string from the QR code ('PV1:...', quoted), or `-` for stdin.
     #[arg(value_name = "PAYLOAD")]
@@ -70,10 +70,20 @@ struct Cli {
     #[arg(long, value_name = "AGE", default_value = "30d", value_parser = parse_max_age)]
     max_age: u64,
     /// The nonce you gave the seller for `provenance prove ITEM --challenge NONCE`.
-    #[arg(long, value_name = "NONCE", requires = "response")]
+    #[arg(
+        long,
+        value_name = "NONCE",
+        requires = "response",
+        allow_hyphen_values = true
+    )]
     challenge: Option<String>,
     /// The seller's answer to the challenge: checked against the current owner key.
-    #[arg(long, value_name = "ANSWER", requires = "challenge")]
+    #[arg(
+        long,
+        value_name = "ANSWER",
+        requires = "challenge",
+        allow_hyphen_values = true
+    )]
     response: Option<String>,
 }
 
