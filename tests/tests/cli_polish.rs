@@ -162,7 +162,10 @@ fn usage_lines_do_not_demand_server_when_the_environment_gives_it() {
 fn values_starting_with_a_dash_are_values() {
     let out = std::process::Command::new(bin())
         .args(["log", "checkpoint", "--server", "http://127.0.0.1:9"])
-        .args(["--ledger-key", "-gh2ab16uCx6H8Sc53ZYQYAin6vhG5z3dH55B6-iI8s"])
+        .args([
+            "--ledger-key",
+            "-gh2ab16uCx6H8Sc53ZYQYAin6vhG5z3dH55B6-iI8s",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
