@@ -249,7 +249,7 @@ impl Drop for FilesLimited {
 /// The overall bound, as fitted to an open-files limit of 400 that `serve` cannot raise: 144
 /// connections before accepting pauses (400 less 256 kept for the database and the rest), 126
 /// before requests are refused (an eighth kept for `/healthz`). 140 slow clients from three
-/// addresses (under the per-address bound): the 15 beyond 126 (the slow clients and a probe)
+/// addresses (under the per-address bound): those beyond 126 (the slow clients and a probe)
 /// get 503, `/healthz` answers, an append gets 503; when the deadline has closed the slow ones
 /// an append is answered again; the server never ran out of files.
 #[test]
@@ -310,10 +310,16 @@ fn the_overall_bound_fits_the_open_files_and_healthz_still_answers() {
         started.elapsed()
     );
     assert_eq!(overloaded + timed_out, OPEN);
-    // While the first slow ones were still inside their deadline, exactly the bound was
+    // While the first slow ones were still inside their deadline, at most the bound was
     // admitted; the rest and the probe were refused.
+    // The two probes count too when a worker accepts them before the last slow connections
+    // (two workers take accepted connections in parallel), so up to two slow ones more may be
+    // refused; never fewer.
     if overloaded_after < Duration::from_secs(DEADLINE) {
-        assert_eq!(timed_out, SOFT, "{overloaded} refused");
+        assert!(
+            (SOFT - 2..=SOFT).contains(&timed_out),
+            "{timed_out} admitted, {overloaded} refused"
+        );
     }
     // Back under the bound: the append is answered on its merits (a malformed body).
     let (status, text) = exchange(server.addr, 1, garbage);
