@@ -499,7 +499,7 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
 }
 
 /// 405 with the `Allow` header RFC 9110 §15.5.6 requires.
-fn method_not_allowed(
+pub(crate) fn method_not_allowed(
     allow: &'static str,
 ) -> impl Fn(HttpRequest) -> std::future::Ready<HttpResponse> + Clone {
     move |req: HttpRequest| {
@@ -562,6 +562,7 @@ pub fn configure_with(ledger: Arc<Ledger>, limits: Limits) -> impl FnOnce(&mut w
             )
             .service(resource("/healthz").route(web::get().to(healthz)))
             .service(resource("/metrics").route(web::get().to(metrics)))
+            .configure(crate::web_verifier::configure)
             .default_service(web::to(not_found));
     }
 }

@@ -21,3 +21,4 @@ pub mod server;
 pub mod sqlite;
 pub mod status;
 pub mod store;
+pub mod web_verifier;
