@@ -7,11 +7,12 @@
 //! fragment, which browsers never send, so the server only ever serves the same static files.
 //!
 //! **Invariant:** what is served is byte for byte what `bundle.json` names (its SHA-256 is the
-//! `ETag`); a test fails when the embedded files and the manifest disagree.
+//! weak `ETag`; weak because the encoding on the wire varies); a test fails when the embedded files and the manifest disagree.
 
 use std::sync::OnceLock;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Compress;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -110,7 +111,8 @@ pub struct WebFile {
     pub url: String,
     /// Its media type.
     pub media_type: String,
-    /// Its quoted entity tag (the manifest's SHA-256).
+    /// Its entity tag: the manifest's SHA-256, weak because the bytes on the wire may be
+    /// compressed (`Content-Encoding` negotiated per request).
     pub etag: String,
     /// The headers the manifest gives it (`Cache-Control`, `Service-Worker-Allowed`, ...).
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -165,7 +167,7 @@ impl Bundle {
                 Ok(WebFile {
                     url: entry.url,
                     media_type: entry.media_type,
-                    etag: format!("\"{}\"", entry.sha256),
+                    etag: format!("W/\"{}\"", entry.sha256),
                     headers,
                     body,
                 })
@@ -219,7 +221,7 @@ fn respond(req: &HttpRequest, file: &WebFile, prefix: &str) -> HttpResponse {
         .flat_map(|v| v.split(','))
         .any(|tag| {
             let tag = tag.trim();
-            tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == file.etag
+            tag == "*" || opaque(tag) == opaque(&file.etag)
         });
     let mut response = if fresh {
         HttpResponse::NotModified()
@@ -243,6 +245,11 @@ fn respond(req: &HttpRequest, file: &WebFile, prefix: &str) -> HttpResponse {
 }
 
 const SERVICE_WORKER_ALLOWED: &str = "service-worker-allowed";
+
+/// An entity tag without its weakness prefix (RFC 9110 §8.8.3.2's weak comparison).
+fn opaque(tag: &str) -> &str {
+    tag.strip_prefix("W/").unwrap_or(tag)
+}
 
 async fn serve_file(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
     match Bundle::embedded().and_then(|b| b.file(req.path())) {
@@ -270,6 +277,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for url in urls {
         cfg.service(
             web::resource(url)
+                .wrap(Compress::default())
                 .route(web::get().to(serve_file))
                 .route(web::head().to(serve_file))
                 .default_service(web::to(crate::http::method_not_allowed("GET, HEAD"))),
@@ -308,7 +316,7 @@ mod tests {
             let digest = hex::encode(Sha256::digest(file.body));
             assert_eq!(
                 file.etag,
-                format!("\"{digest}\""),
+                format!("W/\"{digest}\""),
                 "{}: bundle.json's sha256 is not the embedded file's (run scripts/build-wasm.sh)",
                 file.url
             );

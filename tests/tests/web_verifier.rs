@@ -45,7 +45,7 @@ fn every_file_of_the_bundle_is_served_as_the_manifest_says() {
             assert_eq!(r.header(name), value.as_str(), "{url}: {name}");
         }
         let etag = r.header("ETag").unwrap().to_string();
-        assert_eq!(etag, format!("\"{}\"", file["sha256"].as_str().unwrap()));
+        assert_eq!(etag, format!("W/\"{}\"", file["sha256"].as_str().unwrap()));
         let mut body = Vec::new();
         std::io::Read::read_to_end(&mut r.into_reader(), &mut body).unwrap();
         assert!(body == want, "{url}: the served bytes are not the file's");
@@ -54,8 +54,28 @@ fn every_file_of_the_bundle_is_served_as_the_manifest_says() {
         let r = call(agent().get(&url).set("If-None-Match", &etag));
         assert_eq!(r.status(), 304, "{url}");
         assert_eq!(r.header("ETag"), Some(etag.as_str()));
+        let strong = etag.trim_start_matches("W/");
+        let r = call(agent().get(&url).set("If-None-Match", strong));
+        assert_eq!(r.status(), 304, "{url}: weak comparison");
         let r = call(agent().get(&url).set("If-None-Match", "\"0000\""));
         assert_eq!(r.status(), 200, "{url}: a stale tag gets the file");
+
+        // Compressed when asked (what browsers send); identity otherwise (above).
+        let r = call(agent().get(&url).set("Accept-Encoding", "gzip"));
+        assert_eq!(r.header("Content-Encoding"), Some("gzip"), "{url}");
+        assert!(r
+            .header("Vary")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding")));
+        let mut gz = Vec::new();
+        std::io::Read::read_to_end(&mut r.into_reader(), &mut gz).unwrap();
+        if want.len() > 10_000 {
+            assert!(
+                gz.len() < want.len() * 9 / 10,
+                "{url}: {} gzipped of {}",
+                gz.len(),
+                want.len()
+            );
+        }
 
         // HEAD: the same headers, no body.
         let r = call(agent().head(&url));
