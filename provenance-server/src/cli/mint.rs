@@ -1,0 +1,382 @@
+//! Production: `run create` and `mint` (online with a progress bar and a pool of signers, or
+//! offline into the outbox), and the QR label files.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use provenance_core::{
+    ItemId, Mint, Payload, PublicKey, Record, RecordBody, RunId, RunManifest, SigningKey, Timestamp,
+};
+use serde_json::json;
+
+use super::args::MintArgs;
+use super::{refuse_bad_text, Ctx};
+use crate::client::{parse_public, read_key, CliError};
+use crate::ledger::now;
+use crate::qr;
+use crate::qr::LabelText;
+
+pub(super) fn run_create(
+    ctx: &Ctx,
+    key: &Path,
+    title: String,
+    microfactory: String,
+    size: u64,
+    place: String,
+    window_days: u64,
+) -> Result<(), CliError> {
+    let maker = read_key(key)?;
+    let now = now();
+    let record = Record {
+        time: now,
+        seq: 0,
+        body: RecordBody::RunManifest(RunManifest {
+            title: title.clone(),
+            microfactory,
+            place,
+            size,
+            window_start: now,
+            window_end: Timestamp(now.0.saturating_add(window_days.saturating_mul(86_400))),
+        }),
+    };
+    refuse_bad_text(&record)?;
+    let bytes = record.sign(&maker, None);
+    let (_, answer) = ctx.client.post("/v1/runs", "application/cose", &bytes)?;
+    let run = answer["run"].as_str().unwrap_or_default().to_string();
+    if !ctx.json {
+        eprintln!("registered run \"{title}\" of {size} pieces");
+    }
+    ctx.print(|| format!("{run}\n"), answer);
+    Ok(())
+}
+
+struct Minted {
+    number: u64,
+    item: ItemId,
+    files: Vec<PathBuf>,
+    label: Option<(qrcode::QrCode, LabelText)>,
+}
+
+pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
+    let maker = read_key(&a.key)?;
+    let run_id = RunId::from_base32(a.run.trim()).ok_or_else(|| {
+        CliError::coded(format!("{:?} is not a run id", a.run), "ledger.bad_request")
+    })?;
+    let owner = a.owner.as_deref().map(parse_public).transpose()?;
+    let run = match (
+        a.offline,
+        ctx.client.get_json(&format!("/v1/runs/{run_id}")),
+    ) {
+        (true, _) => return mint_offline(ctx, &a, &maker, &run_id, owner, "--offline"),
+        (false, Err(e)) if crate::offline::unreachable(&e) => {
+            return mint_offline(
+                ctx,
+                &a,
+                &maker,
+                &run_id,
+                owner,
+                "the ledger was unreachable",
+            )
+        }
+        (false, result) => result?,
+    };
+    let size = run["size"].as_u64().unwrap_or(0);
+    let title = run["title"].as_str().unwrap_or_default().to_string();
+    let microfactory = run["microfactory"].as_str().unwrap_or_default().to_string();
+    let taken: std::collections::HashSet<u64> = run["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(|i| i["number"].as_u64()).collect())
+        .unwrap_or_default();
+    let free: Vec<u64> = (1..=size)
+        .filter(|n| !taken.contains(n))
+        .take(a.count as usize)
+        .collect();
+    if (free.len() as u64) < a.count {
+        return Err(CliError::coded(
+            format!(
+                "run {run_id} has {} free edition numbers of {size}, cannot mint {}",
+                size.saturating_sub(taken.len() as u64),
+                a.count
+            ),
+            "run.edition_over_cap",
+        ));
+    }
+    if let Some(dir) = &a.labels {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::io(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    // With a public URL the labels open the ledger's web verifier (spec §7.5).
+    let public_url = match &a.labels {
+        Some(_) => ctx.client.get_json("/v1/trust")?["public_url"]
+            .as_str()
+            .map(str::to_string),
+        None => None,
+    };
+    let time = now();
+    let mints: Vec<(u64, Vec<u8>)> = free
+        .iter()
+        .map(|&number| {
+            let record = Record {
+                time,
+                seq: 0,
+                body: RecordBody::Mint(Mint {
+                    run: run_id,
+                    number,
+                    size,
+                    title: title.clone(),
+                    microfactory: microfactory.clone(),
+                    owner,
+                }),
+            };
+            (number, record.sign(&maker, None))
+        })
+        .collect();
+    // indicatif draws on stderr: show the bar whenever stderr is a terminal, also when stdout
+    // is redirected (`mint ... > items.txt`).
+    let bar = if std::io::stderr().is_terminal() && !ctx.json {
+        let bar = indicatif::ProgressBar::new(mints.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} minted {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Result<Minted, (u64, CliError)>>> = Mutex::new(Vec::new());
+    let labels = a.labels.clone();
+    std::thread::scope(|scope| {
+        for _ in 0..4.min(mints.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((number, bytes)) = mints.get(i) else {
+                    break;
+                };
+                let result = mint_one(
+                    ctx,
+                    *number,
+                    bytes,
+                    &title,
+                    size,
+                    labels.as_deref(),
+                    public_url.as_deref(),
+                )
+                .map_err(|e| (*number, e));
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                }
+                if let Ok(mut r) = results.lock() {
+                    r.push(result);
+                }
+            });
+        }
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|r| match r {
+        Ok(m) => m.number,
+        Err((n, _)) => *n,
+    });
+    let mut minted = Vec::new();
+    let mut first_error = None;
+    for r in results {
+        match r {
+            Ok(m) => minted.push(m),
+            Err((n, e)) => {
+                eprintln!("error: edition {n}: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let mut sheets = Vec::new();
+    if let Some(dir) = &a.labels {
+        let with_labels: Vec<(qrcode::QrCode, LabelText)> =
+            minted.iter_mut().filter_map(|m| m.label.take()).collect();
+        let per_page = qr::SHEET_GRID.0 * qr::SHEET_GRID.1;
+        for page in with_labels.chunks(per_page) {
+            let (first, last) = (page[0].1.number, page[page.len() - 1].1.number);
+            let path = dir.join(format!("sheet-{}-{first}-{last}.svg", run_id.short()));
+            std::fs::write(&path, qr::sheet_svg(page))
+                .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))?;
+            sheets.push(path);
+        }
+    }
+    let machine = json!({
+        "run": run_id.to_base32(),
+        "items": minted.iter().map(|m| json!({
+            "number": m.number, "size": size, "item": m.item.to_base32(), "short": m.item.short(),
+            "labels": m.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "sheets": sheets.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+    });
+    ctx.print(
+        || minted.iter().map(|m| format!("{}\n", m.item)).collect(),
+        machine,
+    );
+    if !ctx.json && !minted.is_empty() {
+        let numbers: Vec<u64> = minted.iter().map(|m| m.number).collect();
+        eprintln!(
+            "minted {} of \"{title}\" (edition{} {} of {size})",
+            minted.len(),
+            if numbers.len() == 1 { "" } else { "s" },
+            edition_ranges(&numbers)
+        );
+        if let Some(dir) = &a.labels {
+            eprintln!(
+                "labels and {} A4 sheet(s) in {}",
+                sheets.len(),
+                dir.display()
+            );
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Edition numbers as ranges: `1-3, 5, 7-1000` (the numbers must be sorted).
+pub fn edition_ranges(numbers: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while let Some(&start) = numbers.get(i) {
+        let mut end = start;
+        while numbers.get(i + 1) == Some(&(end + 1)) {
+            end += 1;
+            i += 1;
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(", ")
+}
+
+fn mint_one(
+    ctx: &Ctx,
+    number: u64,
+    bytes: &[u8],
+    title: &str,
+    size: u64,
+    labels: Option<&Path>,
+    public_url: Option<&str>,
+) -> Result<Minted, CliError> {
+    ctx.client.post("/v1/items", "application/cose", bytes)?;
+    label_files(number, bytes, title, size, labels, public_url)
+}
+
+/// Writes a minted piece's label files (SVG and PNG) when a labels directory is given; with
+/// the ledger's public URL the code holds the label URL (spec §7.5), else the bare payload.
+fn label_files(
+    number: u64,
+    bytes: &[u8],
+    title: &str,
+    size: u64,
+    labels: Option<&Path>,
+    public_url: Option<&str>,
+) -> Result<Minted, CliError> {
+    let item = ItemId::derive(bytes);
+    let mut files = Vec::new();
+    let mut label = None;
+    if let Some(dir) = labels {
+        let payload = Payload::Label(bytes.to_vec()).encode();
+        let code = match public_url {
+            Some(url) => qr::encode_url(&qr::label_url(url, &payload)),
+            None => qr::encode(&payload),
+        }
+        .map_err(|e| CliError::msg(e.to_string()))?;
+        let text = LabelText {
+            number,
+            size,
+            title: title.to_string(),
+            short_id: item.short(),
+        };
+        let stem = dir.join(format!("{number}-{}", item.short()));
+        let svg = stem.with_extension("svg");
+        let png = stem.with_extension("png");
+        let write = |path: &Path, data: &[u8]| {
+            std::fs::write(path, data)
+                .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))
+        };
+        write(&svg, qr::label_svg(&code, &text).as_bytes())?;
+        write(
+            &png,
+            &qr::label_png(&code, &text).map_err(|e| CliError::msg(e.to_string()))?,
+        )?;
+        files = vec![svg, png];
+        label = Some((code, text));
+    }
+    Ok(Minted {
+        number,
+        item,
+        files,
+        label,
+    })
+}
+
+/// Mints from the outbox's cached run and queues the mints (labels are written at once: they
+/// need no ledger).
+fn mint_offline(
+    ctx: &Ctx,
+    a: &MintArgs,
+    maker: &SigningKey,
+    run: &RunId,
+    owner: Option<PublicKey>,
+    reason: &str,
+) -> Result<(), CliError> {
+    let (cached, minted) =
+        crate::offline::queue_mints(&ctx.home, run, a.count, owner, &a.key, maker, reason)?;
+    if let Some(dir) = &a.labels {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::io(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut items = Vec::new();
+    for (number, _, bytes) in &minted {
+        items.push(label_files(
+            *number,
+            bytes,
+            &cached.title,
+            cached.size,
+            a.labels.as_deref(),
+            None,
+        )?);
+    }
+    let numbers: Vec<u64> = items.iter().map(|m| m.number).collect();
+    ctx.print(
+        || items.iter().map(|m| format!("{}\n", m.item)).collect(),
+        json!({"run": run.to_base32(), "queued": true, "reason": reason,
+               "items": items.iter().map(|m| json!({"number": m.number, "item": m.item.to_base32()})).collect::<Vec<_>>()}),
+    );
+    if !ctx.json {
+        eprintln!(
+            "queued {} mint(s) of \"{}\" (editions {} of {}) ({reason}); `provenance sync` sends them",
+            items.len(),
+            cached.title,
+            edition_ranges(&numbers),
+            cached.size
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edition_numbers_are_summarised_as_ranges() {
+        assert_eq!(edition_ranges(&[]), "");
+        assert_eq!(edition_ranges(&[7]), "7");
+        assert_eq!(edition_ranges(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
+        let thousand: Vec<u64> = (1..=1000).collect();
+        assert_eq!(edition_ranges(&thousand), "1-1000");
+    }
+}

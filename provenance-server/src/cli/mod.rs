@@ -1,0 +1,198 @@
+//! The `provenance` command line: every command of DESIGN.md §6 and the offline ones of issue
+//! 14, one module per family of commands. This module parses, builds the context every command
+//! shares ([`Ctx`]: the ledger client, JSON or sentences, the outbox's home) and dispatches.
+//!
+//! | module | commands |
+//! | --- | --- |
+//! | [`args`] | clap's types for all of them |
+//! | [`trust`] | `keygen`, `trust add`, `trust export` |
+//! | [`mint`] | `run create`, `mint` (labels, offline mints) |
+//! | [`records`] | `repair`, `transfer`, `badge`, `report`, `prove` |
+//! | [`show`] | `show` |
+//! | [`payload`] | `payload`, `qr` |
+//! | [`export`] | `export` |
+//! | [`audit`] | `log checkpoint`, `log verify` |
+//!
+//! `serve` is [`crate::server`]; `pull`, `sync` and `outbox` are [`crate::offline`].
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Parser;
+use provenance_core::{Record, RecordBody, Repair, ReportStatus, RunId};
+use serde_json::{json, Value};
+
+use crate::client::{parse_item, parse_public, CliError, Client};
+use crate::server::{serve, ServeOptions};
+
+pub mod args;
+mod audit;
+mod export;
+mod mint;
+mod payload;
+mod records;
+mod show;
+mod trust;
+
+pub use args::*;
+pub use mint::edition_ranges;
+pub use show::{inert, story};
+
+use audit::{log_checkpoint, log_verify};
+use export::export;
+use mint::{mint, run_create};
+use payload::{payload_command, qr_command};
+use records::{append, badge_many, prove};
+use show::show;
+use trust::{keygen, trust_add, trust_export};
+
+/// What every command shares: the ledger client, the output mode, the outbox's home.
+pub(super) struct Ctx {
+    client: Client,
+    json: bool,
+    /// `$PROVENANCE_HOME`: the offline outbox and cached heads.
+    home: PathBuf,
+}
+
+impl Ctx {
+    fn print(&self, human: impl FnOnce() -> String, machine: Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = if self.json {
+            writeln!(out, "{machine}")
+        } else {
+            write!(out, "{}", human())
+        };
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            if json {
+                let v = json!({"error": e.message, "code": e.code, "status": e.status});
+                println!("{v}");
+            }
+            eprintln!("error: {e}");
+            if e.code.as_deref() == Some(crate::offline::CODE_CONFLICT) {
+                3
+            } else {
+                1
+            }
+        }
+    }
+}
+
+/// Runs one parsed command.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let ctx = Ctx {
+        client: Client::new(&cli.server_url()),
+        json: cli.json,
+        home: crate::outbox::Outbox::default_home(),
+    };
+    match cli.command {
+        Command::Serve(a) => serve(ServeOptions {
+            db: a.db,
+            listen: a.listen,
+            ledger_key: a.ledger_key,
+            operator: a.operator.as_deref().map(parse_public).transpose()?,
+            workers: a.workers,
+            origin: a.origin,
+            public_url: a.public_url,
+            limits: crate::admission::Limits {
+                per_peer: a.max_connections_per_peer.max(1),
+                total: a.max_connections.max(1),
+                head_timeout: std::time::Duration::from_secs(a.head_timeout.max(1)),
+                body_timeout: std::time::Duration::from_secs(a.body_timeout.max(1)),
+            },
+        }),
+        Command::Keygen { out } => keygen(&ctx, &out),
+        Command::Trust(TrustCommand::Add {
+            operator_key,
+            public,
+            role,
+            name,
+            valid_from,
+            valid_until,
+            revoke_at,
+        }) => trust_add(
+            &ctx,
+            &operator_key,
+            &public,
+            &role,
+            name,
+            [valid_from, valid_until, revoke_at],
+        ),
+        Command::Trust(TrustCommand::Export { out }) => trust_export(&ctx, &out),
+        Command::Run(RunCommand::Create {
+            key,
+            title,
+            microfactory,
+            size,
+            place,
+            window_days,
+        }) => run_create(&ctx, &key, title, microfactory, size, place, window_days),
+        Command::Mint(a) => mint(&ctx, a),
+        Command::Repair(a) => {
+            let body = RecordBody::Repair(Repair {
+                note: a.note,
+                parts: a.parts,
+            });
+            append(&ctx, &a.item, &a.key, a.offline, body)
+        }
+        Command::Transfer(a) => {
+            let to = parse_public(&a.to)?;
+            append(&ctx, &a.item, &a.key, a.offline, RecordBody::Transfer(to))
+        }
+        Command::Badge(a) => badge_many(&ctx, a),
+        Command::Report(a) => {
+            let status = if a.stolen {
+                ReportStatus::Stolen
+            } else if a.recovered {
+                ReportStatus::Recovered
+            } else {
+                ReportStatus::Void
+            };
+            append(&ctx, &a.item, &a.key, a.offline, RecordBody::Report(status))
+        }
+        Command::Pull { items, run } => {
+            let items = items
+                .iter()
+                .map(|i| parse_item(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let run = run
+                .as_deref()
+                .map(|r| {
+                    RunId::from_base32(r.trim()).ok_or_else(|| {
+                        CliError::coded(format!("{r:?} is not a run id"), "ledger.bad_request")
+                    })
+                })
+                .transpose()?;
+            crate::offline::pull(&ctx.client, &ctx.home, ctx.json, &items, run)
+        }
+        Command::Sync { key } => crate::offline::sync(&ctx.client, &ctx.home, ctx.json, &key),
+        Command::Outbox => crate::offline::list(&ctx.client, &ctx.home, ctx.json),
+        Command::Show { item } => show(&ctx, &item),
+        Command::Qr(a) => qr_command(&ctx, a),
+        Command::Payload(a) => payload_command(&ctx, &a),
+        Command::Prove(a) => prove(&ctx, a),
+        Command::Export { item, out, trust } => export(&ctx, &item, &out, trust.as_deref()),
+        Command::Log(LogCommand::Checkpoint { save, key }) => log_checkpoint(&ctx, save, &key),
+        Command::Log(LogCommand::Verify { since, save, key }) => {
+            log_verify(&ctx, &since, save, &key)
+        }
+    }
+}
+
+/// Refuses, before signing, text no verifier would accept (spec §3).
+pub(super) fn refuse_bad_text(record: &Record) -> Result<(), CliError> {
+    record.check_text().map_err(|e| {
+        CliError::coded(
+            format!("{e}: signed text may not hold control or bidirectional characters (spec §3)"),
+            "decode.bad_text",
+        )
+    })
+}
