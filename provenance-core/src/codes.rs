@@ -238,6 +238,7 @@ pub const ALL_CODES: &[(&str, &str)] = &[
     ("log.root_mismatch", "the root recomputed from the proof differs from the checkpoint's"),
     ("log.empty_first_tree", "a consistency proof from the empty tree (refused by policy)"),
     ("log.size_order", "the first tree size of a consistency proof exceeds the second"),
+    ("log.entries_incomplete", "an audit got log entries out of order, fewer than the checkpoint's size, or more"),
     ("checkpoint.too_large", "the checkpoint note exceeds 4096 bytes"),
     ("checkpoint.malformed", "the checkpoint note or its body is not well formed"),
     ("checkpoint.unknown_key", "no signature line by the ledger key (name and key id)"),

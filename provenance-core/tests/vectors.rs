@@ -1602,6 +1602,7 @@ fn every_payload_vector_gives_exactly_its_outcome() {
     // chain.empty: a container refuses an empty record list first; proof.*: challenges have
     // their own vectors; log.bad_hash_length: the container refuses short hashes first;
     // log.empty_first_tree / log.size_order: consistency proofs are not carried in payloads;
+    // log.entries_incomplete: only an audit of the whole log (log::audit) meets it;
     // checkpoint.too_large: a 4 KiB note cannot fit a payload string; checkpoint.origin_mismatch:
     // a payload's checkpoint is checked under its own origin.
     // chain.quota_exceeded: 65 records by one signer cannot fit a 4296-character payload
@@ -1614,6 +1615,7 @@ fn every_payload_vector_gives_exactly_its_outcome() {
         "log.bad_hash_length",
         "log.empty_first_tree",
         "log.size_order",
+        "log.entries_incomplete",
         "checkpoint.too_large",
         "checkpoint.origin_mismatch",
     ];

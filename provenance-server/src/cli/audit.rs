@@ -7,6 +7,7 @@ use super::Ctx;
 use crate::client::CliError;
 use provenance_core::checkpoint::Checkpoint;
 use provenance_core::log as tlog;
+use provenance_core::log::audit::{Audit, AuditError, Leaf, TreeHead};
 use provenance_core::ErrorCode;
 use provenance_core::PublicKey;
 use provenance_core::{ItemId, RunId};
@@ -123,15 +124,17 @@ pub(super) fn log_verify(
     let (note, current) = fetch_checkpoint(ctx, &key)?;
 
     // 1. Consistency: the current tree extends the saved one.
-    if saved.size > current.size {
-        return Err(CliError::coded(
-            format!(
-                "the log shrank: the saved checkpoint has {} leaves, the current one {}",
-                saved.size, current.size
-            ),
-            "log.size_order",
-        ));
-    }
+    let mut audit = Audit::new(
+        Some(TreeHead {
+            size: saved.size,
+            root: saved.root,
+        }),
+        TreeHead {
+            size: current.size,
+            root: current.root,
+        },
+    )
+    .map_err(audit_error)?;
     if saved.size > 0 {
         let proof = if saved.size == current.size {
             Vec::new()
@@ -162,48 +165,26 @@ pub(super) fn log_verify(
     }
 
     // 2. Audit: recompute every leaf from the record bytes, and both roots from the leaves.
-    let mut tree = tlog::MemoryTree::new();
-    let mut start = 0u64;
-    while start < current.size {
+    while !audit.is_complete() {
         let v = ctx.client.get_json(&format!(
-            "/v1/log/entries?start={start}&end={}",
+            "/v1/log/entries?start={}&end={}",
+            audit.next_index(),
             current.size
         ))?;
         let entries = v["entries"].as_array().cloned().unwrap_or_default();
         if entries.is_empty() {
-            return Err(CliError::msg(format!(
-                "the ledger served no log entries from {start}"
-            )));
+            break; // `finish` says how many of the checkpoint's entries came
         }
-        for e in entries {
-            let index = tree.size();
-            let leaf = audit_leaf(&e, index)?;
-            tree.push(leaf);
-            if tree.size() == saved.size && !saved_root_matches(&tree, &saved) {
-                return Err(CliError::coded(
-                    format!(
-                        "the log was rewritten: the first {} leaves, recomputed from the stored records, do not have the saved checkpoint's root",
-                        saved.size
-                    ),
-                    "log.root_mismatch",
-                ));
-            }
-            if tree.size() == current.size {
+        for e in &entries {
+            let bytes = entry_bytes(e, audit.next_index())?;
+            let (index, leaf) = audit_leaf(e, &bytes, audit.next_index())?;
+            audit.push(index, leaf).map_err(audit_error)?;
+            if audit.is_complete() {
                 break;
             }
         }
-        start = tree.size();
     }
-    let root = tlog::root(&tree, current.size).map_err(|e| match e {})?;
-    if root != current.root {
-        return Err(CliError::coded(
-            format!(
-                "the stored records do not hash to the current checkpoint's root ({} leaves): a record was changed",
-                current.size
-            ),
-            "log.root_mismatch",
-        ));
-    }
+    let audited = audit.finish().map_err(audit_error)?;
     if let Some(path) = &save {
         save_note(path, &note)?;
     }
@@ -214,49 +195,50 @@ pub(super) fn log_verify(
                 saved.size, current.size, saved.origin, current.origin
             )
         },
-        json!({"consistent": true, "since": checkpoint_json(&saved), "current": checkpoint_json(&current), "audited": current.size}),
+        json!({"consistent": true, "since": checkpoint_json(&saved), "current": checkpoint_json(&current), "audited": audited.size}),
     );
     Ok(())
 }
 
-fn saved_root_matches(tree: &tlog::MemoryTree, saved: &Checkpoint) -> bool {
-    matches!(tlog::root(tree, saved.size), Ok(r) if r == saved.root)
+fn audit_error(e: AuditError) -> CliError {
+    CliError::coded(e.to_string(), e.code())
 }
 
-/// Recomputes one leaf hash from an entry's kind, id, seq and record bytes, and checks that
-/// it is the leaf the ledger says it stored.
-fn audit_leaf(e: &Value, expected_index: u64) -> Result<tlog::TreeHash, CliError> {
+/// The record bytes of a log entry (`bytes`, standard base64).
+fn entry_bytes(e: &Value, due: u64) -> Result<Vec<u8>, CliError> {
     use base64::Engine;
-    let bad = |what: &str| {
-        CliError::coded(
-            format!("log entry {expected_index}: {what}"),
-            "log.root_mismatch",
-        )
-    };
-    if e["index"].as_u64() != Some(expected_index) {
-        return Err(bad("out of order"));
-    }
+    e["bytes"]
+        .as_str()
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .ok_or_else(|| {
+            CliError::coded(
+                format!("log entry {due}: the ledger has no record for this leaf"),
+                "log.root_mismatch",
+            )
+        })
+}
+
+/// A log entry as the ledger serves it (`index`, `kind`, `id`, `seq`), read into the leaf the
+/// audit recomputes.
+fn audit_leaf<'a>(e: &Value, bytes: &'a [u8], due: u64) -> Result<(u64, Leaf<'a>), CliError> {
+    let bad =
+        |what: &str| CliError::coded(format!("log entry {due}: {what}"), "log.entries_incomplete");
+    let index = e["index"].as_u64().ok_or_else(|| bad("no index"))?;
     let id = e["id"]
         .as_str()
         .and_then(ItemId::from_base32)
         .ok_or_else(|| bad("no id"))?;
-    let seq = e["seq"].as_u64().ok_or_else(|| bad("no seq"))?;
-    let bytes = e["bytes"]
-        .as_str()
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .ok_or_else(|| bad("the ledger has no record for this leaf"))?;
-    let data = match e["kind"].as_str() {
-        Some("record") => tlog::item_leaf(&id, seq, &bytes),
-        Some("run") => tlog::run_leaf(&RunId(id.0), &bytes),
-        _ => return Err(bad("unknown kind")),
+    let leaf = match e["kind"].as_str() {
+        Some("record") => Leaf::Record {
+            item: id,
+            seq: e["seq"].as_u64().ok_or_else(|| bad("no seq"))?,
+            bytes,
+        },
+        Some("run") => Leaf::Run {
+            run: RunId(id.0),
+            bytes,
+        },
+        other => return Err(bad(&format!("unknown kind {other:?}"))),
     };
-    let leaf = tlog::leaf_hash(&data);
-    let stored = e["leaf_hash"].as_str().and_then(|h| hex::decode(h).ok());
-    if stored.as_deref() != Some(&leaf.0[..]) {
-        return Err(bad(&format!(
-            "the stored record ({} {id} #{seq}) does not hash to the stored leaf: the record was changed",
-            e["kind"].as_str().unwrap_or_default()
-        )));
-    }
-    Ok(leaf)
+    Ok((index, leaf))
 }

@@ -9,6 +9,8 @@
 
 use sha2::{Digest, Sha256};
 
+pub mod audit;
+
 use crate::codes::ErrorCode;
 use crate::ids::{ItemId, RunId};
 
