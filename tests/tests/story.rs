@@ -248,20 +248,28 @@ fn whole_story_then_restart() {
     );
     server.ok(&["report", item, "--key", "buyer.pem", "--stolen"]);
 
-    // show tells the story in plain words.
+    // show tells the story: the collector's verifier's report of the full history.
     let story = server.ok(&["show", item]);
     for needle in [
-        "Eclipse Pin, edition 1 of 3",
-        "Made by Karim Studio at Atelier Nord (Lyon)",
-        "new clasp by Desk One (parts replaced: clasp, pin)",
-        &format!("from the maker to key id {}", buyer.key_id()),
-        &format!("Owned by key id {}, its 2nd owner", buyer.key_id()),
-        "Design Week 2026 (Milan), hosted by Design Week",
-        "STOLEN",
-        "History: 5 record(s), head #4",
+        "!!! WARNING: THIS PIECE IS REPORTED STOLEN !!!",
+        "GENUINE WITH WARNINGS: REPORTED STOLEN. 1/3 of 'Eclipse Pin', made by Karim Studio at Atelier Nord",
+        "Repaired once. 2 owners.",
+        "Piece       'Eclipse Pin', edition 1/3",
+        "Made at     Atelier Nord",
+        "at Desk One: new clasp (parts: clasp, pin)",
+        &format!("Owners      2 so far; Owner: key id {}", buyer.key_id()),
+        "Design Week 2026, Milan (host Design Week)",
+        "owner confirmed by the ledger as of",
+        "the last record is in the ledger's signed log",
+        "WARNING [item.stolen]",
     ] {
         assert!(story.contains(needle), "story lacks {needle:?}:\n{story}");
     }
+    // The same report as `provenance-verify --json` of the exported file.
+    let report: serde_json::Value =
+        serde_json::from_str(&server.ok(&["--json", "show", item])).unwrap();
+    assert_eq!(report["verdict"], "genuine_with_warnings");
+    assert_eq!(report["story"]["repair_count"], 1);
     let json = server.get_json(&format!("/v1/items/{item}"));
     assert_eq!(json["stolen"], true);
     assert_eq!(json["owner"], buyer.to_base64url());

@@ -36,7 +36,6 @@ mod trust;
 
 pub use args::*;
 pub use mint::edition_ranges;
-pub use show::{inert, story};
 
 use audit::{log_checkpoint, log_verify};
 use export::export;
