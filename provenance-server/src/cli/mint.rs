@@ -59,6 +59,42 @@ struct Minted {
     label: Option<(qrcode::QrCode, LabelText)>,
 }
 
+/// What a mint needs to know of its run, read from `GET /v1/runs/{run}`.
+#[derive(Debug, serde::Deserialize)]
+struct RunFacts {
+    size: u64,
+    title: String,
+    microfactory: String,
+    items: Vec<RunPiece>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RunPiece {
+    number: u64,
+}
+
+impl RunFacts {
+    /// The first `count` edition numbers nobody minted yet.
+    fn free_editions(&self, run: &RunId, count: u64) -> Result<Vec<u64>, CliError> {
+        let taken: std::collections::HashSet<u64> = self.items.iter().map(|p| p.number).collect();
+        let free: Vec<u64> = (1..=self.size)
+            .filter(|n| !taken.contains(n))
+            .take(usize::try_from(count).unwrap_or(usize::MAX))
+            .collect();
+        if (free.len() as u64) < count {
+            return Err(CliError::coded(
+                format!(
+                    "run {run} has {} free edition numbers of {}, cannot mint {count}",
+                    self.size.saturating_sub(taken.len() as u64),
+                    self.size
+                ),
+                "run.edition_over_cap",
+            ));
+        }
+        Ok(free)
+    }
+}
+
 pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
     let maker = read_key(&a.key)?;
     let run_id = RunId::from_base32(a.run.trim()).ok_or_else(|| {
@@ -82,27 +118,12 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         }
         (false, result) => result?,
     };
-    let size = run["size"].as_u64().unwrap_or(0);
-    let title = run["title"].as_str().unwrap_or_default().to_string();
-    let microfactory = run["microfactory"].as_str().unwrap_or_default().to_string();
-    let taken: std::collections::HashSet<u64> = run["items"]
-        .as_array()
-        .map(|items| items.iter().filter_map(|i| i["number"].as_u64()).collect())
-        .unwrap_or_default();
-    let free: Vec<u64> = (1..=size)
-        .filter(|n| !taken.contains(n))
-        .take(a.count as usize)
-        .collect();
-    if (free.len() as u64) < a.count {
-        return Err(CliError::coded(
-            format!(
-                "run {run_id} has {} free edition numbers of {size}, cannot mint {}",
-                size.saturating_sub(taken.len() as u64),
-                a.count
-            ),
-            "run.edition_over_cap",
-        ));
-    }
+    let run: RunFacts = serde_json::from_value(run).map_err(|e| {
+        CliError::msg(format!(
+            "the ledger's answer for run {run_id} is not a run: {e}"
+        ))
+    })?;
+    let free = run.free_editions(&run_id, a.count)?;
     if let Some(dir) = &a.labels {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::io(format!("cannot create {}: {e}", dir.display())))?;
@@ -124,30 +145,61 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
                 body: RecordBody::Mint(Mint {
                     run: run_id,
                     number,
-                    size,
-                    title: title.clone(),
-                    microfactory: microfactory.clone(),
+                    size: run.size,
+                    title: run.title.clone(),
+                    microfactory: run.microfactory.clone(),
                     owner,
                 }),
             };
             (number, record.sign(&maker, None))
         })
         .collect();
+    let labels = a.labels.as_deref().map(|dir| LabelTarget {
+        dir,
+        title: &run.title,
+        size: run.size,
+        public_url: public_url.as_deref(),
+    });
+    let (mut minted, first_error) = post_mints(ctx, &mints, labels.as_ref());
+    let sheets = match &a.labels {
+        Some(dir) => write_sheets(dir, &run_id, &mut minted)?,
+        None => Vec::new(),
+    };
+    print_minted(ctx, &run_id, &run, &minted, &sheets, a.labels.as_deref());
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Where and how to write label files.
+struct LabelTarget<'a> {
+    dir: &'a Path,
+    title: &'a str,
+    size: u64,
+    /// The ledger's public URL: labels then hold label URLs (spec §7.5).
+    public_url: Option<&'a str>,
+}
+
+/// Posts the signed mints from four threads (with a progress bar on a terminal) and writes each
+/// piece's labels; the pieces minted in edition order, and the first error.
+fn post_mints(
+    ctx: &Ctx,
+    mints: &[(u64, Vec<u8>)],
+    labels: Option<&LabelTarget<'_>>,
+) -> (Vec<Minted>, Option<CliError>) {
     // indicatif draws on stderr: show the bar whenever stderr is a terminal, also when stdout
     // is redirected (`mint ... > items.txt`).
-    let bar = if std::io::stderr().is_terminal() && !ctx.json {
+    let bar = (std::io::stderr().is_terminal() && !ctx.json).then(|| {
         let bar = indicatif::ProgressBar::new(mints.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} minted {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        Some(bar)
-    } else {
-        None
-    };
+        bar
+    });
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Result<Minted, (u64, CliError)>>> = Mutex::new(Vec::new());
-    let labels = a.labels.clone();
     std::thread::scope(|scope| {
         for _ in 0..4.min(mints.len()) {
             scope.spawn(|| loop {
@@ -155,16 +207,11 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
                 let Some((number, bytes)) = mints.get(i) else {
                     break;
                 };
-                let result = mint_one(
-                    ctx,
-                    *number,
-                    bytes,
-                    &title,
-                    size,
-                    labels.as_deref(),
-                    public_url.as_deref(),
-                )
-                .map_err(|e| (*number, e));
+                let result = ctx
+                    .client
+                    .post("/v1/items", "application/cose", bytes)
+                    .and_then(|_| label_files(*number, bytes, labels))
+                    .map_err(|e| (*number, e));
                 if let Some(bar) = &bar {
                     bar.inc(1);
                 }
@@ -193,23 +240,41 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
             }
         }
     }
+    (minted, first_error)
+}
+
+/// Writes the A4 sheets of the minted pieces' labels (4 × 5 per page); their paths.
+fn write_sheets(dir: &Path, run: &RunId, minted: &mut [Minted]) -> Result<Vec<PathBuf>, CliError> {
+    let with_labels: Vec<(qrcode::QrCode, LabelText)> =
+        minted.iter_mut().filter_map(|m| m.label.take()).collect();
+    let per_page = qr::SHEET_GRID.0 * qr::SHEET_GRID.1;
     let mut sheets = Vec::new();
-    if let Some(dir) = &a.labels {
-        let with_labels: Vec<(qrcode::QrCode, LabelText)> =
-            minted.iter_mut().filter_map(|m| m.label.take()).collect();
-        let per_page = qr::SHEET_GRID.0 * qr::SHEET_GRID.1;
-        for page in with_labels.chunks(per_page) {
-            let (first, last) = (page[0].1.number, page[page.len() - 1].1.number);
-            let path = dir.join(format!("sheet-{}-{first}-{last}.svg", run_id.short()));
-            std::fs::write(&path, qr::sheet_svg(page))
-                .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))?;
-            sheets.push(path);
-        }
+    for page in with_labels.chunks(per_page) {
+        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+            continue;
+        };
+        let (first, last) = (first.1.number, last.1.number);
+        let path = dir.join(format!("sheet-{}-{first}-{last}.svg", run.short()));
+        std::fs::write(&path, qr::sheet_svg(page))
+            .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))?;
+        sheets.push(path);
     }
+    Ok(sheets)
+}
+
+/// The item ids on stdout (or the JSON), and the summary on stderr.
+fn print_minted(
+    ctx: &Ctx,
+    run_id: &RunId,
+    run: &RunFacts,
+    minted: &[Minted],
+    sheets: &[PathBuf],
+    labels: Option<&Path>,
+) {
     let machine = json!({
         "run": run_id.to_base32(),
         "items": minted.iter().map(|m| json!({
-            "number": m.number, "size": size, "item": m.item.to_base32(), "short": m.item.short(),
+            "number": m.number, "size": run.size, "item": m.item.to_base32(), "short": m.item.short(),
             "labels": m.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "sheets": sheets.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
@@ -218,25 +283,24 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         || minted.iter().map(|m| format!("{}\n", m.item)).collect(),
         machine,
     );
-    if !ctx.json && !minted.is_empty() {
-        let numbers: Vec<u64> = minted.iter().map(|m| m.number).collect();
-        eprintln!(
-            "minted {} of \"{title}\" (edition{} {} of {size})",
-            minted.len(),
-            if numbers.len() == 1 { "" } else { "s" },
-            edition_ranges(&numbers)
-        );
-        if let Some(dir) = &a.labels {
-            eprintln!(
-                "labels and {} A4 sheet(s) in {}",
-                sheets.len(),
-                dir.display()
-            );
-        }
+    if ctx.json || minted.is_empty() {
+        return;
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(()),
+    let numbers: Vec<u64> = minted.iter().map(|m| m.number).collect();
+    eprintln!(
+        "minted {} of \"{}\" (edition{} {} of {})",
+        minted.len(),
+        run.title,
+        if numbers.len() == 1 { "" } else { "s" },
+        edition_ranges(&numbers),
+        run.size
+    );
+    if let Some(dir) = labels {
+        eprintln!(
+            "labels and {} A4 sheet(s) in {}",
+            sheets.len(),
+            dir.display()
+        );
     }
 }
 
@@ -260,46 +324,30 @@ pub fn edition_ranges(numbers: &[u64]) -> String {
     parts.join(", ")
 }
 
-fn mint_one(
-    ctx: &Ctx,
-    number: u64,
-    bytes: &[u8],
-    title: &str,
-    size: u64,
-    labels: Option<&Path>,
-    public_url: Option<&str>,
-) -> Result<Minted, CliError> {
-    ctx.client.post("/v1/items", "application/cose", bytes)?;
-    label_files(number, bytes, title, size, labels, public_url)
-}
-
 /// Writes a minted piece's label files (SVG and PNG) when a labels directory is given; with
 /// the ledger's public URL the code holds the label URL (spec §7.5), else the bare payload.
 fn label_files(
     number: u64,
     bytes: &[u8],
-    title: &str,
-    size: u64,
-    labels: Option<&Path>,
-    public_url: Option<&str>,
+    labels: Option<&LabelTarget<'_>>,
 ) -> Result<Minted, CliError> {
     let item = ItemId::derive(bytes);
     let mut files = Vec::new();
     let mut label = None;
-    if let Some(dir) = labels {
+    if let Some(target) = labels {
         let payload = Payload::Label(bytes.to_vec()).encode();
-        let code = match public_url {
+        let code = match target.public_url {
             Some(url) => qr::encode_url(&qr::label_url(url, &payload)),
             None => qr::encode(&payload),
         }
         .map_err(|e| CliError::msg(e.to_string()))?;
         let text = LabelText {
             number,
-            size,
-            title: title.to_string(),
+            size: target.size,
+            title: target.title.to_string(),
             short_id: item.short(),
         };
-        let stem = dir.join(format!("{number}-{}", item.short()));
+        let stem = target.dir.join(format!("{number}-{}", item.short()));
         let svg = stem.with_extension("svg");
         let png = stem.with_extension("png");
         let write = |path: &Path, data: &[u8]| {
@@ -338,16 +386,15 @@ fn mint_offline(
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::io(format!("cannot create {}: {e}", dir.display())))?;
     }
+    let labels = a.labels.as_deref().map(|dir| LabelTarget {
+        dir,
+        title: &cached.title,
+        size: cached.size,
+        public_url: None,
+    });
     let mut items = Vec::new();
     for (number, _, bytes) in &minted {
-        items.push(label_files(
-            *number,
-            bytes,
-            &cached.title,
-            cached.size,
-            a.labels.as_deref(),
-            None,
-        )?);
+        items.push(label_files(*number, bytes, labels.as_ref())?);
     }
     let numbers: Vec<u64> = items.iter().map(|m| m.number).collect();
     ctx.print(
