@@ -267,29 +267,7 @@ pub struct ServeArgs {
 pub enum TrustCommand {
     /// Add (or update) a trusted key: fetches the current list, adds the entry, signs the next version with the operator key and posts it.
     #[command(after_help = examples::TRUST_ADD)]
-    Add {
-        /// The operator's private key (on a one-person ledger, the ledger's own key).
-        #[arg(long, value_name = "FILE.pem", default_value = "ledger.pem")]
-        operator_key: PathBuf,
-        /// The key to trust: base64url public key, or a key file.
-        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
-        public: String,
-        /// What it may sign: maker (runs, mints, void), repairer (repairs) or host (badges).
-        #[arg(long, value_parser = ["maker", "repairer", "host"])]
-        role: String,
-        /// Display name shown to collectors, e.g. "Karim Studio".
-        #[arg(long)]
-        name: String,
-        /// Records dated before this are refused (default: now, or the existing entry's).
-        #[arg(long, value_name = "TIME")]
-        valid_from: Option<String>,
-        /// Records dated at or after this are refused (planned end).
-        #[arg(long, value_name = "TIME")]
-        valid_until: Option<String>,
-        /// Revoke the key: records dated at or after this are refused.
-        #[arg(long, value_name = "TIME")]
-        revoke_at: Option<String>,
-    },
+    Add(TrustAddArgs),
     /// Write the current signed trust list to a file for offline verifiers.
     Export {
         /// Where to write it.
@@ -303,26 +281,56 @@ pub enum TrustCommand {
 pub enum RunCommand {
     /// Register a production run (signed by a trusted maker); prints the run id.
     #[command(after_help = examples::RUN_CREATE)]
-    Create {
-        /// The maker's private key.
-        #[arg(short, long, value_name = "FILE.pem")]
-        key: PathBuf,
-        /// The run's title, printed on every label.
-        #[arg(long)]
-        title: String,
-        /// The microfactory's name.
-        #[arg(long)]
-        microfactory: String,
-        /// Edition size N.
-        #[arg(long)]
-        size: u64,
-        /// Where the microfactory is.
-        #[arg(long, default_value = "")]
-        place: String,
-        /// Length of the production window in days, starting now.
-        #[arg(long, default_value_t = 365)]
-        window_days: u64,
-    },
+    Create(RunCreateArgs),
+}
+
+/// `trust add`.
+#[derive(Debug, Args)]
+pub struct TrustAddArgs {
+    /// The operator's private key (on a one-person ledger, the ledger's own key).
+    #[arg(long, value_name = "FILE.pem", default_value = "ledger.pem")]
+    pub operator_key: PathBuf,
+    /// The key to trust: base64url public key, or a key file.
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+    pub public: String,
+    /// What it may sign: maker (runs, mints, void), repairer (repairs) or host (badges).
+    #[arg(long, value_parser = ["maker", "repairer", "host"])]
+    pub role: String,
+    /// Display name shown to collectors, e.g. "Karim Studio".
+    #[arg(long)]
+    pub name: String,
+    /// Records dated before this are refused (default: now, or the existing entry's).
+    #[arg(long, value_name = "TIME")]
+    pub valid_from: Option<String>,
+    /// Records dated at or after this are refused (planned end).
+    #[arg(long, value_name = "TIME")]
+    pub valid_until: Option<String>,
+    /// Revoke the key: records dated at or after this are refused.
+    #[arg(long, value_name = "TIME")]
+    pub revoke_at: Option<String>,
+}
+
+/// `run create`.
+#[derive(Debug, Args)]
+pub struct RunCreateArgs {
+    /// The maker's private key.
+    #[arg(short, long, value_name = "FILE.pem")]
+    pub key: PathBuf,
+    /// The run's title, printed on every label.
+    #[arg(long)]
+    pub title: String,
+    /// The microfactory's name.
+    #[arg(long)]
+    pub microfactory: String,
+    /// Edition size N.
+    #[arg(long)]
+    pub size: u64,
+    /// Where the microfactory is.
+    #[arg(long, default_value = "")]
+    pub place: String,
+    /// Length of the production window in days, starting now.
+    #[arg(long, default_value_t = 365)]
+    pub window_days: u64,
 }
 
 /// `mint` options.

@@ -96,13 +96,8 @@ fn log_error(context: &str, e: tlog::LogError) -> CliError {
     CliError::coded(format!("{context}: {e}"), ErrorCode::code(&e))
 }
 
-pub(super) fn log_verify(
-    ctx: &Ctx,
-    since: &Path,
-    save: Option<PathBuf>,
-    key: &LedgerKeyArgs,
-) -> Result<(), CliError> {
-    let key = ledger_key(ctx, key)?;
+/// A checkpoint note the auditor saved earlier, verified under the ledger key.
+fn read_saved_checkpoint(since: &Path, key: &PublicKey) -> Result<Checkpoint, CliError> {
     let saved_bytes = std::fs::read(since)
         .map_err(|e| CliError::io(format!("cannot read {}: {e}", since.display())))?;
     let saved_note = String::from_utf8(saved_bytes).map_err(|_| {
@@ -115,12 +110,22 @@ pub(super) fn log_verify(
             "checkpoint.malformed",
         )
     })?;
-    let saved = Checkpoint::verify_own_origin(&saved_note, &key).map_err(|e| {
+    Checkpoint::verify_own_origin(&saved_note, key).map_err(|e| {
         CliError::coded(
             format!("the saved checkpoint {}: {e}", since.display()),
             ErrorCode::code(&e),
         )
-    })?;
+    })
+}
+
+pub(super) fn log_verify(
+    ctx: &Ctx,
+    since: &Path,
+    save: Option<PathBuf>,
+    key: &LedgerKeyArgs,
+) -> Result<(), CliError> {
+    let key = ledger_key(ctx, key)?;
+    let saved = read_saved_checkpoint(since, &key)?;
     let (note, current) = fetch_checkpoint(ctx, &key)?;
 
     // 1. Consistency: the current tree extends the saved one.
@@ -135,41 +140,67 @@ pub(super) fn log_verify(
         },
     )
     .map_err(audit_error)?;
-    if saved.size > 0 {
-        let proof = if saved.size == current.size {
-            Vec::new()
-        } else {
-            let v = ctx.client.get_json(&format!(
-                "/v1/log/consistency?first={}&second={}",
-                saved.size, current.size
-            ))?;
-            hex_hashes(&v, "proof")?
-        };
-        let proof: Vec<&[u8]> = proof.iter().map(Vec::as_slice).collect();
-        tlog::verify_consistency(
-            saved.size,
-            current.size,
-            &saved.root.0,
-            &current.root.0,
-            &proof,
-        )
-        .map_err(|e| {
-            log_error(
-                &format!(
-                    "the log was rewritten: the current checkpoint ({} leaves) is not an extension of the saved one ({} leaves)",
-                    current.size, saved.size
-                ),
-                e,
-            )
-        })?;
-    }
+    check_consistency(ctx, &saved, &current)?;
 
     // 2. Audit: recompute every leaf from the record bytes, and both roots from the leaves.
+    feed_entries(ctx, &mut audit, current.size)?;
+    let audited = audit.finish().map_err(audit_error)?;
+    if let Some(path) = &save {
+        save_note(path, &note)?;
+    }
+    ctx.print(
+        || {
+            format!(
+                "log consistent: {} -> {} leaves ({} -> {}); every leaf recomputed from its record and the root matches\n",
+                saved.size, current.size, saved.origin, current.origin
+            )
+        },
+        json!({"consistent": true, "since": checkpoint_json(&saved), "current": checkpoint_json(&current), "audited": audited.size}),
+    );
+    Ok(())
+}
+
+/// The consistency proof from the saved checkpoint to the current one (nothing to prove from
+/// an empty tree or to the same size).
+fn check_consistency(ctx: &Ctx, saved: &Checkpoint, current: &Checkpoint) -> Result<(), CliError> {
+    if saved.size == 0 {
+        return Ok(());
+    }
+    let proof = if saved.size == current.size {
+        Vec::new()
+    } else {
+        let v = ctx.client.get_json(&format!(
+            "/v1/log/consistency?first={}&second={}",
+            saved.size, current.size
+        ))?;
+        hex_hashes(&v, "proof")?
+    };
+    let proof: Vec<&[u8]> = proof.iter().map(Vec::as_slice).collect();
+    tlog::verify_consistency(
+        saved.size,
+        current.size,
+        &saved.root.0,
+        &current.root.0,
+        &proof,
+    )
+    .map_err(|e| {
+        log_error(
+            &format!(
+                "the log was rewritten: the current checkpoint ({} leaves) is not an extension of the saved one ({} leaves)",
+                current.size, saved.size
+            ),
+            e,
+        )
+    })
+}
+
+/// Fetches the log entries page by page and pushes each into the audit, until it has every
+/// leaf of the checkpoint or the ledger serves no more.
+fn feed_entries(ctx: &Ctx, audit: &mut Audit, size: u64) -> Result<(), CliError> {
     while !audit.is_complete() {
         let v = ctx.client.get_json(&format!(
-            "/v1/log/entries?start={}&end={}",
-            audit.next_index(),
-            current.size
+            "/v1/log/entries?start={}&end={size}",
+            audit.next_index()
         ))?;
         let entries = v["entries"].as_array().cloned().unwrap_or_default();
         if entries.is_empty() {
@@ -184,19 +215,6 @@ pub(super) fn log_verify(
             }
         }
     }
-    let audited = audit.finish().map_err(audit_error)?;
-    if let Some(path) = &save {
-        save_note(path, &note)?;
-    }
-    ctx.print(
-        || {
-            format!(
-                "log consistent: {} -> {} leaves ({} -> {}); every leaf recomputed from its record and the root matches\n",
-                saved.size, current.size, saved.origin, current.origin
-            )
-        },
-        json!({"consistent": true, "since": checkpoint_json(&saved), "current": checkpoint_json(&current), "audited": audited.size}),
-    );
     Ok(())
 }
 

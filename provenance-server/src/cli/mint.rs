@@ -11,23 +11,23 @@ use provenance_core::{
 };
 use serde_json::json;
 
-use super::args::MintArgs;
+use super::args::{MintArgs, RunCreateArgs};
 use super::{refuse_bad_text, Ctx};
 use crate::client::{parse_public, read_key, CliError};
 use crate::ledger::now;
 use crate::qr;
 use crate::qr::LabelText;
 
-pub(super) fn run_create(
-    ctx: &Ctx,
-    key: &Path,
-    title: String,
-    microfactory: String,
-    size: u64,
-    place: String,
-    window_days: u64,
-) -> Result<(), CliError> {
-    let maker = read_key(key)?;
+pub(super) fn run_create(ctx: &Ctx, a: RunCreateArgs) -> Result<(), CliError> {
+    let RunCreateArgs {
+        key,
+        title,
+        microfactory,
+        size,
+        place,
+        window_days,
+    } = a;
+    let maker = read_key(&key)?;
     let now = now();
     let record = Record {
         time: now,

@@ -19,10 +19,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Parser;
-use provenance_core::{Record, RecordBody, Repair, ReportStatus, RunId};
+use provenance_core::Record;
 use serde_json::{json, Value};
 
-use crate::client::{parse_item, parse_public, CliError, Client};
+use crate::client::{parse_public, CliError, Client};
 use crate::server::{serve, ServeOptions};
 
 pub mod args;
@@ -41,7 +41,7 @@ use audit::{log_checkpoint, log_verify};
 use export::export;
 use mint::{mint, run_create};
 use payload::{payload_command, qr_command};
-use records::{append, badge_many, prove};
+use records::{badge_many, prove, pull, repair, report, transfer};
 use show::show;
 use trust::{keygen, trust_add, trust_export};
 
@@ -109,69 +109,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             },
         }),
         Command::Keygen { out } => keygen(&ctx, &out),
-        Command::Trust(TrustCommand::Add {
-            operator_key,
-            public,
-            role,
-            name,
-            valid_from,
-            valid_until,
-            revoke_at,
-        }) => trust_add(
-            &ctx,
-            &operator_key,
-            &public,
-            &role,
-            name,
-            [valid_from, valid_until, revoke_at],
-        ),
+        Command::Trust(TrustCommand::Add(a)) => trust_add(&ctx, a),
         Command::Trust(TrustCommand::Export { out }) => trust_export(&ctx, &out),
-        Command::Run(RunCommand::Create {
-            key,
-            title,
-            microfactory,
-            size,
-            place,
-            window_days,
-        }) => run_create(&ctx, &key, title, microfactory, size, place, window_days),
+        Command::Run(RunCommand::Create(a)) => run_create(&ctx, a),
         Command::Mint(a) => mint(&ctx, a),
-        Command::Repair(a) => {
-            let body = RecordBody::Repair(Repair {
-                note: a.note,
-                parts: a.parts,
-            });
-            append(&ctx, &a.item, &a.key, a.offline, body)
-        }
-        Command::Transfer(a) => {
-            let to = parse_public(&a.to)?;
-            append(&ctx, &a.item, &a.key, a.offline, RecordBody::Transfer(to))
-        }
+        Command::Repair(a) => repair(&ctx, a),
+        Command::Transfer(a) => transfer(&ctx, a),
         Command::Badge(a) => badge_many(&ctx, a),
-        Command::Report(a) => {
-            let status = if a.stolen {
-                ReportStatus::Stolen
-            } else if a.recovered {
-                ReportStatus::Recovered
-            } else {
-                ReportStatus::Void
-            };
-            append(&ctx, &a.item, &a.key, a.offline, RecordBody::Report(status))
-        }
-        Command::Pull { items, run } => {
-            let items = items
-                .iter()
-                .map(|i| parse_item(i))
-                .collect::<Result<Vec<_>, _>>()?;
-            let run = run
-                .as_deref()
-                .map(|r| {
-                    RunId::from_base32(r.trim()).ok_or_else(|| {
-                        CliError::coded(format!("{r:?} is not a run id"), "ledger.bad_request")
-                    })
-                })
-                .transpose()?;
-            crate::offline::pull(&ctx.client, &ctx.home, ctx.json, &items, run)
-        }
+        Command::Report(a) => report(&ctx, a),
+        Command::Pull { items, run } => pull(&ctx, &items, run.as_deref()),
         Command::Sync { key } => crate::offline::sync(&ctx.client, &ctx.home, ctx.json, &key),
         Command::Outbox => crate::offline::list(&ctx.client, &ctx.home, ctx.json),
         Command::Show { item } => show(&ctx, &item),

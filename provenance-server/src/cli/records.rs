@@ -1,18 +1,62 @@
 //! The records that follow a mint: repairs, transfers, badges and reports (`append`, one
-//! piece or many), and `prove`, the owner's answer to a buyer's challenge.
+//! piece or many), `pull` for offline work, and `prove`, the owner's answer to a buyer's
+//! challenge.
 
 use std::path::Path;
 
 use provenance_core::{
-    challenge, Badge, ChainLink, ErrorCode, ItemId, Payload, Record, RecordBody, SigningKey,
-    Timestamp,
+    challenge, Badge, ChainLink, ErrorCode, ItemId, Payload, Record, RecordBody, Repair,
+    ReportStatus, RunId, SigningKey, Timestamp,
 };
 use serde_json::json;
 
-use super::args::{BadgeArgs, ProveArgs};
+use super::args::{BadgeArgs, ProveArgs, RepairArgs, ReportArgs, TransferArgs};
 use super::{refuse_bad_text, Ctx};
-use crate::client::{parse_item, read_key, CliError};
+use crate::client::{parse_item, parse_public, read_key, CliError};
 use crate::ledger::now;
+
+/// `repair`: a repair record by a trusted desk.
+pub(super) fn repair(ctx: &Ctx, a: RepairArgs) -> Result<(), CliError> {
+    let body = RecordBody::Repair(Repair {
+        note: a.note,
+        parts: a.parts,
+    });
+    append(ctx, &a.item, &a.key, a.offline, body)
+}
+
+/// `transfer`: the current owner hands the piece on.
+pub(super) fn transfer(ctx: &Ctx, a: TransferArgs) -> Result<(), CliError> {
+    let to = parse_public(&a.to)?;
+    append(ctx, &a.item, &a.key, a.offline, RecordBody::Transfer(to))
+}
+
+/// `report`: stolen or recovered (the owner), or void (the maker).
+pub(super) fn report(ctx: &Ctx, a: ReportArgs) -> Result<(), CliError> {
+    let status = if a.stolen {
+        ReportStatus::Stolen
+    } else if a.recovered {
+        ReportStatus::Recovered
+    } else {
+        ReportStatus::Void
+    };
+    append(ctx, &a.item, &a.key, a.offline, RecordBody::Report(status))
+}
+
+/// `pull`: caches heads (and a run) for offline work.
+pub(super) fn pull(ctx: &Ctx, items: &[String], run: Option<&str>) -> Result<(), CliError> {
+    let items = items
+        .iter()
+        .map(|i| parse_item(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let run = run
+        .map(|r| {
+            RunId::from_base32(r.trim()).ok_or_else(|| {
+                CliError::coded(format!("{r:?} is not a run id"), "ledger.bad_request")
+            })
+        })
+        .transpose()?;
+    crate::offline::pull(&ctx.client, &ctx.home, ctx.json, &items, run)
+}
 
 /// Signs and posts the next record of an item; on a stale head (409) refetches and retries once.
 /// With `--offline`, or when the ledger cannot be reached, signs against the outbox's head and

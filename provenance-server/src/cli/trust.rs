@@ -8,7 +8,7 @@ use provenance_core::{
 };
 use serde_json::json;
 
-use super::args::LedgerKeyArgs;
+use super::args::{LedgerKeyArgs, TrustAddArgs};
 use super::Ctx;
 use crate::client::{generate_key, parse_public, parse_time, read_key, write_key, CliError};
 use crate::ledger::now;
@@ -31,17 +31,20 @@ pub(super) fn keygen(ctx: &Ctx, out: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-pub(super) fn trust_add(
-    ctx: &Ctx,
-    operator_key: &Path,
-    public: &str,
-    role: &str,
-    name: String,
-    [valid_from, valid_until, revoke_at]: [Option<String>; 3],
-) -> Result<(), CliError> {
+pub(super) fn trust_add(ctx: &Ctx, a: TrustAddArgs) -> Result<(), CliError> {
+    let TrustAddArgs {
+        operator_key,
+        public,
+        role,
+        name,
+        valid_from,
+        valid_until,
+        revoke_at,
+    } = a;
+    let operator_key = operator_key.as_path();
     let operator = read_key(operator_key)?;
-    let key = parse_public(public)?;
-    let role = Role::parse(role).ok_or_else(|| CliError::msg(format!("unknown role {role:?}")))?;
+    let key = parse_public(&public)?;
+    let role = Role::parse(&role).ok_or_else(|| CliError::msg(format!("unknown role {role:?}")))?;
     if let Some(c) = provenance_core::text::first_forbidden(&name) {
         return Err(CliError::coded(
             format!(
@@ -51,42 +54,7 @@ pub(super) fn trust_add(
             "decode.bad_text",
         ));
     }
-    let info = ctx.client.get_json("/v1/trust")?;
-    let server_operator = info["operator"]
-        .as_str()
-        .and_then(|k| PublicKey::from_base64url(k).ok())
-        .ok_or_else(|| CliError::msg("the ledger did not say which operator key it trusts"))?;
-    if server_operator != operator.public_key() {
-        return Err(CliError::coded(
-            format!(
-                "{} is not the operator key of this ledger (it expects {server_operator})",
-                operator_key.display()
-            ),
-            "trust.operator_mismatch",
-        ));
-    }
-    let ledger = info["ledger"]
-        .as_str()
-        .and_then(|k| PublicKey::from_base64url(k).ok());
-    let mut content = if info["version"].as_u64().unwrap_or(0) == 0 {
-        TrustListContent {
-            version: 0,
-            issued_at: Timestamp(0),
-            ledger,
-            entries: Vec::new(),
-        }
-    } else {
-        let (bytes, _) = ctx.client.get_bytes("/v1/trust", "application/cose")?;
-        TrustList::verify(&bytes, Some(&server_operator))
-            .map_err(|e| {
-                CliError::coded(
-                    format!("the ledger's trust list: {e}"),
-                    provenance_core::ErrorCode::code(&e),
-                )
-            })?
-            .content()
-            .clone()
-    };
+    let mut content = current_list(ctx, &operator.public_key(), operator_key)?;
     let existing = content.entries.iter().find(|e| e.key == key).cloned();
     let now = now();
     let entry = TrustEntry {
@@ -108,25 +76,81 @@ pub(super) fn trust_add(
             None => existing.as_ref().and_then(|e| e.revoked_at),
         },
     };
+    let standing = standing(&entry, now);
     let roles: Vec<&str> = entry.roles.iter().map(Role::name).collect();
     content.upsert(entry);
     content.version += 1;
     content.issued_at = now;
-    content.ledger = ledger;
     let signed = content.sign(&operator);
     let (_, answer) = ctx.client.post("/v1/trust", "application/cose", &signed)?;
     ctx.print(
         || {
             format!(
-                "trust list version {}: {name} ({}) is trusted as {}\n",
+                "trust list version {}: {name} ({}) {standing} as {}\n",
                 content.version,
                 key.key_id(),
                 roles.join(", ")
             )
         },
-        json!({"version": content.version, "key": key.to_base64url(), "key_id": key.key_id().to_string(), "name": name, "roles": roles, "ledger": answer}),
+        json!({"version": content.version, "key": key.to_base64url(), "key_id": key.key_id().to_string(), "name": name, "roles": roles, "standing": standing, "ledger": answer}),
     );
     Ok(())
+}
+
+/// The ledger's current trust list content (an empty version 0 when it has none), after
+/// checking that `operator` is the key the ledger expects (`operator_file` names it in errors).
+fn current_list(
+    ctx: &Ctx,
+    operator: &PublicKey,
+    operator_file: &Path,
+) -> Result<TrustListContent, CliError> {
+    let info = ctx.client.get_json("/v1/trust")?;
+    let server_operator = info["operator"]
+        .as_str()
+        .and_then(|k| PublicKey::from_base64url(k).ok())
+        .ok_or_else(|| CliError::msg("the ledger did not say which operator key it trusts"))?;
+    if server_operator != *operator {
+        return Err(CliError::coded(
+            format!(
+                "{} is not the operator key of this ledger (it expects {server_operator})",
+                operator_file.display()
+            ),
+            "trust.operator_mismatch",
+        ));
+    }
+    let ledger = info["ledger"]
+        .as_str()
+        .and_then(|k| PublicKey::from_base64url(k).ok());
+    if info["version"].as_u64().unwrap_or(0) == 0 {
+        return Ok(TrustListContent {
+            version: 0,
+            issued_at: Timestamp(0),
+            ledger,
+            entries: Vec::new(),
+        });
+    }
+    let (bytes, _) = ctx.client.get_bytes("/v1/trust", "application/cose")?;
+    let mut content = TrustList::verify(&bytes, Some(&server_operator))
+        .map_err(|e| CliError::coded(format!("the ledger's trust list: {e}"), e.code()))?
+        .content()
+        .clone();
+    content.ledger = ledger;
+    Ok(content)
+}
+
+/// How an entry stands at `now`, in the words the confirmation uses.
+fn standing(entry: &TrustEntry, now: Timestamp) -> &'static str {
+    if entry.revoked_at.is_some_and(|t| t <= now) {
+        "is revoked (records it signed before the revocation stay valid)"
+    } else if entry.valid_until.is_some_and(|t| t <= now) {
+        "has expired"
+    } else if entry.valid_from > now {
+        "will be trusted"
+    } else if entry.revoked_at.is_some() {
+        "is trusted until its revocation"
+    } else {
+        "is trusted"
+    }
 }
 
 pub(super) fn trust_export(ctx: &Ctx, out: &Path) -> Result<(), CliError> {
@@ -186,4 +210,33 @@ pub(super) fn ledger_key(ctx: &Ctx, args: &LedgerKeyArgs) -> Result<PublicKey, C
                 "head.no_ledger_key",
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_confirmation_says_how_the_entry_stands_now() {
+        let now = Timestamp(1_000_000);
+        let entry = |from: u64, until: Option<u64>, revoked: Option<u64>| TrustEntry {
+            key: provenance_core::SigningKey::from_seed([7; 32]).public_key(),
+            roles: Roles::of(Role::Maker),
+            name: "M".into(),
+            valid_from: Timestamp(from),
+            valid_until: until.map(Timestamp),
+            revoked_at: revoked.map(Timestamp),
+        };
+        assert_eq!(standing(&entry(0, None, None), now), "is trusted");
+        assert!(standing(&entry(0, None, Some(10)), now).starts_with("is revoked"));
+        assert_eq!(standing(&entry(0, Some(10), None), now), "has expired");
+        assert_eq!(
+            standing(&entry(2_000_000, None, None), now),
+            "will be trusted"
+        );
+        assert_eq!(
+            standing(&entry(0, None, Some(2_000_000)), now),
+            "is trusted until its revocation"
+        );
+    }
 }
