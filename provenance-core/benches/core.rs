@@ -3,7 +3,13 @@
 //! generation and verification over an in-memory tree of 2^20 leaves.
 //!
 //! `cargo bench -p provenance-core --bench core`
-#![allow(missing_docs, clippy::unwrap_used)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use std::hint::black_box;
 

@@ -42,7 +42,7 @@ fn value(c: u8) -> Result<u32, Base45Error> {
     ALPHABET
         .iter()
         .position(|&a| a == c)
-        .map(|v| v as u32)
+        .and_then(|v| u32::try_from(v).ok())
         .ok_or(Base45Error::BadCharacter)
 }
 
@@ -54,18 +54,12 @@ pub fn decode(text: &str) -> Result<Vec<u8>, Base45Error> {
         match group {
             [c, d, e] => {
                 let n = value(*c)? + value(*d)? * 45 + value(*e)? * 45 * 45;
-                if n > 0xffff {
-                    return Err(Base45Error::Overflow);
-                }
-                out.push((n >> 8) as u8);
-                out.push(n as u8);
+                let n = u16::try_from(n).map_err(|_| Base45Error::Overflow)?;
+                out.extend_from_slice(&n.to_be_bytes());
             }
             [c, d] => {
                 let n = value(*c)? + value(*d)? * 45;
-                if n > 0xff {
-                    return Err(Base45Error::Overflow);
-                }
-                out.push(n as u8);
+                out.push(u8::try_from(n).map_err(|_| Base45Error::Overflow)?);
             }
             _ => {
                 value(group[0])?;

@@ -19,10 +19,11 @@ fn message(item: &ItemId, challenge: &[u8]) -> Result<Vec<u8>, ProofError> {
     if challenge.is_empty() || challenge.len() > MAX_CHALLENGE_BYTES {
         return Err(ProofError::Malformed);
     }
+    let length = u8::try_from(challenge.len()).map_err(|_| ProofError::Malformed)?;
     let mut msg = Vec::with_capacity(PROOF_DOMAIN.len() + 17 + challenge.len());
     msg.extend_from_slice(PROOF_DOMAIN);
     msg.extend_from_slice(&item.0);
-    msg.push(challenge.len() as u8);
+    msg.push(length);
     msg.extend_from_slice(challenge);
     Ok(msg)
 }

@@ -140,7 +140,11 @@ impl Timestamp {
         if !(1..=12).contains(&m) || !(1..=31).contains(&d) || y < 1970 {
             return None;
         }
-        let days = days_from_civil(y as i64, m as u32, d as u32);
+        let days = days_from_civil(
+            i64::try_from(y).ok()?,
+            u32::try_from(m).ok()?,
+            u32::try_from(d).ok()?,
+        );
         if days < 0 {
             return None;
         }
@@ -181,6 +185,10 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "Hinnant's civil_from_days: 1 <= day <= 31 and 1 <= month <= 12 for every input"
+)]
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -225,12 +233,13 @@ fn base32_decode_16(text: &str) -> Option<[u8; 16]> {
     for c in text.bytes() {
         let v = BASE32_ALPHABET
             .iter()
-            .position(|&a| a == c.to_ascii_lowercase())? as u32;
+            .position(|&a| a == c.to_ascii_lowercase())
+            .and_then(|v| u32::try_from(v).ok())?;
         buffer = (buffer << 5) | v;
         bits += 5;
         if bits >= 8 {
             bits -= 8;
-            *out.get_mut(n)? = (buffer >> bits) as u8;
+            *out.get_mut(n)? = u8::try_from(buffer >> bits).ok()?;
             n += 1;
         }
         buffer &= (1 << bits) - 1;

@@ -228,6 +228,7 @@ mod tests {
 
 /// Pins `verify_strict` semantics (DESIGN §3): the edge cases that lax Ed25519 accepts.
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod strictness_tests {
     use super::*;
 

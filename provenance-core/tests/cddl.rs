@@ -1,5 +1,11 @@
 //! `spec/provenance.cddl` validates the CBOR of every valid vector, and refuses broken shapes.
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    missing_docs,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use serde_json::Value as Json;
 

@@ -3,7 +3,13 @@
 //! a public key and as a signature's R, non-canonical encodings (y ≥ p) of ordinary points
 //! are refused as keys, and non-canonical S is refused — everywhere a key or signature is
 //! decoded: trust entries, transfer targets, first owners, record signatures.
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    missing_docs,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use provenance_core::*;
 

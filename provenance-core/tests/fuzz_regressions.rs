@@ -4,7 +4,13 @@
 //! cargo-fuzz target of that name (`fuzz/fuzz_targets/<target>.rs`), without the nightly
 //! toolchain: nothing panics, and whatever is accepted re-encodes to exactly its bytes.
 //! (`http_append` drives provenance-server and is not replayed here.)
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -1,6 +1,12 @@
 //! Property tests for the codecs and the non-malleability of payloads, plus the chain rules
 //! that no payload vector can reach.
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    missing_docs,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use proptest::prelude::*;
 use provenance_core::*;

@@ -1,7 +1,13 @@
 //! Third-party quotas (spec §6 R8): no repair desk or event host, nor a group of them, can
 //! fill an item's history and lock its owner out; the longest history the rules allow still
 //! fits a history file and verifies offline.
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    missing_docs,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use provenance_core::error::Quota;
 use provenance_core::limits::{

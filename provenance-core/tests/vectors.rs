@@ -4,7 +4,13 @@
 //!
 //! Regenerate after an intended format change with:
 //! `UPDATE_VECTORS=1 cargo test -p provenance-core --test vectors`
-#![allow(clippy::unwrap_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    missing_docs,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use ciborium::Value;
 use ed25519_dalek::Signer as _;

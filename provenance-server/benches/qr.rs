@@ -2,7 +2,13 @@
 //! SVG and PNG labels that `provenance mint --labels` writes.
 //!
 //! `cargo bench -p provenance-server --bench qr`
-#![allow(missing_docs, clippy::unwrap_used)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use std::hint::black_box;
 

@@ -190,6 +190,7 @@ impl Drop for Slot {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

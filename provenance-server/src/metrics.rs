@@ -39,7 +39,7 @@ impl Histogram {
             }
         }
         self.sum_micros
-            .fetch_add((value * self.scale).round() as u64, Ordering::Relaxed);
+            .fetch_add(scaled_count(value * self.scale), Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -175,6 +175,20 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A non-negative measurement as a whole count: rounded; negative and NaN are 0, and values
+/// beyond `u64::MAX` saturate (Rust's float-to-int `as` saturates).
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "rounded and clamped to u64's range first"
+)]
+fn scaled_count(value: f64) -> u64 {
+    if value.is_nan() {
+        return 0;
+    }
+    value.round().clamp(0.0, u64::MAX as f64) as u64
 }
 
 #[cfg(test)]

@@ -2,7 +2,13 @@
 //! `verify_strict` calls they contain, measured in the same run (DESIGN §7: at most 1.2x).
 //!
 //! `cargo bench -p provenance-verify --bench verify`
-#![allow(missing_docs, clippy::unwrap_used)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

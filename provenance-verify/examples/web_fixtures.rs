@@ -14,7 +14,13 @@
 //! prints the owner challenge answer for the history's item, as `provenance prove` would, by
 //! its current owner or by a stranger. `y4m` turns any label PNG (e.g. one written by
 //! `provenance mint --labels`) into such a video.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

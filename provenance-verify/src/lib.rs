@@ -637,7 +637,7 @@ impl Report {
                     chain.mint().number,
                     chain.mint().size
                 ),
-                record: Some(story.records.saturating_sub(1) as usize),
+                record: usize::try_from(story.records.saturating_sub(1)).ok(),
             });
         }
         if let Some(head) = &verified.head {

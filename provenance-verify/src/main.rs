@@ -210,8 +210,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() {
-                exit::UNREADABLE as u8
+            return exit_code(if error.use_stderr() {
+                exit::UNREADABLE
             } else {
                 0 // --help, --version
             });
@@ -223,11 +223,16 @@ fn main() -> ExitCode {
             Ok(json) => println!("{json}"),
             Err(error) => {
                 eprintln!("cannot serialise the report: {error}");
-                return ExitCode::from(exit::UNREADABLE as u8);
+                return exit_code(exit::UNREADABLE);
             }
         }
     } else {
         print!("{}", report.to_text());
     }
-    ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(exit::UNREADABLE as u8))
+    exit_code(report.exit_code())
+}
+
+/// The process exit code for one of [`exit`]'s codes (all of which fit a byte).
+fn exit_code(code: i32) -> ExitCode {
+    u8::try_from(code).map_or(ExitCode::FAILURE, ExitCode::from)
 }

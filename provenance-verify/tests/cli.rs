@@ -1,5 +1,10 @@
 //! The `provenance-verify` binary: exit codes, JSON, stdin, files, images, challenges.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

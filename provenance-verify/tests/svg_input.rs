@@ -1,6 +1,11 @@
 //! `--image` with an SVG label (what `provenance mint --labels` writes beside the PNG): refused
 //! with its own code, `input.svg`, and a message naming the commands that write a PNG.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

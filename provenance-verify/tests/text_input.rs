@@ -1,7 +1,12 @@
 //! Label URLs (spec §7.5): `https://host/v#PV1:...` with base45's space and `%` written as
 //! `%20` and `%25` gives back exactly the bare payload, for any payload; what the binary and
 //! the web verifier accept both ways.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! Every vector of `spec/vectors/payloads.json`, through the library and through the binary.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use std::path::PathBuf;
 use std::process::Command;

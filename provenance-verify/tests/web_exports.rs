@@ -3,7 +3,12 @@
 //! The wasm build itself is compared with the native `--json` output by
 //! `provenance-verify/web/tests/vectors.test.mjs`.
 #![cfg(all(feature = "wasm", feature = "wasm-scan"))]
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -1,7 +1,12 @@
 //! Issue 16, the command line a first-time maker meets: `provenance payload`, `trust add`
 //! without `--operator-key`, `mint --count 0` and past the run size, the mint summary as
 //! ranges, usage lines with `PROVENANCE_SERVER` set, and one spelling of the log root.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

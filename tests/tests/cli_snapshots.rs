@@ -3,7 +3,12 @@
 //! refactoring of the CLI shows any change it makes to what users read. After an intended
 //! change: `UPDATE_SNAPSHOTS=1 cargo test -p provenance-e2e --test cli_snapshots`, and review
 //! the diff.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

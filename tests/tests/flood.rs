@@ -3,7 +3,12 @@
 //! quotas (`chain.quota_exceeded`, spec §6 R8); the owner still transfers, the new owner
 //! reports it stolen, `provenance export` writes the whole (over 1 MiB) history, and
 //! `provenance-verify --file` verifies it offline.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -1,7 +1,12 @@
 //! Issue 9.8: unauthenticated GETs of an item's head statement, living payload and QR reuse
 //! one signed statement per head and interval, so a flood of them costs no signatures; a new
 //! record gets a new statement at once.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -12,7 +12,12 @@
 //! after. Both snapshots are taken while the same server process runs, after checkpointing
 //! the WAL into the main file from a second connection (a restart is no good baseline: the
 //! server writes a fresh log checkpoint on every start).
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

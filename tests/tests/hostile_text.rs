@@ -1,6 +1,11 @@
 //! Issue 9.5: text that could drive a terminal is refused at signing (CLI) and at append
 //! (ledger, `decode.bad_text`), and nothing is stored.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

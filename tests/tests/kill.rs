@@ -9,7 +9,12 @@
 //! ```sh
 //! scripts/kill-loop.sh 50   # PROVENANCE_KILLS=50 cargo test -p provenance-e2e --release --test kill -- --nocapture
 //! ```
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

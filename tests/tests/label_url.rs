@@ -1,6 +1,11 @@
 //! Issue 10: a ledger started with `--public-url` prints labels whose QR holds
 //! `<public url>/v#PV1:...` (spec §7.5), which a phone camera opens in the web verifier.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -2,7 +2,12 @@
 //! checkpoint, consistency across appends and restarts, log/head/export/payload endpoints, and
 //! a record edited directly in the database file caught by `provenance log verify --since` and
 //! by `provenance-verify --file` on the exported history.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -2,7 +2,12 @@
 //! goes away, badges and repairs are signed and queued, the owner of one piece sells it
 //! elsewhere meanwhile, and `provenance sync` delivers everything exactly once: commuting
 //! records re-signed on the new head, the former owner's transfer kept as a conflict.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

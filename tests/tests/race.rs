@@ -3,7 +3,12 @@
 //! current head; the stored history holds one record at that position (no fork), and still
 //! verifies. Repeated over many items and two rounds per item (transfers by the owner, then
 //! repairs by a desk from the new head), against the real server.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -6,7 +6,12 @@
 //! appending and `/healthz` keeps answering, even from the flooding address. Then the overall
 //! bound, fitted to a low open-files limit: 503 beyond it, `/healthz` still answered, and no
 //! "too many open files".
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -3,7 +3,12 @@
 //! the database, its WAL files and the ledger key are owner-only; `serve` refuses a ledger key
 //! others can read and creates nothing when its port is taken; key-file mistakes get a
 //! message that says what is wrong, with a code.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

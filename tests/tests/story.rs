@@ -2,7 +2,12 @@
 //! their payloads, repair, transfer, badge, stolen report, show, prove, export, QR; then a
 //! restart (SIGTERM) and a kill -9 on the same database, after which everything is still
 //! there and verifies.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -3,7 +3,12 @@
 //! answers revalidation, `HEAD`, `/v/` and other methods as the page and its service worker
 //! expect. The page itself runs in Chromium against this server in
 //! `provenance-verify/web/tests/served.test.mjs`.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 

@@ -183,7 +183,7 @@ impl Audit {
         }
         self.tree.push(leaf.hash());
         if let Some(saved) = self.saved.filter(|s| s.size == self.tree.size()) {
-            if self.root_of(saved.size) != saved.root {
+            if self.root_of(saved.size)? != saved.root {
                 return Err(AuditError::SavedRootMismatch { size: saved.size });
             }
         }
@@ -198,7 +198,7 @@ impl Audit {
                 size: self.current.size,
             });
         }
-        if self.root_of(self.current.size) != self.current.root {
+        if self.root_of(self.current.size)? != self.current.root {
             return Err(AuditError::RootMismatch {
                 size: self.current.size,
             });
@@ -208,15 +208,18 @@ impl Audit {
         })
     }
 
-    fn root_of(&self, size: u64) -> TreeHash {
-        match root(&self.tree, size) {
-            Ok(hash) => hash,
-            Err(never) => match never {},
-        }
+    /// The root of the first `size` leaves; `size` is never above the leaves pushed (the
+    /// callers check), so a missing node means fewer leaves than that.
+    fn root_of(&self, size: u64) -> Result<TreeHash, AuditError> {
+        root(&self.tree, size).map_err(|_| AuditError::Incomplete {
+            have: self.tree.size(),
+            size,
+        })
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 
@@ -239,7 +242,7 @@ mod tests {
         }
         TreeHead {
             size: size as u64,
-            root: root(&tree, size as u64).unwrap_or_else(|never| match never {}),
+            root: root(&tree, size as u64).unwrap(),
         }
     }
 

@@ -20,6 +20,7 @@ pub fn font() -> &'static FontRef<'static> {
     static FONT: OnceLock<FontRef<'static>> = OnceLock::new();
     FONT.get_or_init(|| {
         // The font is a fixed asset, parsed by a test; it cannot fail at run time.
+        #[expect(clippy::expect_used, reason = "a compiled-in asset that a test parses")]
         FontRef::try_from_slice(FONT_BYTES).expect("the bundled DejaVu Sans parses")
     })
 }

@@ -1,5 +1,13 @@
 //! PNG output: the bare code and the printable label, at [`LABEL_PNG_DPI`] (pHYs chunk) with
 //! text drawn in the bundled DejaVu Sans.
+//!
+//! Pixel geometry is computed in floats and converted with `as`: a QR code has at most 177
+//! modules (8 px each) and a label a few hundred pixels of text, so every value is far inside
+//! the target types, and Rust's float-to-int `as` saturates rather than wraps.
+#![expect(
+    clippy::cast_possible_truncation,
+    reason = "pixel geometry of at most a few thousand pixels"
+)]
 
 use ab_glyph::{Font, Glyph, PxScale, ScaleFont};
 use qrcode::QrCode;

@@ -1,6 +1,6 @@
 //! Label tests. Every SVG the tool writes is rasterized with resvg (a renderer other than a
 //! browser) and read back with rqrr; PNGs and the terminal rendering are read back too.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
 use std::collections::BTreeSet;
 

@@ -1,6 +1,12 @@
 //! Shared helpers: build and locate the real `provenance` binary, run a ledger on an
 //! ephemeral loopback port with a temporary database, run CLI commands, raw HTTP.
-#![allow(clippy::unwrap_used, dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    dead_code,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
