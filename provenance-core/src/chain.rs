@@ -65,18 +65,34 @@ impl VerifiedRecord {
 /// A run manifest that passed every rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedRun {
-    /// Derived from the manifest's bytes.
-    pub id: RunId,
-    /// The maker who signed it.
-    pub maker: Signer,
-    /// When it was signed.
-    pub time: Timestamp,
-    /// Its content.
-    pub manifest: RunManifest,
+    id: RunId,
+    maker: Signer,
+    time: Timestamp,
+    manifest: RunManifest,
     record: VerifiedRecord,
 }
 
 impl VerifiedRun {
+    /// The run's id, derived from the manifest's bytes.
+    pub fn id(&self) -> RunId {
+        self.id
+    }
+
+    /// The maker who signed it.
+    pub fn maker(&self) -> &Signer {
+        &self.maker
+    }
+
+    /// When it was signed.
+    pub fn time(&self) -> Timestamp {
+        self.time
+    }
+
+    /// Its content.
+    pub fn manifest(&self) -> &RunManifest {
+        &self.manifest
+    }
+
     /// The verified record (for storage).
     pub fn record(&self) -> &VerifiedRecord {
         &self.record

@@ -328,7 +328,7 @@ impl Ledger {
             if runs.len() >= MAX_CACHED_CHAINS {
                 runs.clear();
             }
-            runs.insert(run.id, run);
+            runs.insert(run.id(), run);
         }
     }
 
@@ -360,7 +360,7 @@ impl Ledger {
                 run
             }
         };
-        if run.maker.key != *maker {
+        if run.maker().key != *maker {
             return Err(Problem::coded(
                 "ledger.run_not_registered",
                 format!("run {id} is registered by another maker"),
@@ -393,7 +393,7 @@ impl Ledger {
         let edition = chain.mint().number;
         let op = WriteOp::Mint {
             item,
-            run: run.id,
+            run: run.id(),
             edition,
             record: Box::new(record),
         };
@@ -405,7 +405,7 @@ impl Ledger {
                     created: true,
                     body: with_run(
                         answer(&item, 0, &hash, RecordKind::Mint, log_index),
-                        Some(run.id),
+                        Some(run.id()),
                     ),
                 })
             }
@@ -413,14 +413,14 @@ impl Ledger {
                 self.metrics.observe_idempotent();
                 Ok(Accepted {
                     created: false,
-                    body: with_run(record_ref_answer(&found, &hash), Some(run.id)),
+                    body: with_run(record_ref_answer(&found, &hash), Some(run.id())),
                 })
             }
             WriteOutcome::EditionTaken(other) => Err(Problem::coded(
                 "ledger.edition_taken",
                 format!(
                     "edition {edition} of run {} is already minted as item {other}",
-                    run.id
+                    run.id()
                 ),
             )),
             other => Err(unexpected(other)),

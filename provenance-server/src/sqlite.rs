@@ -715,7 +715,7 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -> WriteResu
             let exists: Option<i64> = tx
                 .query_row(
                     "SELECT 1 FROM runs WHERE id = ?1",
-                    params![&run.id.0[..]],
+                    params![&run.id().0[..]],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -726,9 +726,9 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -> WriteResu
             tx.execute(
                 "INSERT INTO runs (id, maker, size, hash, time, bytes, received_at, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
-                    &run.id.0[..],
-                    &run.maker.key.to_bytes()[..],
-                    to_int(run.manifest.size, "size")?,
+                    &run.id().0[..],
+                    &run.maker().key.to_bytes()[..],
+                    to_int(run.manifest().size, "size")?,
                     &record.hash().0[..],
                     to_int(record.time().0, "time")?,
                     record.bytes(),
@@ -736,7 +736,7 @@ fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -> WriteResu
                     to_int(log_size, "log_size")?
                 ],
             )?;
-            append_leaf(tx, log_size, LeafKind::Run, &run.id.0, 0, record.bytes())?;
+            append_leaf(tx, log_size, LeafKind::Run, &run.id().0, 0, record.bytes())?;
             Ok(WriteOutcome::Stored {
                 log_index: Some(log_size),
             })
@@ -1147,7 +1147,7 @@ mod tests {
         }
         .sign(&maker, None);
         let run = verify_run(&run_bytes, &trust, now).unwrap();
-        let run_id = run.id;
+        let run_id = run.id();
         let r = store
             .submit(WriteOp::Run(Box::new(run.clone())))
             .blocking_recv()
@@ -1339,7 +1339,7 @@ mod tests {
         }
         .sign(&maker, None);
         let run = verify_run(&run_bytes, &trust, Timestamp(1_000)).unwrap();
-        let run_id = run.id;
+        let run_id = run.id();
         store
             .submit(WriteOp::Run(Box::new(run)))
             .blocking_recv()
