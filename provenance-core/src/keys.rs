@@ -4,7 +4,8 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::Signer;
 use sha2::{Digest, Sha256};
 
@@ -27,6 +28,9 @@ pub enum KeyError {
     /// or a non-canonical encoding (y ≥ p, RFC 8032 §5.1.3).
     #[error("not a valid, canonical, non-weak Ed25519 public key")]
     BadPoint,
+    /// The key could not be written as PKCS#8 (the DER encoder refused it).
+    #[error("the key cannot be written as PKCS#8")]
+    Encoding,
 }
 
 impl ErrorCode for KeyError {
@@ -51,13 +55,17 @@ impl SigningKey {
             .map_err(|_| KeyError::BadPem)
     }
 
-    /// Writes the key as PKCS#8 PEM (readable by `openssl pkey`). The caller stores it with mode 0600.
-    pub fn to_pkcs8_pem(&self) -> String {
-        match self.0.to_pkcs8_pem(Default::default()) {
-            Ok(pem) => pem.to_string(),
-            // Encoding a 32-byte seed into a fixed ASN.1 template cannot fail.
-            Err(_) => unreachable!("PKCS#8 encoding of an Ed25519 seed"),
-        }
+    /// Writes the key as PKCS#8 **v1** PEM (RFC 8410 §7: the seed alone, as `openssl genpkey
+    /// -algorithm ed25519` writes it; OpenSSL 3.0 refuses the v2 form with the public key
+    /// attached). Encoded by the RustCrypto `pkcs8` types. The caller stores it with mode 0600.
+    pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
+        let pair = KeypairBytes {
+            secret_key: self.0.to_bytes(),
+            public_key: None,
+        };
+        pair.to_pkcs8_pem(LineEnding::LF)
+            .map(|pem| pem.to_string())
+            .map_err(|_| KeyError::Encoding)
     }
 
     /// The matching public key.
@@ -189,8 +197,9 @@ mod tests {
     #[test]
     fn pem_round_trip_and_debug_hides_secret() {
         let key = SigningKey::from_seed([7; 32]);
-        let pem = key.to_pkcs8_pem();
-        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let pem = key.to_pkcs8_pem().unwrap();
+        // PKCS#8 v1 (RFC 8410 §7): version 0, the Ed25519 OID, the seed; no public key.
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI"), "{pem}");
         let back = SigningKey::from_pkcs8_pem(&pem).expect("own PEM parses");
         assert_eq!(back.public_key(), key.public_key());
         let debug = format!("{key:?}");

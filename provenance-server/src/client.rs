@@ -278,45 +278,12 @@ pub fn write_key(path: &Path, key: &SigningKey) -> Result<(), CliError> {
         .mode(0o600)
         .open(path)
         .map_err(|e| CliError::io(format!("cannot create key file {}: {e}", path.display())))?;
-    file.write_all(pkcs8_v1_pem(key)?.as_bytes())
+    let pem = key
+        .to_pkcs8_pem()
+        .map_err(|e| CliError::coded(format!("{}: {e}", path.display()), CODE_KEY_FILE))?;
+    file.write_all(pem.as_bytes())
         .and_then(|_| file.sync_all())
         .map_err(|e| CliError::io(format!("cannot write key file {}: {e}", path.display())))
-}
-
-/// The DER prefix of a PKCS#8 v1 (RFC 8410 §7) Ed25519 private key; the 32-byte seed follows.
-const PKCS8_V1_PREFIX: [u8; 16] = [
-    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
-
-/// The key as PKCS#8 **v1** PEM (RFC 8410 §7), the form `openssl genpkey -algorithm ed25519`
-/// writes. `SigningKey::to_pkcs8_pem` writes v2 (with the public key attached), which
-/// OpenSSL 3.0 refuses to read, so the seed is lifted out of that encoding and re-wrapped.
-pub fn pkcs8_v1_pem(key: &SigningKey) -> Result<String, CliError> {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine;
-    let v2 = key.to_pkcs8_pem();
-    let body: String = v2.lines().filter(|l| !l.starts_with("-----")).collect();
-    let der = STANDARD
-        .decode(body.trim())
-        .map_err(|_| CliError::msg("internal: cannot re-encode the key"))?;
-    // OneAsymmetricKey: ... privateKey OCTET STRING { CurvePrivateKey OCTET STRING (32) } ...
-    let at = der
-        .windows(4)
-        .position(|w| w == [0x04, 0x22, 0x04, 0x20])
-        .filter(|&i| der.len() >= i + 36)
-        .ok_or_else(|| CliError::msg("internal: unexpected PKCS#8 layout"))?;
-    let mut v1 = PKCS8_V1_PREFIX.to_vec();
-    v1.extend_from_slice(&der[at + 4..at + 36]);
-    let pem = format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        STANDARD.encode(&v1)
-    );
-    match SigningKey::from_pkcs8_pem(&pem) {
-        Ok(back) if back.public_key() == key.public_key() => Ok(pem),
-        _ => Err(CliError::msg(
-            "internal: the re-encoded key does not round-trip",
-        )),
-    }
 }
 
 /// A fresh key from the operating system's random source.
@@ -384,7 +351,7 @@ mod tests {
     #[test]
     fn key_files_are_pkcs8_v1_and_round_trip() {
         let key = SigningKey::from_seed([4; 32]);
-        let pem = pkcs8_v1_pem(&key).unwrap();
+        let pem = key.to_pkcs8_pem().unwrap();
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI"));
         assert_eq!(
             SigningKey::from_pkcs8_pem(&pem).unwrap().public_key(),

@@ -722,7 +722,7 @@ fn raw_hostility(server: &Server, item: ItemId, operator: &SigningKey) {
 fn run_world(index: usize, world: &World, vw: &VectorWorld) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(dir.join("ledger.pem"), seed_key(9).to_pkcs8_pem()).unwrap();
+    std::fs::write(dir.join("ledger.pem"), seed_key(9).to_pkcs8_pem().unwrap()).unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(

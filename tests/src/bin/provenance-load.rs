@@ -268,7 +268,7 @@ fn spawn_server(args: &Args) -> Result<Target, Error> {
     let dir = tempfile::tempdir()?;
     let operator = SigningKey::from_seed([0x4c; 32]);
     let pem = dir.path().join("ledger.pem");
-    std::fs::write(&pem, operator.to_pkcs8_pem())?;
+    std::fs::write(&pem, operator.to_pkcs8_pem()?)?;
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&pem, std::fs::Permissions::from_mode(0o600))?;
