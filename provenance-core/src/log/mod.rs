@@ -126,7 +126,7 @@ fn subtree<S: NodeSource>(s: &S, lo: u64, hi: u64) -> Result<TreeHash, S::Error>
     if n == 0 {
         return Ok(TreeHash::empty());
     }
-    if n.is_power_of_two() && lo % n == 0 {
+    if n.is_power_of_two() && lo.is_multiple_of(n) {
         return s.perfect(n.trailing_zeros(), lo / n);
     }
     let k = largest_power_of_two_below(n);

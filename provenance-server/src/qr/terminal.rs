@@ -27,7 +27,7 @@ pub fn terminal(code: &QrCode) -> String {
     for pair in g.chunks(2) {
         for x in 0..pair[0].len() {
             let top = !pair[0][x];
-            let bottom = pair.get(1).map_or(true, |r| !r[x]);
+            let bottom = pair.get(1).is_none_or(|r| !r[x]);
             out.push(match (top, bottom) {
                 (true, true) => '█',
                 (true, false) => '▀',
