@@ -7,6 +7,9 @@
 //! in the tree. The keys are those of `provenance-core/tests/vectors.rs` (`[seed; 32]`).
 #![forbid(unsafe_code)]
 
+#[path = "targets.rs"]
+pub mod targets;
+
 use std::sync::OnceLock;
 
 use ed25519_dalek::Signer as _;
