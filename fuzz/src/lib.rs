@@ -10,6 +10,11 @@
 #[path = "targets.rs"]
 pub mod targets;
 
+/// The typed loader of `payloads.json`, shared with the core's and the verifier's tests.
+#[path = "../../provenance-core/tests/support/payload_vectors.rs"]
+#[allow(dead_code)]
+mod payload_vectors;
+
 use std::sync::OnceLock;
 
 use ed25519_dalek::Signer as _;
@@ -74,23 +79,21 @@ fn hex_field(v: &serde_json::Value, field: &str) -> Vec<u8> {
 pub fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let payloads: serde_json::Value =
-            serde_json::from_str(PAYLOADS_JSON).expect("payloads.json parses");
         let records: serde_json::Value =
             serde_json::from_str(RECORDS_JSON).expect("records.json parses");
-        let vectors = payloads["vectors"].as_array().expect("payload vectors");
-        let genuine = vectors
+        let vectors = payload_vectors::parse(PAYLOADS_JSON);
+        let label = vectors
             .iter()
-            .find(|v| v["name"] == "label")
+            .find(|v| v.name == "label")
             .expect("the label vector");
-        let trust_bytes = hex_field(genuine, "trust_list_hex");
+        let trust_bytes = label.trust_list();
         let operator = key(seed::OPERATOR).public_key();
         let trust = TrustList::verify(&trust_bytes, Some(&operator)).expect("vector trust list");
         let mut content = trust.content().clone();
         content.ledger = None;
         let trust_no_ledger = TrustList::verify(&content.sign(&key(seed::OPERATOR)), None)
             .expect("trust list without ledger key");
-        let now = Timestamp::parse(genuine["now"].as_str().unwrap_or_default()).expect("now");
+        let now = label.now();
         let all: Vec<Vec<u8>> = records["records"]
             .as_array()
             .expect("record vectors")
@@ -117,10 +120,7 @@ pub fn world() -> &'static World {
             run,
             chain,
             prefixes,
-            payloads: vectors
-                .iter()
-                .filter_map(|v| v["payload"].as_str().map(str::to_owned))
-                .collect(),
+            payloads: vectors.into_iter().map(|v| v.payload).collect(),
         }
     })
 }

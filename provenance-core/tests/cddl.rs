@@ -9,6 +9,10 @@
 
 use serde_json::Value as Json;
 
+#[path = "support/payload_vectors.rs"]
+#[allow(dead_code)]
+mod payload_vectors;
+
 fn spec_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec")
 }
@@ -85,27 +89,21 @@ fn every_valid_record_vector_matches_the_cddl() {
 
 #[test]
 fn every_genuine_payload_and_its_trust_list_match_the_cddl() {
+    let vectors = payload_vectors::load();
     let mut checked = 0;
-    for v in load("payloads.json")["vectors"].as_array().unwrap() {
-        if v["expect"] != "genuine" {
-            continue;
-        }
-        let text = v["payload"].as_str().unwrap();
-        let cbor = provenance_core::base45::decode(text.strip_prefix("PV1:").unwrap()).unwrap();
-        validate_payload_item(&cbor).unwrap_or_else(|e| panic!("{}: {e}", v["name"]));
-        let trust = hex::decode(v["trust_list_hex"].as_str().unwrap()).unwrap();
-        validate_sign1(&trust, "trust-list-payload")
-            .unwrap_or_else(|e| panic!("{} trust list: {e}", v["name"]));
+    for v in vectors.iter().filter(|v| v.is_genuine()) {
+        let cbor =
+            provenance_core::base45::decode(v.payload.strip_prefix("PV1:").unwrap()).unwrap();
+        validate_payload_item(&cbor).unwrap_or_else(|e| panic!("{}: {e}", v.name));
+        validate_sign1(&v.trust_list(), "trust-list-payload")
+            .unwrap_or_else(|e| panic!("{} trust list: {e}", v.name));
         checked += 1;
     }
     assert!(checked >= 5);
     // Among them the fresh item's head statement, whose seq is 0 (issue 16.1).
-    let file = load("payloads.json");
-    let fresh: Vec<&str> = file["vectors"]
-        .as_array()
-        .unwrap()
+    let fresh: Vec<&str> = vectors
         .iter()
-        .filter_map(|v| v["name"].as_str())
+        .map(|v| v.name.as_str())
         .filter(|n| n.ends_with("fresh-item"))
         .collect();
     assert_eq!(fresh, ["living-fresh-item", "anchored-fresh-item"]);
@@ -114,18 +112,10 @@ fn every_genuine_payload_and_its_trust_list_match_the_cddl() {
 #[test]
 fn the_cddl_refuses_wrong_shapes() {
     // A detached payload, an alg -8 header and a container without records.
-    let v = load("payloads.json");
+    let vectors = payload_vectors::load();
     let find = |name: &str| {
-        let text = v["vectors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["name"] == name)
-            .unwrap()["payload"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        provenance_core::base45::decode(text.strip_prefix("PV1:").unwrap()).unwrap()
+        let v = vectors.iter().find(|v| v.name == name).unwrap();
+        provenance_core::base45::decode(v.payload.strip_prefix("PV1:").unwrap()).unwrap()
     };
     assert!(validate_payload_item(&find("record-detached")).is_err());
     assert!(

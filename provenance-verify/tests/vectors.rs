@@ -6,48 +6,24 @@
     clippy::cast_possible_truncation
 )]
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use provenance_core::{PublicKey, Timestamp};
 use provenance_verify::{exit, load_trust, verify, Report, Verdict};
 use serde_json::Value;
 
-fn vectors() -> Vec<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/payloads.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "spec vectors missing: {} ({e}). They are written by the spec issue; this test \
-             needs them.",
-            path.display()
-        )
-    });
-    let json: Value = serde_json::from_str(&text).unwrap();
-    let vectors = json["vectors"].as_array().unwrap().clone();
-    assert!(!vectors.is_empty(), "no vectors in {}", path.display());
-    vectors
-}
+#[path = "../../provenance-core/tests/support/payload_vectors.rs"]
+#[allow(dead_code)]
+mod payload_vectors;
 
-fn field<'a>(v: &'a Value, name: &str) -> &'a str {
-    v[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("vector {} lacks {name}", v["name"]))
-}
-
-fn warnings(v: &Value) -> Vec<String> {
-    v["warnings"]
-        .as_array()
-        .map(|a| a.iter().map(|w| w.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
-}
+use payload_vectors::{load as vectors, PayloadVector};
 
 /// What the verifier must answer for a vector: (verdict, code, finding codes, exit code).
 /// The spec's "genuine" means every record verifies; the verifier then reports a maker's
 /// void as not genuine (`item.void`), and stolen or label-only as warnings.
-fn expected(v: &Value) -> (Option<Verdict>, Option<String>, Vec<String>, i32) {
-    let expect = field(v, "expect");
-    if expect == "genuine" {
-        let warnings = warnings(v);
+fn expected(v: &PayloadVector) -> (Option<Verdict>, Option<String>, Vec<String>, i32) {
+    let expect = v.expect.as_str();
+    if v.is_genuine() {
+        let warnings = v.warnings.clone();
         if warnings.iter().any(|w| w == "item.void") {
             (
                 Some(Verdict::NotGenuine),
@@ -72,16 +48,9 @@ fn expected(v: &Value) -> (Option<Verdict>, Option<String>, Vec<String>, i32) {
     }
 }
 
-fn run_library(v: &Value) -> Report {
-    let trust_bytes = hex::decode(field(v, "trust_list_hex")).unwrap();
-    let operator: [u8; 32] = hex::decode(field(v, "operator_public_key_hex"))
-        .unwrap()
-        .try_into()
-        .unwrap();
-    let operator = PublicKey::from_bytes(&operator).unwrap();
-    let now = Timestamp::parse(field(v, "now")).unwrap();
-    match load_trust(&trust_bytes, Some(&operator)) {
-        Ok(trust) => verify(field(v, "payload"), &trust, now),
+fn run_library(v: &PayloadVector) -> Report {
+    match load_trust(&v.trust_list(), Some(&v.operator())) {
+        Ok(trust) => verify(&v.payload, &trust, v.now()),
         Err(report) => *report,
     }
 }
@@ -92,7 +61,7 @@ fn check(
     code: Option<&str>,
     codes: Vec<String>,
     exit_code: i32,
-    v: &Value,
+    v: &PayloadVector,
 ) {
     let (want_verdict, want_code, want_codes, want_exit) = expected(v);
     match want_verdict {
@@ -119,7 +88,7 @@ fn check(
 #[test]
 fn every_vector_through_the_library() {
     for v in vectors() {
-        let name = field(&v, "name");
+        let name = &v.name;
         let report = run_library(&v);
         let codes = report.codes().into_iter().map(String::from).collect();
         check(
@@ -142,15 +111,15 @@ fn every_vector_through_the_library() {
 fn every_vector_through_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     for (i, v) in vectors().iter().enumerate() {
-        let name = field(v, "name");
+        let name = &v.name;
         let trust = dir.path().join(format!("trust-{i}.cbor"));
-        std::fs::write(&trust, hex::decode(field(v, "trust_list_hex")).unwrap()).unwrap();
+        std::fs::write(&trust, v.trust_list()).unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_provenance-verify"))
             .arg("--trust")
             .arg(&trust)
-            .args(["--operator", field(v, "operator_public_key_hex")])
-            .args(["--now", field(v, "now"), "--json"])
-            .arg(field(v, "payload"))
+            .args(["--operator", &v.operator_public_key_hex])
+            .args(["--now", &v.now, "--json"])
+            .arg(&v.payload)
             .output()
             .unwrap();
         let json: Value = serde_json::from_slice(&out.stdout)
@@ -181,15 +150,11 @@ fn every_vector_through_the_binary() {
 fn every_vector_through_verify_text_and_as_a_label_url() {
     use provenance_verify::verify_text;
     for v in vectors() {
-        let name = field(&v, "name");
-        let trust = hex::decode(field(&v, "trust_list_hex")).unwrap();
-        let operator: [u8; 32] = hex::decode(field(&v, "operator_public_key_hex"))
-            .unwrap()
-            .try_into()
-            .unwrap();
-        let operator = PublicKey::from_bytes(&operator).unwrap().to_base64url();
-        let now = Timestamp::parse(field(&v, "now")).unwrap().0;
-        let payload = field(&v, "payload");
+        let name = &v.name;
+        let trust = v.trust_list();
+        let operator = v.operator().to_base64url();
+        let now = v.now().0;
+        let payload = v.payload.as_str();
         let mut library = run_library(&v);
         if let Ok(list) = provenance_core::TrustList::verify(&trust, None) {
             library.note_trust_anchor(&list, true);
