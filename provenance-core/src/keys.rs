@@ -199,7 +199,10 @@ mod tests {
         let key = SigningKey::from_seed([7; 32]);
         let pem = key.to_pkcs8_pem().unwrap();
         // PKCS#8 v1 (RFC 8410 §7): version 0, the Ed25519 OID, the seed; no public key.
-        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI"), "{pem}");
+        assert!(
+            pem.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI"),
+            "{pem}"
+        );
         let back = SigningKey::from_pkcs8_pem(&pem).expect("own PEM parses");
         assert_eq!(back.public_key(), key.public_key());
         let debug = format!("{key:?}");
