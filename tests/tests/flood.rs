@@ -64,42 +64,12 @@ fn third_parties_cannot_lock_an_owner_out() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let server = Server::start(&dir, &[]);
-    let mut roles = vec![("maker".to_string(), "maker")];
-    roles.extend((0..DESKS).map(|i| (format!("desk{i}"), "repairer")));
-    for (name, role) in &roles {
-        server.ok(&["keygen", "--out", &format!("{name}.pem")]);
-        server.ok(&[
-            "trust",
-            "add",
-            "--operator-key",
-            "ledger.pem",
-            "--public",
-            &format!("{name}.pem"),
-            "--role",
-            role,
-            "--name",
-            name,
-        ]);
-    }
-    for name in ["alice", "bob"] {
-        server.ok(&["keygen", "--out", &format!("{name}.pem")]);
-    }
+    let desks_named: Vec<String> = (0..DESKS).map(|i| format!("desk{i}")).collect();
+    let mut parties = vec![("maker", "maker"), ("alice", ""), ("bob", "")];
+    parties.extend(desks_named.iter().map(|name| (name.as_str(), "repairer")));
+    server.parties(&parties);
     server.ok(&["trust", "export", "--out", "trust.cbor"]);
-    let run = server
-        .ok(&[
-            "run",
-            "create",
-            "--key",
-            "maker.pem",
-            "--title",
-            "Flood",
-            "--microfactory",
-            "M",
-            "--size",
-            "3",
-        ])
-        .trim()
-        .to_string();
+    let run = server.run_of("maker", "Flood", 3);
     let item = server
         .ok(&["mint", "--key", "maker.pem", "--run", &run, "--count", "1"])
         .trim()

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use common::{cli, key, Server};
+use common::{key, Server};
 use provenance_core::checkpoint::Checkpoint;
 use provenance_core::log::verify_consistency;
 use provenance_core::{
@@ -48,43 +48,9 @@ struct World {
 fn world() -> (World, Server) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    for name in ["maker", "buyer"] {
-        assert!(cli(
-            "http://127.0.0.1:9",
-            dir,
-            &["keygen", "--out", &format!("{name}.pem")]
-        )
-        .status
-        .success());
-    }
     let server = Server::start(dir, &[]);
-    server.ok(&[
-        "trust",
-        "add",
-        "--operator-key",
-        "ledger.pem",
-        "--public",
-        "maker.pem",
-        "--role",
-        "maker",
-        "--name",
-        "Maker",
-    ]);
-    let run = server
-        .ok(&[
-            "run",
-            "create",
-            "--key",
-            "maker.pem",
-            "--title",
-            "Kill Pin",
-            "--microfactory",
-            "Atelier",
-            "--size",
-            "1000000",
-        ])
-        .trim()
-        .to_string();
+    server.parties(&[("maker", "maker"), ("buyer", "")]);
+    let run = server.run_of("maker", "Kill Pin", 1_000_000);
     let w = World {
         maker: key(dir, "maker.pem"),
         buyer: key(dir, "buyer.pem"),
@@ -173,7 +139,7 @@ fn client(shared: Arc<Shared>, w: Arc<World>, first_edition: u64) {
                 number: edition,
                 size: 1_000_000,
                 title: "Kill Pin".into(),
-                microfactory: "Atelier".into(),
+                microfactory: "M".into(), // as `Server::run_of` registers it
                 owner: None,
             }),
         }

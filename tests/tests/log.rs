@@ -14,7 +14,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{assert_problem, cli, get, key, verifier_bin, Server};
+use common::{assert_problem, get, key, verifier_bin, Server};
 use provenance_core::checkpoint::Checkpoint;
 use provenance_core::head::HeadStatement;
 use provenance_core::log::{
@@ -57,47 +57,9 @@ impl Fixture {
 fn setup(n: u64) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    for name in ["maker", "desk", "buyer"] {
-        let out = cli(
-            "http://127.0.0.1:9",
-            dir,
-            &["keygen", "--out", &format!("{name}.pem")],
-        );
-        assert!(out.status.success());
-    }
     let server = Server::start(dir, &[]);
-    for (k, role, name) in [
-        ("maker.pem", "maker", "Maker"),
-        ("desk.pem", "repairer", "Desk"),
-    ] {
-        server.ok(&[
-            "trust",
-            "add",
-            "--operator-key",
-            "ledger.pem",
-            "--public",
-            k,
-            "--role",
-            role,
-            "--name",
-            name,
-        ]);
-    }
-    let run = server
-        .ok(&[
-            "run",
-            "create",
-            "--key",
-            "maker.pem",
-            "--title",
-            "Log Pin",
-            "--microfactory",
-            "Atelier",
-            "--size",
-            "10",
-        ])
-        .trim()
-        .to_string();
+    server.parties(&[("maker", "maker"), ("desk", "repairer"), ("buyer", "")]);
+    let run = server.run_of("maker", "Log Pin", 10);
     let items: Vec<String> = server
         .ok(&[
             "mint",

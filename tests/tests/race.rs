@@ -62,38 +62,8 @@ fn racing_appends_have_one_winner_and_never_fork() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let server = Server::start(&dir, &[]);
-    for name in ["maker", "desk"] {
-        server.ok(&["keygen", "--out", &format!("{name}.pem")]);
-    }
-    for (name, role) in [("maker", "maker"), ("desk", "repairer")] {
-        server.ok(&[
-            "trust",
-            "add",
-            "--operator-key",
-            "ledger.pem",
-            "--public",
-            &format!("{name}.pem"),
-            "--role",
-            role,
-            "--name",
-            name,
-        ]);
-    }
-    let run = server
-        .ok(&[
-            "run",
-            "create",
-            "--key",
-            "maker.pem",
-            "--title",
-            "Race",
-            "--microfactory",
-            "M",
-            "--size",
-            &ITEMS.to_string(),
-        ])
-        .trim()
-        .to_string();
+    server.parties(&[("maker", "maker"), ("desk", "repairer")]);
+    let run = server.run_of("maker", "Race", ITEMS as u64);
     let items: Vec<String> = server
         .ok(&[
             "mint",

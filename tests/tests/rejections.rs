@@ -32,42 +32,13 @@ fn setup() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let server = Server::start(&dir, &[]);
-    for name in ["maker", "desk", "host", "buyer"] {
-        server.ok(&["keygen", "--out", &format!("{name}.pem")]);
-    }
-    for (name, role, display) in [
-        ("maker", "maker", "Maker"),
-        ("desk", "repairer", "Desk"),
-        ("host", "host", "Host"),
-    ] {
-        server.ok(&[
-            "trust",
-            "add",
-            "--operator-key",
-            "ledger.pem",
-            "--public",
-            &format!("{name}.pem"),
-            "--role",
-            role,
-            "--name",
-            display,
-        ]);
-    }
-    let run = server
-        .ok(&[
-            "run",
-            "create",
-            "--key",
-            "maker.pem",
-            "--title",
-            "T",
-            "--microfactory",
-            "M",
-            "--size",
-            "3",
-        ])
-        .trim()
-        .to_string();
+    server.parties(&[
+        ("maker", "maker"),
+        ("desk", "repairer"),
+        ("host", "host"),
+        ("buyer", ""),
+    ]);
+    let run = server.run_of("maker", "T", 3);
     let items = server.ok(&["mint", "--key", "maker.pem", "--run", &run, "--count", "2"]);
     let mut items = items.lines().map(str::to_string);
     Fixture {
