@@ -12,6 +12,7 @@
 //! The signature covers the note text (the first three lines, with their newlines). The key id
 //! is the first 4 bytes of `SHA-256(key name ‖ 0x0A ‖ 0x01 ‖ public key)` (0x01 = Ed25519).
 
+use crate::codes;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -62,11 +63,11 @@ pub enum CheckpointError {
 impl ErrorCode for CheckpointError {
     fn code(&self) -> &'static str {
         match self {
-            CheckpointError::TooLarge => "checkpoint.too_large",
-            CheckpointError::Malformed(_) => "checkpoint.malformed",
-            CheckpointError::UnknownKey => "checkpoint.unknown_key",
-            CheckpointError::SignatureInvalid => "checkpoint.signature_invalid",
-            CheckpointError::OriginMismatch => "checkpoint.origin_mismatch",
+            CheckpointError::TooLarge => codes::CHECKPOINT_TOO_LARGE,
+            CheckpointError::Malformed(_) => codes::CHECKPOINT_MALFORMED,
+            CheckpointError::UnknownKey => codes::CHECKPOINT_UNKNOWN_KEY,
+            CheckpointError::SignatureInvalid => codes::CHECKPOINT_SIGNATURE_INVALID,
+            CheckpointError::OriginMismatch => codes::CHECKPOINT_ORIGIN_MISMATCH,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One typed error enum per layer: decoding bytes, verifying records and chains, trust lists,
 //! QR payloads and owner proofs. Each variant maps to one stable code (see [`crate::codes`]).
 
+use crate::codes;
 use crate::codes::ErrorCode;
 use crate::keys::KeyId;
 use crate::record::RecordKind;
@@ -86,20 +87,20 @@ impl DecodeError {
 impl ErrorCode for DecodeError {
     fn code(&self) -> &'static str {
         match self {
-            DecodeError::TooLarge { .. } => "decode.too_large",
-            DecodeError::Malformed => "decode.malformed",
-            DecodeError::TooDeep => "decode.too_deep",
-            DecodeError::TrailingBytes => "decode.trailing_bytes",
-            DecodeError::NotCoseSign1 => "decode.not_cose_sign1",
-            DecodeError::BadProtectedHeader => "decode.bad_protected_header",
-            DecodeError::UnprotectedHeader => "decode.unprotected_header",
-            DecodeError::DetachedPayload => "decode.detached_payload",
-            DecodeError::DuplicateKey => "decode.duplicate_key",
-            DecodeError::NonCanonical => "decode.non_canonical",
-            DecodeError::UnknownKind(_) => "decode.unknown_kind",
-            DecodeError::InvalidField { .. } => "decode.invalid_field",
-            DecodeError::BadText { .. } => "decode.bad_text",
-            DecodeError::BadPublicKey => "decode.bad_public_key",
+            DecodeError::TooLarge { .. } => codes::DECODE_TOO_LARGE,
+            DecodeError::Malformed => codes::DECODE_MALFORMED,
+            DecodeError::TooDeep => codes::DECODE_TOO_DEEP,
+            DecodeError::TrailingBytes => codes::DECODE_TRAILING_BYTES,
+            DecodeError::NotCoseSign1 => codes::DECODE_NOT_COSE_SIGN1,
+            DecodeError::BadProtectedHeader => codes::DECODE_BAD_PROTECTED_HEADER,
+            DecodeError::UnprotectedHeader => codes::DECODE_UNPROTECTED_HEADER,
+            DecodeError::DetachedPayload => codes::DECODE_DETACHED_PAYLOAD,
+            DecodeError::DuplicateKey => codes::DECODE_DUPLICATE_KEY,
+            DecodeError::NonCanonical => codes::DECODE_NON_CANONICAL,
+            DecodeError::UnknownKind(_) => codes::DECODE_UNKNOWN_KIND,
+            DecodeError::InvalidField { .. } => codes::DECODE_INVALID_FIELD,
+            DecodeError::BadText { .. } => codes::DECODE_BAD_TEXT,
+            DecodeError::BadPublicKey => codes::DECODE_BAD_PUBLIC_KEY,
         }
     }
 }
@@ -230,30 +231,30 @@ impl ErrorCode for VerifyError {
     fn code(&self) -> &'static str {
         match self {
             VerifyError::Decode(e) => e.code(),
-            VerifyError::SignatureInvalid => "record.signature_invalid",
-            VerifyError::Empty => "chain.empty",
-            VerifyError::FirstNotMint(_) => "chain.first_not_mint",
-            VerifyError::UnexpectedKind(_) => "chain.unexpected_kind",
-            VerifyError::SeqMismatch { .. } => "chain.seq_mismatch",
-            VerifyError::TimeRegressed => "chain.time_regressed",
-            VerifyError::TimeInFuture => "chain.time_in_future",
-            VerifyError::UnknownSigner(_) => "chain.unknown_signer",
-            VerifyError::SignerNotAuthorized(_) => "chain.signer_not_authorized",
-            VerifyError::SignerNotOwner => "chain.signer_not_owner",
-            VerifyError::SignerNotMaker => "chain.signer_not_maker",
-            VerifyError::KeyNotYetValid => "chain.key_not_yet_valid",
-            VerifyError::KeyExpired => "chain.key_expired",
-            VerifyError::KeyRevoked => "chain.key_revoked",
-            VerifyError::ItemVoid => "chain.item_void",
-            VerifyError::StatusUnchanged => "chain.status_unchanged",
-            VerifyError::TransferToSelf => "chain.transfer_to_self",
-            VerifyError::EditionZero => "run.edition_zero",
-            VerifyError::EditionOverCap { .. } => "run.edition_over_cap",
-            VerifyError::RunMismatch(_) => "run.mismatch",
-            VerifyError::OutsideWindow => "run.outside_window",
-            VerifyError::InvalidWindow => "run.invalid_window",
-            VerifyError::RunSizeOverLimit { .. } => "run.size_over_limit",
-            VerifyError::QuotaExceeded(_) => "chain.quota_exceeded",
+            VerifyError::SignatureInvalid => codes::RECORD_SIGNATURE_INVALID,
+            VerifyError::Empty => codes::CHAIN_EMPTY,
+            VerifyError::FirstNotMint(_) => codes::CHAIN_FIRST_NOT_MINT,
+            VerifyError::UnexpectedKind(_) => codes::CHAIN_UNEXPECTED_KIND,
+            VerifyError::SeqMismatch { .. } => codes::CHAIN_SEQ_MISMATCH,
+            VerifyError::TimeRegressed => codes::CHAIN_TIME_REGRESSED,
+            VerifyError::TimeInFuture => codes::CHAIN_TIME_IN_FUTURE,
+            VerifyError::UnknownSigner(_) => codes::CHAIN_UNKNOWN_SIGNER,
+            VerifyError::SignerNotAuthorized(_) => codes::CHAIN_SIGNER_NOT_AUTHORIZED,
+            VerifyError::SignerNotOwner => codes::CHAIN_SIGNER_NOT_OWNER,
+            VerifyError::SignerNotMaker => codes::CHAIN_SIGNER_NOT_MAKER,
+            VerifyError::KeyNotYetValid => codes::CHAIN_KEY_NOT_YET_VALID,
+            VerifyError::KeyExpired => codes::CHAIN_KEY_EXPIRED,
+            VerifyError::KeyRevoked => codes::CHAIN_KEY_REVOKED,
+            VerifyError::ItemVoid => codes::CHAIN_ITEM_VOID,
+            VerifyError::StatusUnchanged => codes::CHAIN_STATUS_UNCHANGED,
+            VerifyError::TransferToSelf => codes::CHAIN_TRANSFER_TO_SELF,
+            VerifyError::EditionZero => codes::RUN_EDITION_ZERO,
+            VerifyError::EditionOverCap { .. } => codes::RUN_EDITION_OVER_CAP,
+            VerifyError::RunMismatch(_) => codes::RUN_MISMATCH,
+            VerifyError::OutsideWindow => codes::RUN_OUTSIDE_WINDOW,
+            VerifyError::InvalidWindow => codes::RUN_INVALID_WINDOW,
+            VerifyError::RunSizeOverLimit { .. } => codes::RUN_SIZE_OVER_LIMIT,
+            VerifyError::QuotaExceeded(_) => codes::CHAIN_QUOTA_EXCEEDED,
         }
     }
 }
@@ -296,9 +297,9 @@ impl ErrorCode for TrustError {
     fn code(&self) -> &'static str {
         match self {
             TrustError::Decode(e) => e.code(),
-            TrustError::SignatureInvalid => "trust.signature_invalid",
-            TrustError::OperatorMismatch => "trust.operator_mismatch",
-            TrustError::DuplicateEntry => "trust.duplicate_entry",
+            TrustError::SignatureInvalid => codes::TRUST_SIGNATURE_INVALID,
+            TrustError::OperatorMismatch => codes::TRUST_OPERATOR_MISMATCH,
+            TrustError::DuplicateEntry => codes::TRUST_DUPLICATE_ENTRY,
         }
     }
 }
@@ -327,10 +328,10 @@ pub enum PayloadError {
 impl ErrorCode for PayloadError {
     fn code(&self) -> &'static str {
         match self {
-            PayloadError::TooLarge(_) => "payload.too_large",
-            PayloadError::BadPrefix => "payload.bad_prefix",
-            PayloadError::BadBase45 => "payload.bad_base45",
-            PayloadError::BadContainer(_) => "payload.bad_container",
+            PayloadError::TooLarge(_) => codes::PAYLOAD_TOO_LARGE,
+            PayloadError::BadPrefix => codes::PAYLOAD_BAD_PREFIX,
+            PayloadError::BadBase45 => codes::PAYLOAD_BAD_BASE45,
+            PayloadError::BadContainer(_) => codes::PAYLOAD_BAD_CONTAINER,
             PayloadError::Decode(e) => e.code(),
         }
     }
@@ -351,8 +352,8 @@ pub enum ProofError {
 impl ErrorCode for ProofError {
     fn code(&self) -> &'static str {
         match self {
-            ProofError::Malformed => "proof.malformed",
-            ProofError::Invalid => "proof.invalid",
+            ProofError::Malformed => codes::PROOF_MALFORMED,
+            ProofError::Invalid => codes::PROOF_INVALID,
         }
     }
 }

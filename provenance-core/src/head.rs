@@ -2,6 +2,7 @@
 //! into living payloads like an OCSP response, so an offline verifier can say "owner confirmed
 //! as of DATE".
 
+use crate::codes;
 use ciborium::Value;
 
 use crate::cbor::{self, IntMap};
@@ -80,13 +81,13 @@ impl ErrorCode for HeadError {
     fn code(&self) -> &'static str {
         match self {
             HeadError::Decode(e) => e.code(),
-            HeadError::NoLedgerKey => "head.no_ledger_key",
-            HeadError::SignerNotLedger => "head.signer_not_ledger",
-            HeadError::SignatureInvalid => "head.signature_invalid",
-            HeadError::ItemMismatch => "head.item_mismatch",
-            HeadError::Stale => "head.stale",
-            HeadError::Mismatch => "head.mismatch",
-            HeadError::TimeInFuture => "head.time_in_future",
+            HeadError::NoLedgerKey => codes::HEAD_NO_LEDGER_KEY,
+            HeadError::SignerNotLedger => codes::HEAD_SIGNER_NOT_LEDGER,
+            HeadError::SignatureInvalid => codes::HEAD_SIGNATURE_INVALID,
+            HeadError::ItemMismatch => codes::HEAD_ITEM_MISMATCH,
+            HeadError::Stale => codes::HEAD_STALE,
+            HeadError::Mismatch => codes::HEAD_MISMATCH,
+            HeadError::TimeInFuture => codes::HEAD_TIME_IN_FUTURE,
         }
     }
 }

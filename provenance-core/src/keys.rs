@@ -1,5 +1,6 @@
 //! Ed25519 key newtypes: signing keys (PKCS#8 PEM), public keys (unpadded base64url) and key ids.
 
+use crate::codes;
 use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -35,7 +36,7 @@ pub enum KeyError {
 
 impl ErrorCode for KeyError {
     fn code(&self) -> &'static str {
-        "decode.bad_public_key"
+        codes::DECODE_BAD_PUBLIC_KEY
     }
 }
 

@@ -417,7 +417,7 @@ mod tests {
             assert_eq!(list.check_text(), Err(expected.clone()), "{name:?}");
             let refused = TrustList::verify(&list.sign(&operator), None).unwrap_err();
             assert_eq!(refused, TrustError::Decode(expected), "{name:?}");
-            assert_eq!(refused.code(), "decode.bad_text");
+            assert_eq!(refused.code(), crate::codes::DECODE_BAD_TEXT);
         }
     }
 

@@ -1,6 +1,7 @@
 //! The CLI's side: a small blocking HTTP client for the ledger API, key files, and the error
 //! type every command reports as one line `error: <message> [code]`.
 
+use provenance_core::codes;
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
@@ -308,12 +309,15 @@ pub fn parse_public(text: &str) -> Result<PublicKey, CliError> {
             return Ok(read_key(path)?.public_key());
         }
         return PublicKey::from_base64url(content.trim()).map_err(|e| {
-            CliError::coded(format!("{}: {e}", path.display()), "decode.bad_public_key")
+            CliError::coded(
+                format!("{}: {e}", path.display()),
+                codes::DECODE_BAD_PUBLIC_KEY,
+            )
         });
     }
     Err(CliError::coded(
         format!("{text:?} is neither a public key (43 characters of base64url) nor a key file"),
-        "decode.bad_public_key",
+        codes::DECODE_BAD_PUBLIC_KEY,
     ))
 }
 
@@ -329,7 +333,7 @@ pub fn parse_item(text: &str) -> Result<ItemId, CliError> {
         };
         CliError::coded(
             format!("{text:?} is not an item id: {why}"),
-            "ledger.bad_request",
+            codes::LEDGER_BAD_REQUEST,
         )
     })
 }
@@ -377,7 +381,7 @@ mod tests {
         );
         assert_eq!(
             parse_public("nope").unwrap_err().code.as_deref(),
-            Some("decode.bad_public_key")
+            Some(codes::DECODE_BAD_PUBLIC_KEY)
         );
     }
 }

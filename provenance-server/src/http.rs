@@ -1,5 +1,6 @@
 //! The HTTP layer (actix-web): media types, body limits, RFC 9457 problem+json, routes.
 
+use provenance_core::codes;
 use std::cell::RefCell;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -68,11 +69,11 @@ pub fn admission_refusal(req: &HttpRequest) -> Option<HttpResponse> {
     let p = match slot.verdict {
         Verdict::Admitted => return None,
         Verdict::PeerFull => Problem::coded(
-            "ledger.too_many_connections",
+            codes::LEDGER_TOO_MANY_CONNECTIONS,
             "this address holds too many open connections to the ledger; close some and retry",
         ),
         Verdict::Overloaded => Problem::coded(
-            "ledger.overloaded",
+            codes::LEDGER_OVERLOADED,
             "the ledger is at its connection limit; retry later",
         ),
     };
@@ -181,7 +182,7 @@ async fn read_body(
         other => {
             return Err(Problem::new(
                 415,
-                "ledger.unsupported_media_type",
+                codes::LEDGER_UNSUPPORTED_MEDIA_TYPE,
                 format!(
                     "this endpoint takes Content-Type: {media}, not {}",
                     other.unwrap_or_else(|| "(none)".into())
@@ -192,7 +193,7 @@ async fn read_body(
     let too_large = |n: String| {
         Problem::new(
             413,
-            "ledger.body_too_large",
+            codes::LEDGER_BODY_TOO_LARGE,
             format!("the body is {n} bytes, over this endpoint's {limit}-byte limit"),
         )
     };
@@ -225,7 +226,7 @@ async fn read_body(
         .await
         .map_err(|_| {
             Problem::coded(
-                "ledger.request_timeout",
+                codes::LEDGER_REQUEST_TIMEOUT,
                 format!(
                     "the body did not arrive within {} s; the connection is closed",
                     deadline.as_secs()
@@ -233,7 +234,11 @@ async fn read_body(
             )
         })??;
     if body.is_empty() {
-        return Err(Problem::new(400, "decode.malformed", "the body is empty"));
+        return Err(Problem::new(
+            400,
+            codes::DECODE_MALFORMED,
+            "the body is empty",
+        ));
     }
     Ok(body)
 }
@@ -346,7 +351,7 @@ async fn get_qr(req: HttpRequest, ledger: web::Data<Ledger>, png: bool) -> HttpR
         let code = qr::encode(&payload.text).map_err(|e| {
             Problem::new(
                 500,
-                "ledger.internal",
+                codes::LEDGER_INTERNAL,
                 format!("cannot render the QR code: {e}"),
             )
         })?;
@@ -354,7 +359,7 @@ async fn get_qr(req: HttpRequest, ledger: web::Data<Ledger>, png: bool) -> HttpR
             let bytes = qr::png(&code, 8).map_err(|e| {
                 Problem::new(
                     500,
-                    "ledger.internal",
+                    codes::LEDGER_INTERNAL,
                     format!("cannot render the PNG: {e}"),
                 )
             })?;
@@ -493,7 +498,7 @@ async fn metrics(ledger: web::Data<Ledger>) -> HttpResponse {
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
     problem_response(&Problem::coded(
-        "ledger.unknown_endpoint",
+        codes::LEDGER_UNKNOWN_ENDPOINT,
         format!("no endpoint {} {}", req.method(), req.path()),
     ))
 }
@@ -504,7 +509,7 @@ pub(crate) fn method_not_allowed(
 ) -> impl Fn(HttpRequest) -> std::future::Ready<HttpResponse> + Clone {
     move |req: HttpRequest| {
         let p = Problem::coded(
-            "ledger.method_not_allowed",
+            codes::LEDGER_METHOD_NOT_ALLOWED,
             format!(
                 "{} is not allowed on {}; allowed: {allow}",
                 req.method(),

@@ -199,7 +199,7 @@ mod tests {
     fn renders_counters_and_cumulative_buckets() {
         let m = Metrics::default();
         m.observe_append("mint", Duration::from_micros(700));
-        m.observe_rejection("chain.seq_mismatch");
+        m.observe_rejection(provenance_core::codes::CHAIN_SEQ_MISMATCH);
         m.observe_batch(3);
         let text = m.render(Some(StoreStats::default()));
         assert!(text.contains("provenance_appends_total{kind=\"mint\"} 1"));

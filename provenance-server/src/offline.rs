@@ -3,6 +3,7 @@
 //! (or with `--offline`), and `sync` delivers the queue, re-signing records that commute
 //! (repairs, badges) when the item moved on, and keeping the rest as conflicts.
 
+use provenance_core::codes;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -139,7 +140,7 @@ pub fn queue_append(
     record.check_text().map_err(|e| {
         CliError::coded(
             format!("{e}: signed text may not hold control or bidirectional characters"),
-            "decode.bad_text",
+            codes::DECODE_BAD_TEXT,
         )
     })?;
     let kind = record.body.kind();
@@ -212,7 +213,7 @@ pub fn queue_mints(
                 free.len(),
                 cached.size
             ),
-            "run.edition_over_cap",
+            codes::RUN_EDITION_OVER_CAP,
         ));
     }
     let time = crate::ledger::now();
@@ -364,7 +365,7 @@ fn deliver(
             Ok(())
         }
         Err(e) if unreachable(&e) => Err(e),
-        Err(e) if e.code.as_deref() == Some("chain.seq_mismatch") => {
+        Err(e) if e.code.as_deref() == Some(codes::CHAIN_SEQ_MISMATCH) => {
             resign_or_conflict(client, outbox, entry, decoded, keys, summary)
         }
         Err(e) => {
@@ -483,7 +484,7 @@ fn resign_or_conflict(
             summary.sent += 1;
             Ok(())
         }
-        Err(e) if unreachable(&e) || e.code.as_deref() == Some("chain.seq_mismatch") => {
+        Err(e) if unreachable(&e) || e.code.as_deref() == Some(codes::CHAIN_SEQ_MISMATCH) => {
             // Raced again, or the ledger went away: it stays queued for the next sync.
             Err(e)
         }

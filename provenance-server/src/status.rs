@@ -1,6 +1,7 @@
 //! The ledger's HTTP status for each stable code: the HTTP column of spec §10, as code.
 //! A test reads the spec's table and fails when the two disagree.
 
+use provenance_core::codes;
 /// The HTTP status the ledger answers `code` with, or `None` for codes the ledger never
 /// answers with (verifier findings, head statements, checkpoints, payload strings, owner
 /// challenges: those are checked offline).
@@ -10,58 +11,58 @@
 /// 422 well-formed but against a rule; 5xx the ledger cannot take it now.
 pub fn for_code(code: &str) -> Option<u16> {
     let status = match code {
-        "decode.too_large" => 413,
-        "decode.malformed"
-        | "decode.too_deep"
-        | "decode.trailing_bytes"
-        | "decode.not_cose_sign1"
-        | "decode.bad_protected_header"
-        | "decode.unprotected_header"
-        | "decode.detached_payload"
-        | "decode.duplicate_key"
-        | "decode.non_canonical"
-        | "decode.unknown_kind"
-        | "decode.invalid_field"
-        | "decode.bad_public_key"
-        | "decode.bad_text" => 400,
-        "record.signature_invalid"
-        | "chain.unknown_signer"
-        | "chain.signer_not_authorized"
-        | "chain.signer_not_owner"
-        | "chain.signer_not_maker"
-        | "chain.key_not_yet_valid"
-        | "chain.key_expired"
-        | "chain.key_revoked" => 403,
-        "chain.seq_mismatch" => 409,
-        "chain.empty"
-        | "chain.first_not_mint"
-        | "chain.unexpected_kind"
-        | "chain.time_regressed"
-        | "chain.time_in_future"
-        | "chain.item_void"
-        | "chain.status_unchanged"
-        | "chain.transfer_to_self"
-        | "chain.quota_exceeded"
-        | "run.edition_zero"
-        | "run.edition_over_cap"
-        | "run.mismatch"
-        | "run.outside_window"
-        | "run.invalid_window"
-        | "run.size_over_limit" => 422,
-        "trust.signature_invalid" | "trust.operator_mismatch" => 403,
-        "trust.duplicate_entry" => 422,
-        "ledger.bad_request" => 400,
-        "ledger.not_found" | "ledger.unknown_endpoint" => 404,
-        "ledger.method_not_allowed" => 405,
-        "ledger.request_timeout" => 408,
-        "ledger.trust_version_stale" => 409,
-        "ledger.body_too_large" => 413,
-        "ledger.unsupported_media_type" => 415,
-        "ledger.run_not_registered" | "ledger.edition_taken" => 422,
-        "log.index_out_of_range" | "log.size_order" | "log.empty_first_tree" => 422,
-        "ledger.too_many_connections" => 429,
-        "ledger.internal" => 500,
-        "ledger.overloaded" => 503,
+        codes::DECODE_TOO_LARGE => 413,
+        codes::DECODE_MALFORMED
+        | codes::DECODE_TOO_DEEP
+        | codes::DECODE_TRAILING_BYTES
+        | codes::DECODE_NOT_COSE_SIGN1
+        | codes::DECODE_BAD_PROTECTED_HEADER
+        | codes::DECODE_UNPROTECTED_HEADER
+        | codes::DECODE_DETACHED_PAYLOAD
+        | codes::DECODE_DUPLICATE_KEY
+        | codes::DECODE_NON_CANONICAL
+        | codes::DECODE_UNKNOWN_KIND
+        | codes::DECODE_INVALID_FIELD
+        | codes::DECODE_BAD_PUBLIC_KEY
+        | codes::DECODE_BAD_TEXT => 400,
+        codes::RECORD_SIGNATURE_INVALID
+        | codes::CHAIN_UNKNOWN_SIGNER
+        | codes::CHAIN_SIGNER_NOT_AUTHORIZED
+        | codes::CHAIN_SIGNER_NOT_OWNER
+        | codes::CHAIN_SIGNER_NOT_MAKER
+        | codes::CHAIN_KEY_NOT_YET_VALID
+        | codes::CHAIN_KEY_EXPIRED
+        | codes::CHAIN_KEY_REVOKED => 403,
+        codes::CHAIN_SEQ_MISMATCH => 409,
+        codes::CHAIN_EMPTY
+        | codes::CHAIN_FIRST_NOT_MINT
+        | codes::CHAIN_UNEXPECTED_KIND
+        | codes::CHAIN_TIME_REGRESSED
+        | codes::CHAIN_TIME_IN_FUTURE
+        | codes::CHAIN_ITEM_VOID
+        | codes::CHAIN_STATUS_UNCHANGED
+        | codes::CHAIN_TRANSFER_TO_SELF
+        | codes::CHAIN_QUOTA_EXCEEDED
+        | codes::RUN_EDITION_ZERO
+        | codes::RUN_EDITION_OVER_CAP
+        | codes::RUN_MISMATCH
+        | codes::RUN_OUTSIDE_WINDOW
+        | codes::RUN_INVALID_WINDOW
+        | codes::RUN_SIZE_OVER_LIMIT => 422,
+        codes::TRUST_SIGNATURE_INVALID | codes::TRUST_OPERATOR_MISMATCH => 403,
+        codes::TRUST_DUPLICATE_ENTRY => 422,
+        codes::LEDGER_BAD_REQUEST => 400,
+        codes::LEDGER_NOT_FOUND | codes::LEDGER_UNKNOWN_ENDPOINT => 404,
+        codes::LEDGER_METHOD_NOT_ALLOWED => 405,
+        codes::LEDGER_REQUEST_TIMEOUT => 408,
+        codes::LEDGER_TRUST_VERSION_STALE => 409,
+        codes::LEDGER_BODY_TOO_LARGE => 413,
+        codes::LEDGER_UNSUPPORTED_MEDIA_TYPE => 415,
+        codes::LEDGER_RUN_NOT_REGISTERED | codes::LEDGER_EDITION_TAKEN => 422,
+        codes::LOG_INDEX_OUT_OF_RANGE | codes::LOG_SIZE_ORDER | codes::LOG_EMPTY_FIRST_TREE => 422,
+        codes::LEDGER_TOO_MANY_CONNECTIONS => 429,
+        codes::LEDGER_INTERNAL => 500,
+        codes::LEDGER_OVERLOADED => 503,
         _ => return None,
     };
     Some(status)

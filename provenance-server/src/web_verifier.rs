@@ -9,6 +9,7 @@
 //! **Invariant:** what is served is byte for byte what `bundle.json` names (its SHA-256 is the
 //! weak `ETag`; weak because the encoding on the wire varies); a test fails when the embedded files and the manifest disagree.
 
+use provenance_core::codes;
 use std::sync::OnceLock;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -255,7 +256,7 @@ async fn serve_file(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse
     match Bundle::embedded().and_then(|b| b.file(req.path())) {
         Some(file) => respond(&req, file, public_path_prefix(ledger.public_url())),
         None => crate::http::problem_response(&crate::ledger::Problem::coded(
-            "ledger.unknown_endpoint",
+            codes::LEDGER_UNKNOWN_ENDPOINT,
             format!("the web verifier is not part of this build: {}", req.path()),
         )),
     }

@@ -13,10 +13,11 @@
 //! let trust = TrustList::empty(SigningKey::from_seed([1; 32]).public_key());
 //! let report = provenance_verify::verify("not a payload", &trust, Timestamp(0));
 //! assert_eq!(report.verdict, provenance_verify::Verdict::Unreadable);
-//! assert_eq!(report.code, Some("payload.bad_prefix"));
+//! assert_eq!(report.code, Some(codes::PAYLOAD_BAD_PREFIX));
 //! ```
 #![forbid(unsafe_code)]
 
+use provenance_core::codes;
 use provenance_core::limits::MAX_HISTORY_BYTES;
 use provenance_core::{
     ErrorCode, Payload, PayloadError, PayloadVerifyError, PublicKey, Timestamp, TrustError,
@@ -50,15 +51,15 @@ pub const CODE_INPUT_UNREADABLE: &str = "input.unreadable";
 pub const CODE_INPUT_NO_QR: &str = "input.no_qr";
 
 /// Codes of findings that are warnings on a genuine piece (spec §6, "Findings").
-pub const CODE_STOLEN: &str = "item.stolen";
+pub const CODE_STOLEN: &str = codes::ITEM_STOLEN;
 /// The maker voided the piece: not genuine.
-pub const CODE_VOID: &str = "item.void";
+pub const CODE_VOID: &str = codes::ITEM_VOID;
 /// A label proves origin only.
-pub const CODE_LABEL_ONLY: &str = "payload.label_only";
+pub const CODE_LABEL_ONLY: &str = codes::PAYLOAD_LABEL_ONLY;
 /// The ledger's head statement is older than the maximum age.
-pub const CODE_HEAD_OLD: &str = "head.old";
+pub const CODE_HEAD_OLD: &str = codes::HEAD_OLD;
 /// A history without a ledger-signed head statement: its last owner is not confirmed.
-pub const CODE_OWNER_UNCONFIRMED: &str = "payload.owner_unconfirmed";
+pub const CODE_OWNER_UNCONFIRMED: &str = codes::PAYLOAD_OWNER_UNCONFIRMED;
 
 /// Default maximum age of a head statement before it is flagged `head.old` (spec §14.3).
 pub const DEFAULT_MAX_AGE_SECS: u64 = 30 * DAY_SECS;

@@ -9,6 +9,7 @@
 //! rewrote history and re-signed (the saved root no longer matches).
 
 use super::{item_leaf, leaf_hash, root, run_leaf, MemoryTree, TreeHash};
+use crate::codes;
 use crate::codes::ErrorCode;
 use crate::ids::{ItemId, RunId};
 
@@ -109,13 +110,13 @@ pub enum AuditError {
 impl ErrorCode for AuditError {
     fn code(&self) -> &'static str {
         match self {
-            AuditError::Shrank { .. } => "log.size_order",
+            AuditError::Shrank { .. } => codes::LOG_SIZE_ORDER,
             AuditError::SavedRootMismatch { .. } | AuditError::RootMismatch { .. } => {
-                "log.root_mismatch"
+                codes::LOG_ROOT_MISMATCH
             }
             AuditError::OutOfOrder { .. }
             | AuditError::TooMany { .. }
-            | AuditError::Incomplete { .. } => "log.entries_incomplete",
+            | AuditError::Incomplete { .. } => codes::LOG_ENTRIES_INCOMPLETE,
         }
     }
 }
@@ -293,7 +294,7 @@ mod tests {
         changed[2].2.push(b'!');
         let err = audit(&changed, Some(saved), current).unwrap_err();
         assert_eq!(err, AuditError::SavedRootMismatch { size: 5 });
-        assert_eq!(err.code(), "log.root_mismatch");
+        assert_eq!(err.code(), codes::LOG_ROOT_MISMATCH);
         let mut changed = entries.clone();
         changed[7].1 += 1; // the same bytes at another position
         let err = audit(&changed, Some(saved), current).unwrap_err();
@@ -354,7 +355,7 @@ mod tests {
             AuditError::Incomplete { have: 1, size: 4 },
             AuditError::TooMany { size: 1 },
         ] {
-            assert_eq!(e.code(), "log.entries_incomplete");
+            assert_eq!(e.code(), codes::LOG_ENTRIES_INCOMPLETE);
         }
     }
 
@@ -369,6 +370,6 @@ mod tests {
                 current: 5
             }
         );
-        assert_eq!(err.code(), "log.size_order");
+        assert_eq!(err.code(), codes::LOG_SIZE_ORDER);
     }
 }

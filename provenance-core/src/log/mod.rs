@@ -7,6 +7,7 @@
 //! as in transparency-dev/merkle: every hash is exactly 32 bytes, and a consistency proof from a
 //! tree of size 0 is refused.
 
+use crate::codes;
 use sha2::{Digest, Sha256};
 
 pub mod audit;
@@ -96,12 +97,12 @@ pub enum LogError {
 impl ErrorCode for LogError {
     fn code(&self) -> &'static str {
         match self {
-            LogError::BadHashLength => "log.bad_hash_length",
-            LogError::IndexOutOfRange => "log.index_out_of_range",
-            LogError::WrongProofLength => "log.wrong_proof_length",
-            LogError::RootMismatch => "log.root_mismatch",
-            LogError::EmptyFirstTree => "log.empty_first_tree",
-            LogError::SizeOrder => "log.size_order",
+            LogError::BadHashLength => codes::LOG_BAD_HASH_LENGTH,
+            LogError::IndexOutOfRange => codes::LOG_INDEX_OUT_OF_RANGE,
+            LogError::WrongProofLength => codes::LOG_WRONG_PROOF_LENGTH,
+            LogError::RootMismatch => codes::LOG_ROOT_MISMATCH,
+            LogError::EmptyFirstTree => codes::LOG_EMPTY_FIRST_TREE,
+            LogError::SizeOrder => codes::LOG_SIZE_ORDER,
         }
     }
 }

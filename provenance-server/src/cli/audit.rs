@@ -6,6 +6,7 @@ use super::trust::ledger_key;
 use super::Ctx;
 use crate::client::CliError;
 use provenance_core::checkpoint::Checkpoint;
+use provenance_core::codes;
 use provenance_core::log as tlog;
 use provenance_core::log::audit::{Audit, AuditError, Leaf, TreeHead};
 use provenance_core::ErrorCode;
@@ -22,7 +23,7 @@ fn fetch_checkpoint(ctx: &Ctx, key: &PublicKey) -> Result<(String, Checkpoint), 
     let note = String::from_utf8(bytes).map_err(|_| {
         CliError::coded(
             "the ledger's checkpoint is not UTF-8 text",
-            "checkpoint.malformed",
+            codes::CHECKPOINT_MALFORMED,
         )
     })?;
     let cp = Checkpoint::verify_own_origin(&note, key).map_err(|e| {
@@ -85,9 +86,9 @@ fn hex_hashes(v: &Value, field: &str) -> Result<Vec<Vec<u8>>, CliError> {
         .ok_or_else(|| CliError::msg(format!("the ledger's answer has no {field}")))?
         .iter()
         .map(|h| {
-            h.as_str()
-                .and_then(|h| hex::decode(h).ok())
-                .ok_or_else(|| CliError::coded("a proof hash is not hex", "log.bad_hash_length"))
+            h.as_str().and_then(|h| hex::decode(h).ok()).ok_or_else(|| {
+                CliError::coded("a proof hash is not hex", codes::LOG_BAD_HASH_LENGTH)
+            })
         })
         .collect()
 }
@@ -107,7 +108,7 @@ fn read_saved_checkpoint(since: &Path, key: &PublicKey) -> Result<Checkpoint, Cl
                  `provenance log checkpoint --save FILE` writes)",
                 since.display()
             ),
-            "checkpoint.malformed",
+            codes::CHECKPOINT_MALFORMED,
         )
     })?;
     Checkpoint::verify_own_origin(&saved_note, key).map_err(|e| {
@@ -231,7 +232,7 @@ fn entry_bytes(e: &Value, due: u64) -> Result<Vec<u8>, CliError> {
         .ok_or_else(|| {
             CliError::coded(
                 format!("log entry {due}: the ledger has no record for this leaf"),
-                "log.root_mismatch",
+                codes::LOG_ROOT_MISMATCH,
             )
         })
 }
@@ -239,8 +240,12 @@ fn entry_bytes(e: &Value, due: u64) -> Result<Vec<u8>, CliError> {
 /// A log entry as the ledger serves it (`index`, `kind`, `id`, `seq`), read into the leaf the
 /// audit recomputes.
 fn audit_leaf<'a>(e: &Value, bytes: &'a [u8], due: u64) -> Result<(u64, Leaf<'a>), CliError> {
-    let bad =
-        |what: &str| CliError::coded(format!("log entry {due}: {what}"), "log.entries_incomplete");
+    let bad = |what: &str| {
+        CliError::coded(
+            format!("log entry {due}: {what}"),
+            codes::LOG_ENTRIES_INCOMPLETE,
+        )
+    };
     let index = e["index"].as_u64().ok_or_else(|| bad("no index"))?;
     let id = e["id"]
         .as_str()

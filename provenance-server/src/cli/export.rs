@@ -1,5 +1,6 @@
 //! `export`: the piece's full history to a file, verified before it is written.
 
+use provenance_core::codes;
 use std::path::Path;
 
 use provenance_core::{ErrorCode, History, Payload};
@@ -39,7 +40,7 @@ pub(super) fn export(
     if verified.chain.item() != item {
         return Err(CliError::coded(
             "the ledger answered with another item's history",
-            "head.item_mismatch",
+            codes::HEAD_ITEM_MISMATCH,
         ));
     }
     std::fs::write(out, &bytes)

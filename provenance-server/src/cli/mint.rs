@@ -1,6 +1,7 @@
 //! Production: `run create` and `mint` (online with a progress bar and a pool of signers, or
 //! offline into the outbox), and the QR label files.
 
+use provenance_core::codes;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -88,7 +89,7 @@ impl RunFacts {
                     self.size.saturating_sub(taken.len() as u64),
                     self.size
                 ),
-                "run.edition_over_cap",
+                codes::RUN_EDITION_OVER_CAP,
             ));
         }
         Ok(free)
@@ -98,7 +99,10 @@ impl RunFacts {
 pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
     let maker = read_key(&a.key)?;
     let run_id = RunId::from_base32(a.run.trim()).ok_or_else(|| {
-        CliError::coded(format!("{:?} is not a run id", a.run), "ledger.bad_request")
+        CliError::coded(
+            format!("{:?} is not a run id", a.run),
+            codes::LEDGER_BAD_REQUEST,
+        )
     })?;
     let owner = a.owner.as_deref().map(parse_public).transpose()?;
     let run = match (

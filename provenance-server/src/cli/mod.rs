@@ -15,6 +15,7 @@
 //!
 //! `serve` is [`crate::server`]; `pull`, `sync` and `outbox` are [`crate::offline`].
 
+use provenance_core::codes;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -137,7 +138,7 @@ pub(super) fn refuse_bad_text(record: &Record) -> Result<(), CliError> {
     record.check_text().map_err(|e| {
         CliError::coded(
             format!("{e}: signed text may not hold control or bidirectional characters (spec §3)"),
-            "decode.bad_text",
+            codes::DECODE_BAD_TEXT,
         )
     })
 }

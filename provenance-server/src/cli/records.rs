@@ -2,6 +2,7 @@
 //! piece or many), `pull` for offline work, and `prove`, the owner's answer to a buyer's
 //! challenge.
 
+use provenance_core::codes;
 use std::path::Path;
 
 use provenance_core::{
@@ -51,7 +52,7 @@ pub(super) fn pull(ctx: &Ctx, items: &[String], run: Option<&str>) -> Result<(),
     let run = run
         .map(|r| {
             RunId::from_base32(r.trim()).ok_or_else(|| {
-                CliError::coded(format!("{r:?} is not a run id"), "ledger.bad_request")
+                CliError::coded(format!("{r:?} is not a run id"), codes::LEDGER_BAD_REQUEST)
             })
         })
         .transpose()?;

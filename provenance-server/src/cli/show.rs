@@ -3,6 +3,7 @@
 //! `provenance-verify` verifies them here against the ledger's trust list and tells the story,
 //! so the maker at the terminal reads exactly the report a collector's verifier prints.
 
+use provenance_core::codes;
 use provenance_verify::{verify_with, Input, Options, Verdict};
 
 use super::trust::load_trust;
@@ -30,7 +31,7 @@ pub(super) fn show(ctx: &Ctx, item: &str) -> Result<(), CliError> {
                 .codes()
                 .first()
                 .copied()
-                .unwrap_or("decode.malformed");
+                .unwrap_or(codes::DECODE_MALFORMED);
             Err(CliError::coded(
                 format!("the ledger's history of {item} does not verify"),
                 code,

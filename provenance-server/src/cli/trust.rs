@@ -1,6 +1,7 @@
 //! Keys and the trust list: `keygen`, `trust add`, `trust export`, and loading the list and
 //! the ledger key for the commands that check signatures.
 
+use provenance_core::codes;
 use std::path::Path;
 
 use provenance_core::{
@@ -51,7 +52,7 @@ pub(super) fn trust_add(ctx: &Ctx, a: TrustAddArgs) -> Result<(), CliError> {
                 "--name holds the control or bidirectional character U+{:04X} (spec §3)",
                 u32::from(c)
             ),
-            "decode.bad_text",
+            codes::DECODE_BAD_TEXT,
         ));
     }
     let mut content = current_list(ctx, &operator.public_key(), operator_key)?;
@@ -115,7 +116,7 @@ fn current_list(
                 "{} is not the operator key of this ledger (it expects {server_operator})",
                 operator_file.display()
             ),
-            "trust.operator_mismatch",
+            codes::TRUST_OPERATOR_MISMATCH,
         ));
     }
     let ledger = info["ledger"]
@@ -207,7 +208,7 @@ pub(super) fn ledger_key(ctx: &Ctx, args: &LedgerKeyArgs) -> Result<PublicKey, C
         .ok_or_else(|| {
             CliError::coded(
                 "the trust list names no ledger key; pass --ledger-key",
-                "head.no_ledger_key",
+                codes::HEAD_NO_LEDGER_KEY,
             )
         })
 }
