@@ -13,7 +13,7 @@
 //! let trust = TrustList::empty(SigningKey::from_seed([1; 32]).public_key());
 //! let report = provenance_verify::verify("not a payload", &trust, Timestamp(0));
 //! assert_eq!(report.verdict, provenance_verify::Verdict::Unreadable);
-//! assert_eq!(report.code, Some(codes::PAYLOAD_BAD_PREFIX));
+//! assert_eq!(report.code, Some("payload.bad_prefix"));
 //! ```
 #![forbid(unsafe_code)]
 
