@@ -1,25 +1,25 @@
 //! The `provenance` command line: every command of DESIGN.md §6 and the offline ones of issue
 //! 14, one module per family of commands. This module parses, builds the context every command
-//! shares ([`Ctx`]: the ledger client, JSON or sentences, the outbox's home) and dispatches.
+//! shares (`Ctx`: the ledger client, JSON or sentences, the outbox's home) and dispatches.
 //!
 //! | module | commands |
 //! | --- | --- |
 //! | [`args`] | clap's types for all of them |
-//! | [`trust`] | `keygen`, `trust add`, `trust export` |
-//! | [`mint`] | `run create`, `mint` (labels, offline mints) |
-//! | [`records`] | `repair`, `transfer`, `badge`, `report`, `prove` |
-//! | [`show`] | `show` |
-//! | [`payload`] | `payload`, `qr` |
-//! | [`export`] | `export` |
-//! | [`audit`] | `log checkpoint`, `log verify` |
+//! | `trust` | `keygen`, `trust add`, `trust export` |
+//! | `mint` | `run create`, `mint` (labels, offline mints) |
+//! | `records` | `repair`, `transfer`, `badge`, `report`, `prove` |
+//! | `show` | `show` |
+//! | `payload` | `payload`, `qr` |
+//! | `export` | `export` |
+//! | `audit` | `log checkpoint`, `log verify` |
 //!
 //! `serve` is [`crate::server`]; `pull`, `sync` and `outbox` are [`crate::offline`].
 
-use provenance_core::codes;
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Parser;
+use provenance_core::codes;
 use provenance_core::Record;
 use serde_json::{json, Value};
 
