@@ -11,7 +11,7 @@ use crate::limits::{
     MAX_THIRD_PARTY_RECORDS_PER_SIGNER,
 };
 use crate::record::{
-    ChainLink, DecodedRecord, Mint, RecordBody, RecordKind, ReportStatus, RunManifest,
+    ChainLink, DecodedRecord, Mint, Record, RecordBody, RecordKind, ReportStatus, RunManifest,
 };
 use crate::trust::{Role, TrustEntry, TrustList, Validity};
 
@@ -303,7 +303,8 @@ impl VerifiedChain {
     }
 
     /// Verifies one more record against the current head (rules R1–R8) and, only if every
-    /// rule passes, moves the head. On error the chain is unchanged.
+    /// rule passes, moves the head. On error the chain is unchanged: every rule is checked
+    /// before anything is written, so nothing is copied to be thrown away.
     pub fn extend(
         &mut self,
         bytes: &[u8],
@@ -311,7 +312,20 @@ impl VerifiedChain {
         now: Timestamp,
     ) -> Result<VerifiedRecord, VerifyError> {
         let decoded = DecodedRecord::decode(bytes)?;
-        let record = &decoded.record;
+        self.check_position(&decoded.record, now)?;
+        let link = ChainLink {
+            item: self.item,
+            prev: self.head,
+        };
+        let signer = self.check_signer(&decoded, trust, &link)?;
+        self.check_state(&decoded.record.body)?;
+        self.apply(&decoded, &signer);
+        Ok(verified(decoded, bytes, signer.key))
+    }
+
+    /// Rules R1–R3 and the clock: a non-genesis kind, the next seq, a live item, and a time
+    /// neither before the head's nor in the future.
+    fn check_position(&self, record: &Record, now: Timestamp) -> Result<(), VerifyError> {
         if record.body.is_genesis() {
             return Err(VerifyError::UnexpectedKind(record.body.kind()));
         }
@@ -328,114 +342,143 @@ impl VerifiedChain {
         if record.time < self.last_time {
             return Err(VerifyError::TimeRegressed);
         }
-        check_time(record.time, now)?;
-        let link = ChainLink {
-            item: self.item,
-            prev: self.head,
-        };
-        let time = record.time;
-        let mut next = self.clone();
-        let signer = match &record.body {
+        check_time(record.time, now)
+    }
+
+    /// Rules R4–R6 and the quotas: who may sign this kind of record at this head, and that
+    /// the signature binds it to the head.
+    fn check_signer(
+        &self,
+        decoded: &DecodedRecord,
+        trust: &TrustList,
+        link: &ChainLink,
+    ) -> Result<Signer, VerifyError> {
+        match &decoded.record.body {
             RecordBody::Transfer(_)
             | RecordBody::Report(ReportStatus::Stolen | ReportStatus::Recovered) => {
                 if decoded.signer != self.owner.key_id() {
                     return Err(VerifyError::SignerNotOwner);
                 }
-                if !decoded.signature_valid(&self.owner, Some(&link)) {
+                if !decoded.signature_valid(&self.owner, Some(link)) {
                     return Err(VerifyError::SignatureInvalid);
                 }
-                self.owner
+                Ok(Signer {
+                    key: self.owner,
+                    name: String::new(),
+                })
             }
             RecordBody::Report(ReportStatus::Void) => {
                 if decoded.signer != self.maker.key.key_id() {
                     return Err(VerifyError::SignerNotMaker);
                 }
-                let entry = trusted_signer(&decoded, trust, Role::Maker, Some(&link))?;
-                entry.key
+                let entry = trusted_signer(decoded, trust, Role::Maker, Some(link))?;
+                Ok(Signer {
+                    key: entry.key,
+                    name: entry.name.clone(),
+                })
             }
             RecordBody::Repair(_) | RecordBody::Badge(_) => {
-                let role = if record.body.kind() == RecordKind::Repair {
+                let role = if decoded.record.body.kind() == RecordKind::Repair {
                     Role::Repairer
                 } else {
                     Role::Host
                 };
-                let entry = trusted_signer(&decoded, trust, role, Some(&link))?;
-                next.count_third_party(decoded.signer)?;
-                let signer = Signer {
+                let entry = trusted_signer(decoded, trust, role, Some(link))?;
+                self.check_third_party_quota(decoded.signer)?;
+                Ok(Signer {
                     key: entry.key,
                     name: entry.name.clone(),
-                };
-                match &record.body {
-                    RecordBody::Repair(r) => next.repairs.push(RepairEvent {
-                        time,
-                        desk: signer,
-                        note: r.note.clone(),
-                        parts: r.parts.clone(),
-                    }),
-                    RecordBody::Badge(b) => next.badges.push(BadgeEvent {
-                        time,
-                        host: signer,
-                        event: b.event.clone(),
-                        place: b.place.clone(),
-                    }),
-                    _ => {}
-                }
-                entry.key
+                })
             }
             RecordBody::RunManifest(_) | RecordBody::Mint(_) => {
-                return Err(VerifyError::UnexpectedKind(record.body.kind()))
+                Err(VerifyError::UnexpectedKind(decoded.record.body.kind()))
             }
-        };
+        }
+    }
+
+    /// Rules R7: a transfer goes to someone else; a report changes the status.
+    fn check_state(&self, body: &RecordBody) -> Result<(), VerifyError> {
+        match body {
+            RecordBody::Transfer(to) if *to == self.owner => Err(VerifyError::TransferToSelf),
+            RecordBody::Report(ReportStatus::Stolen) if self.stolen => {
+                Err(VerifyError::StatusUnchanged)
+            }
+            RecordBody::Report(ReportStatus::Recovered) if !self.stolen => {
+                Err(VerifyError::StatusUnchanged)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Moves the head past a record every rule accepted, and adds it to the story.
+    fn apply(&mut self, decoded: &DecodedRecord, signer: &Signer) {
+        let record = &decoded.record;
+        let time = record.time;
         match &record.body {
+            RecordBody::Repair(r) => {
+                self.count_third_party(decoded.signer);
+                self.repairs.push(RepairEvent {
+                    time,
+                    desk: signer.clone(),
+                    note: r.note.clone(),
+                    parts: r.parts.clone(),
+                });
+            }
+            RecordBody::Badge(b) => {
+                self.count_third_party(decoded.signer);
+                self.badges.push(BadgeEvent {
+                    time,
+                    host: signer.clone(),
+                    event: b.event.clone(),
+                    place: b.place.clone(),
+                });
+            }
             RecordBody::Transfer(to) => {
-                if *to == self.owner {
-                    return Err(VerifyError::TransferToSelf);
-                }
-                next.transfers.push(TransferEvent {
+                self.transfers.push(TransferEvent {
                     time,
                     from: self.owner,
                     to: *to,
                 });
-                next.owner = *to;
+                self.owner = *to;
             }
             RecordBody::Report(status) => {
                 match status {
-                    ReportStatus::Stolen if self.stolen => {
-                        return Err(VerifyError::StatusUnchanged)
-                    }
-                    ReportStatus::Recovered if !self.stolen => {
-                        return Err(VerifyError::StatusUnchanged)
-                    }
-                    ReportStatus::Stolen => next.stolen = true,
-                    ReportStatus::Recovered => next.stolen = false,
-                    ReportStatus::Void => next.void = true,
+                    ReportStatus::Stolen => self.stolen = true,
+                    ReportStatus::Recovered => self.stolen = false,
+                    ReportStatus::Void => self.void = true,
                 }
-                next.reports.push(ReportEvent {
+                self.reports.push(ReportEvent {
                     time,
                     status: *status,
                 });
             }
-            _ => {}
+            RecordBody::RunManifest(_) | RecordBody::Mint(_) => {}
         }
-        next.seq = record.seq;
-        next.head = decoded.hash;
-        next.last_time = time;
-        *self = next;
-        Ok(verified(decoded, bytes, signer))
+        self.seq = record.seq;
+        self.head = decoded.hash;
+        self.last_time = time;
     }
 
-    /// Counts one more repair or badge by `signer`, refusing it over either quota (rule R8's
-    /// quotas: no third party can fill an item's history and lock its owner out).
-    fn count_third_party(&mut self, signer: KeyId) -> Result<(), VerifyError> {
+    /// Refuses one more repair or badge by `signer` over either quota (rule R8's quotas: no
+    /// third party can fill an item's history and lock its owner out).
+    fn check_third_party_quota(&self, signer: KeyId) -> Result<(), VerifyError> {
         if self.repairs.len() + self.badges.len() >= MAX_THIRD_PARTY_RECORDS_PER_ITEM {
             return Err(VerifyError::QuotaExceeded(Quota::PerItem));
         }
-        let count = self.third_party_by_signer.entry(signer).or_insert(0);
-        if *count >= MAX_THIRD_PARTY_RECORDS_PER_SIGNER {
+        let count = self
+            .third_party_by_signer
+            .get(&signer)
+            .copied()
+            .unwrap_or(0);
+        if count >= MAX_THIRD_PARTY_RECORDS_PER_SIGNER {
             return Err(VerifyError::QuotaExceeded(Quota::PerSigner));
         }
-        *count += 1;
         Ok(())
+    }
+
+    /// Counts one more repair or badge by `signer` (after [`Self::check_third_party_quota`]).
+    fn count_third_party(&mut self, signer: KeyId) {
+        *self.third_party_by_signer.entry(signer).or_insert(0) += 1;
     }
 
     /// Checks the mint against its verified run manifest (rules M7–M8): same run id, maker,

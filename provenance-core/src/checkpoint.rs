@@ -12,11 +12,11 @@
 //! The signature covers the note text (the first three lines, with their newlines). The key id
 //! is the first 4 bytes of `SHA-256(key name ‖ 0x0A ‖ 0x01 ‖ public key)` (0x01 = Ed25519).
 
-use crate::codes;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::codes;
 use crate::codes::ErrorCode;
 use crate::keys::{PublicKey, SigningKey, SIGNATURE_LEN};
 use crate::log::TreeHash;

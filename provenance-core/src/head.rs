@@ -2,11 +2,11 @@
 //! into living payloads like an OCSP response, so an offline verifier can say "owner confirmed
 //! as of DATE".
 
-use crate::codes;
 use ciborium::Value;
 
 use crate::cbor::{self, IntMap};
 use crate::chain::VerifiedChain;
+use crate::codes;
 use crate::codes::ErrorCode;
 use crate::cose::{self, Envelope};
 use crate::error::DecodeError;

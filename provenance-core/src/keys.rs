@@ -1,6 +1,5 @@
 //! Ed25519 key newtypes: signing keys (PKCS#8 PEM), public keys (unpadded base64url) and key ids.
 
-use crate::codes;
 use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,6 +9,7 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 use ed25519_dalek::Signer;
 use sha2::{Digest, Sha256};
 
+use crate::codes;
 use crate::codes::ErrorCode;
 
 /// Length of an Ed25519 signature.

@@ -297,40 +297,10 @@ impl Record {
                     .map(|b| parse_key(&b))
                     .transpose()?,
             }),
-            RecordKind::Repair => {
-                let note = map.text(4, MAX_TEXT_BYTES)?;
-                let parts = match map.opt_array(5, MAX_PARTS)? {
-                    None => Vec::new(),
-                    Some(items) if items.is_empty() => {
-                        return Err(DecodeError::invalid(
-                            "record",
-                            5,
-                            "empty parts list must be omitted",
-                        ))
-                    }
-                    Some(items) => items
-                        .into_iter()
-                        .map(|v| match v {
-                            Value::Text(t) if t.len() <= MAX_TEXT_BYTES => {
-                                match crate::text::first_forbidden(&t) {
-                                    None => Ok(t),
-                                    Some(c) => Err(DecodeError::BadText {
-                                        context: "record",
-                                        key: 5,
-                                        character: u32::from(c),
-                                    }),
-                                }
-                            }
-                            _ => Err(DecodeError::invalid(
-                                "record",
-                                5,
-                                "parts must be short text strings",
-                            )),
-                        })
-                        .collect::<Result<_, _>>()?,
-                };
-                RecordBody::Repair(Repair { note, parts })
-            }
+            RecordKind::Repair => RecordBody::Repair(Repair {
+                note: map.text(4, MAX_TEXT_BYTES)?,
+                parts: repair_parts(&mut map)?,
+            }),
             RecordKind::Transfer => RecordBody::Transfer(parse_key(&map.bytes_n::<32>(4)?)?),
             RecordKind::Badge => RecordBody::Badge(Badge {
                 event: map.text(4, MAX_TEXT_BYTES)?,
@@ -392,6 +362,40 @@ impl Record {
             aad.as_ref().map_or(&[][..], |a| &a[..]),
         )
     }
+}
+
+/// A repair's parts (key 5): omitted, or 1 to [`MAX_PARTS`] short text strings, each
+/// holding only the characters spec §3 allows.
+fn repair_parts(map: &mut IntMap) -> Result<Vec<String>, DecodeError> {
+    let items = match map.opt_array(5, MAX_PARTS)? {
+        None => return Ok(Vec::new()),
+        Some(items) if items.is_empty() => {
+            return Err(DecodeError::invalid(
+                "record",
+                5,
+                "empty parts list must be omitted",
+            ))
+        }
+        Some(items) => items,
+    };
+    items
+        .into_iter()
+        .map(|v| match v {
+            Value::Text(t) if t.len() <= MAX_TEXT_BYTES => match crate::text::first_forbidden(&t) {
+                None => Ok(t),
+                Some(c) => Err(DecodeError::BadText {
+                    context: "record",
+                    key: 5,
+                    character: u32::from(c),
+                }),
+            },
+            _ => Err(DecodeError::invalid(
+                "record",
+                5,
+                "parts must be short text strings",
+            )),
+        })
+        .collect()
 }
 
 fn parse_key(bytes: &[u8; 32]) -> Result<PublicKey, DecodeError> {

@@ -1,7 +1,6 @@
 //! The CLI's side: a small blocking HTTP client for the ledger API, key files, and the error
 //! type every command reports as one line `error: <message> [code]`.
 
-use provenance_core::codes;
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
@@ -9,6 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
+use provenance_core::codes;
 use provenance_core::{ItemId, PublicKey, RecordHash, SigningKey, Timestamp};
 use serde_json::Value;
 

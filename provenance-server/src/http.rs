@@ -1,6 +1,5 @@
 //! The HTTP layer (actix-web): media types, body limits, RFC 9457 problem+json, routes.
 
-use provenance_core::codes;
 use std::cell::RefCell;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -13,6 +12,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
+use provenance_core::codes;
 use provenance_core::limits::{MAX_RECORD_BYTES, MAX_TRUST_LIST_BYTES};
 use provenance_core::{ItemId, RunId};
 use serde_json::json;

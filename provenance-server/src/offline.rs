@@ -3,17 +3,17 @@
 //! (or with `--offline`), and `sync` delivers the queue, re-signing records that commute
 //! (repairs, badges) when the item moved on, and keeping the rest as conflicts.
 
-use provenance_core::codes;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use provenance_core::codes;
 use provenance_core::{
-    ChainLink, DecodedRecord, ItemId, PublicKey, Record, RecordBody, RecordHash, RecordKind,
+    ChainLink, DecodedRecord, ItemId, KeyId, PublicKey, Record, RecordBody, RecordHash, RecordKind,
     ReportStatus, RunId, SigningKey, Timestamp,
 };
 use serde_json::{json, Value};
 
-use crate::client::{read_key, CliError, Client, CODE_UNREACHABLE};
+use crate::client::{read_key, CliError, Client, CODE_KEY_FILE, CODE_UNREACHABLE};
 use crate::outbox::{CachedHead, CachedRun, Entry, EntryState, NewEntry, Outbox, LOCK_FILE};
 
 /// The CLI code of a sync that left records in conflict (exit status 3).
@@ -377,6 +377,64 @@ fn deliver(
     }
 }
 
+/// Why a queued record cannot follow the records the ledger took meanwhile, if it cannot:
+/// repairs and badges commute; an owner's transfer or report holds only while its signer
+/// still owns the piece; nothing else moves.
+fn conflict_reason(
+    body: &RecordBody,
+    signer: KeyId,
+    owner: Option<PublicKey>,
+    head_seq: u64,
+    kind: &RecordKind,
+) -> Option<String> {
+    let commutes = match body {
+        RecordBody::Repair(_) | RecordBody::Badge(_) => true,
+        RecordBody::Transfer(_)
+        | RecordBody::Report(ReportStatus::Stolen | ReportStatus::Recovered) => {
+            owner.is_some_and(|o| o.key_id() == signer)
+        }
+        _ => false,
+    };
+    if commutes {
+        return None;
+    }
+    let why = match owner {
+        Some(o) if matches!(body, RecordBody::Transfer(_) | RecordBody::Report(_)) => {
+            format!("its signer no longer owns it (owner key id {})", o.key_id())
+        }
+        _ => "it does not commute with the records before it".to_string(),
+    };
+    Some(format!(
+        "the item moved on to #{head_seq} while this {kind} waited, and {why}: not applied"
+    ))
+}
+
+/// The key file the outbox recorded for a queued record, which must hold its signer's key.
+fn queued_signer_key(entry: &Entry, signer: KeyId) -> Result<SigningKey, CliError> {
+    let key = read_key(&entry.key_file).map_err(|e| {
+        let message = format!(
+            "re-signing a queued {} needs its key: {e}; pass it with `sync --key FILE`",
+            entry.kind
+        );
+        CliError {
+            message,
+            code: e.code.clone().or_else(|| Some(CODE_KEY_FILE.to_string())),
+            ..e
+        }
+    })?;
+    if key.public_key().key_id() != signer {
+        return Err(CliError::coded(
+            format!(
+                "{} is not the key that signed the queued {}; pass the right one with `sync --key`",
+                entry.key_file.display(),
+                entry.kind
+            ),
+            CODE_KEY_FILE,
+        ));
+    }
+    Ok(key)
+}
+
 fn resign_or_conflict(
     client: &Client,
     outbox: &mut Outbox,
@@ -396,60 +454,22 @@ fn resign_or_conflict(
         .as_str()
         .and_then(|k| PublicKey::from_base64url(k).ok());
     let body = decoded.record.body;
-    let commutes = match &body {
-        RecordBody::Repair(_) | RecordBody::Badge(_) => true,
-        // An owner's record still holds if the signer still owns the piece.
-        RecordBody::Transfer(_)
-        | RecordBody::Report(ReportStatus::Stolen | ReportStatus::Recovered) => {
-            owner.is_some_and(|o| o.key_id() == decoded.signer)
-        }
-        _ => false,
-    };
-    if !commutes {
-        let reason = format!(
-            "the item moved on to #{} while this {} waited, and {}: not applied",
-            head.seq,
-            entry.kind,
-            match owner {
-                Some(o) if matches!(body, RecordBody::Transfer(_) | RecordBody::Report(_)) => {
-                    format!("its signer no longer owns it (owner key id {})", o.key_id())
-                }
-                _ => "it does not commute with the records before it".to_string(),
-            }
-        );
+    if let Some(reason) = conflict_reason(&body, decoded.signer, owner, head.seq, &entry.kind) {
         outbox.conflict(entry.id, &reason).map_err(outbox_error)?;
         summary.conflicts += 1;
         return Ok(());
     }
     let loaded;
-    let key: &SigningKey = match keys
+    let key = match keys
         .iter()
         .find(|(_, k)| k.public_key().key_id() == decoded.signer)
     {
         Some((_, k)) => k,
         None => {
-            loaded = read_key(&entry.key_file).map_err(|e| {
-                CliError::coded(
-                    format!(
-                        "re-signing a queued {} needs its key: {e}; pass it with `sync --key FILE`",
-                        entry.kind
-                    ),
-                    e.code.as_deref().unwrap_or("cli.key_file"),
-                )
-            })?;
+            loaded = queued_signer_key(entry, decoded.signer)?;
             &loaded
         }
     };
-    if key.public_key().key_id() != decoded.signer {
-        return Err(CliError::coded(
-            format!(
-                "{} is not the key that signed the queued {}; pass the right one with `sync --key`",
-                entry.key_file.display(),
-                entry.kind
-            ),
-            "cli.key_file",
-        ));
-    }
     let record = Record {
         time: Timestamp(decoded.record.time.0.max(head.time.0)),
         seq: head.seq + 1,

@@ -141,64 +141,6 @@ impl Report {
             head: verified.head.as_ref(),
         };
         let story = story(&current, verified, label_only, now);
-        let mut findings = Vec::new();
-        if current.stolen() {
-            let when = if current.ahead().is_some() {
-                " (per the ledger's head statement)".to_string()
-            } else {
-                last_report(chain, ReportStatus::Stolen).unwrap_or_default()
-            };
-            findings.push(Finding {
-                code: CODE_STOLEN,
-                severity: Severity::Warning,
-                cause: "reported stolen",
-                message: format!(
-                    "REPORTED STOLEN by its owner{when}. The piece is genuine, but do not buy it \
-                     from anyone who cannot prove they are the current owner; contact the ledger \
-                     operator."
-                ),
-                record: None,
-            });
-        }
-        if current.void() {
-            let when = if current.ahead().is_some() {
-                " (per the ledger's head statement)".to_string()
-            } else {
-                last_report(chain, ReportStatus::Void).unwrap_or_default()
-            };
-            findings.push(Finding {
-                code: CODE_VOID,
-                severity: Severity::Error,
-                cause: "voided by the maker",
-                message: format!(
-                    "the maker {} voided this piece{when} (a misprint, a destroyed or withdrawn \
-                     piece): it no longer counts as genuine edition {}/{}",
-                    chain.maker().name,
-                    chain.mint().number,
-                    chain.mint().size
-                ),
-                record: usize::try_from(story.records.saturating_sub(1)).ok(),
-            });
-        }
-        if let Some(head) = &verified.head {
-            let age = now.0.saturating_sub(head.time.0);
-            if age > options.max_age_secs {
-                findings.push(Finding {
-                    code: CODE_HEAD_OLD,
-                    severity: Severity::Warning,
-                    cause: "old ownership information",
-                    message: format!(
-                        "the ledger confirmed the owner {} days ago ({}), more than the {}-day \
-                         maximum: the piece may have changed hands since. Ask the seller for a \
-                         fresh QR from `provenance qr`.",
-                        age / DAY_SECS,
-                        head.time.to_date(),
-                        options.max_age_secs / DAY_SECS
-                    ),
-                    record: None,
-                });
-            }
-        }
         let basis = if label_only {
             OwnerBasis::Label
         } else if verified.head.is_none() {
@@ -206,33 +148,11 @@ impl Report {
         } else {
             OwnerBasis::Ledger
         };
-        if basis == OwnerBasis::LastInFile {
-            findings.push(Finding {
-                code: CODE_OWNER_UNCONFIRMED,
-                severity: Severity::Warning,
-                cause: "owner not confirmed",
-                message: "this history carries no head statement signed by the ledger, so \
-                          nothing shows it is complete: a history cut before a later transfer \
-                          looks exactly like this. The owner shown is the last one in the file, \
-                          not confirmed as the current owner. Ask the seller for the living QR \
-                          from `provenance qr` or a fresh `provenance export`."
-                    .to_string(),
-                record: None,
-            });
-        }
-        if label_only {
-            findings.push(Finding {
-                code: CODE_LABEL_ONLY,
-                severity: Severity::Warning,
-                cause: "label only",
-                message: "this is the printed label: it proves who made the piece (origin), not \
-                          who owns it now nor what happened to it since (repairs, transfers, \
-                          stolen reports). Ask the seller for the living QR from `provenance qr` \
-                          or a full history from `provenance export`, and an owner challenge."
-                    .to_string(),
-                record: None,
-            });
-        }
+        // In this order: what happened to the piece, how old the ledger's word is, and what
+        // the input cannot show.
+        let mut findings = status_findings(&current, &story);
+        findings.extend(head_age_finding(verified, now, options));
+        findings.extend(basis_finding(basis));
         let verdict = if current.void() {
             Verdict::NotGenuine
         } else if findings.is_empty() {
@@ -415,6 +335,104 @@ impl Report {
     pub fn codes(&self) -> Vec<&'static str> {
         self.findings.iter().map(|f| f.code).collect()
     }
+}
+
+/// Stolen and void: what the records (or the head statement ahead of them) say happened.
+fn status_findings(current: &Current<'_>, story: &Story) -> Vec<Finding> {
+    let chain = current.chain;
+    let when = |status| {
+        if current.ahead().is_some() {
+            " (per the ledger's head statement)".to_string()
+        } else {
+            last_report(chain, status).unwrap_or_default()
+        }
+    };
+    let mut findings = Vec::new();
+    if current.stolen() {
+        findings.push(Finding {
+            code: CODE_STOLEN,
+            severity: Severity::Warning,
+            cause: "reported stolen",
+            message: format!(
+                "REPORTED STOLEN by its owner{}. The piece is genuine, but do not buy it from \
+                 anyone who cannot prove they are the current owner; contact the ledger operator.",
+                when(ReportStatus::Stolen)
+            ),
+            record: None,
+        });
+    }
+    if current.void() {
+        findings.push(Finding {
+            code: CODE_VOID,
+            severity: Severity::Error,
+            cause: "voided by the maker",
+            message: format!(
+                "the maker {} voided this piece{} (a misprint, a destroyed or withdrawn piece): \
+                 it no longer counts as genuine edition {}/{}",
+                chain.maker().name,
+                when(ReportStatus::Void),
+                chain.mint().number,
+                chain.mint().size
+            ),
+            record: usize::try_from(story.records.saturating_sub(1)).ok(),
+        });
+    }
+    findings
+}
+
+/// `head.old` when the ledger's head statement is older than the options allow.
+fn head_age_finding(
+    verified: &VerifiedPayload,
+    now: Timestamp,
+    options: Options,
+) -> Option<Finding> {
+    let head = verified.head.as_ref()?;
+    let age = now.0.saturating_sub(head.time.0);
+    (age > options.max_age_secs).then(|| Finding {
+        code: CODE_HEAD_OLD,
+        severity: Severity::Warning,
+        cause: "old ownership information",
+        message: format!(
+            "the ledger confirmed the owner {} days ago ({}), more than the {}-day maximum: the \
+             piece may have changed hands since. Ask the seller for a fresh QR from `provenance \
+             qr`.",
+            age / DAY_SECS,
+            head.time.to_date(),
+            options.max_age_secs / DAY_SECS
+        ),
+        record: None,
+    })
+}
+
+/// What the kind of input cannot show: the current owner (a history without the ledger's
+/// head statement) or anything after minting (a label).
+fn basis_finding(basis: OwnerBasis) -> Option<Finding> {
+    let (code, cause, message) = match basis {
+        OwnerBasis::Ledger => return None,
+        OwnerBasis::LastInFile => (
+            CODE_OWNER_UNCONFIRMED,
+            "owner not confirmed",
+            "this history carries no head statement signed by the ledger, so nothing shows it is \
+             complete: a history cut before a later transfer looks exactly like this. The owner \
+             shown is the last one in the file, not confirmed as the current owner. Ask the \
+             seller for the living QR from `provenance qr` or a fresh `provenance export`.",
+        ),
+        OwnerBasis::Label => (
+            CODE_LABEL_ONLY,
+            "label only",
+            "this is the printed label: it proves who made the piece (origin), not who owns it \
+             now nor what happened to it since (repairs, transfers, stolen reports). Ask the \
+             seller for the living QR from `provenance qr` or a full history from `provenance \
+             export`, and an owner challenge.",
+        ),
+    };
+    Some(Finding {
+        code,
+        severity: Severity::Warning,
+        cause,
+        message: message.to_string(),
+        record: None,
+    })
 }
 
 pub(crate) fn payload_cause(error: &PayloadError) -> &'static str {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::{Report, Severity};
+use crate::report::{Finding, Report, Severity, Story, TrustAnchor};
 
 impl Report {
     /// The plain-language, one-screen text the binary prints.
@@ -15,101 +15,12 @@ impl Report {
         let _ = writeln!(out, "{}", inert(&self.summary));
         if let Some(story) = &self.story {
             out.push('\n');
-            let _ = writeln!(out, "  Item        {}", story.item);
-            let _ = writeln!(
-                out,
-                "  Piece       '{}', edition {}/{}",
-                inert(&story.title),
-                story.edition.number,
-                story.edition.size
-            );
-            let _ = writeln!(
-                out,
-                "  Maker       {} (key id {})",
-                inert(&story.maker.name),
-                story.maker.key_id
-            );
-            let _ = writeln!(out, "  Made at     {}", inert(&story.microfactory));
-            let _ = writeln!(out, "  Run         {}", story.run);
-            let _ = writeln!(out, "  Minted      {}", story.minted_at);
-            for r in &story.repairs {
-                let parts = if r.parts.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " (parts: {})",
-                        r.parts
-                            .iter()
-                            .map(|p| inert(p))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                let _ = writeln!(
-                    out,
-                    "  Repair      {} at {}: {}{parts}",
-                    date(&r.time),
-                    inert(&r.desk.name),
-                    inert(&r.note)
-                );
-            }
-            if story.repair_count > story.repairs.len() as u64 {
-                let _ = writeln!(
-                    out,
-                    "  Repairs     {} in all, per the ledger (ask for `provenance export` to see each)",
-                    story.repair_count
-                );
-            }
-            for b in &story.badges {
-                let place = b
-                    .place
-                    .as_deref()
-                    .map(|p| format!(", {}", inert(p)))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "  Badge       {} {}{place} (host {})",
-                    date(&b.time),
-                    inert(&b.event),
-                    inert(&b.host.name)
-                );
-            }
-            if story.badge_count > story.badges.len() as u64 {
-                let _ = writeln!(
-                    out,
-                    "  Badges      {} in all, per the ledger",
-                    story.badge_count
-                );
-            }
-            for r in &story.reports {
-                let _ = writeln!(out, "  Report      {} {}", date(&r.time), r.status);
-            }
-            let owner_word = if story.freshness.basis == "label" {
-                "Owner at minting"
-            } else {
-                "Owner"
-            };
-            let _ = writeln!(
-                out,
-                "  Owners      {} so far; {owner_word}: key id {} ({})",
-                story.owner_count, story.current_owner.key_id, story.current_owner.key
-            );
-            let _ = writeln!(out, "  Freshness   {}", story.freshness.note);
+            write_story(&mut out, story);
         }
         if !self.findings.is_empty() {
             out.push('\n');
             for f in &self.findings {
-                let tag = match f.severity {
-                    Severity::Warning => "WARNING",
-                    Severity::Error => "PROBLEM",
-                };
-                let _ = writeln!(
-                    out,
-                    "  {tag} [{}] {}: {}",
-                    f.code,
-                    f.cause,
-                    inert(&f.message)
-                );
+                write_finding(&mut out, f);
             }
         }
         if let Some(c) = &self.owner_challenge {
@@ -117,25 +28,127 @@ impl Report {
             let _ = writeln!(out, "\n  Owner challenge{code}: {}", c.message);
         }
         if let Some(anchor) = &self.trust_anchor {
-            let _ = write!(
-                out,
-                "\n  Trust list  version {} of {}, operator key id {}",
-                anchor.version,
-                date(&anchor.issued_at),
-                anchor.operator_key_id
-            );
-            if anchor.pinned {
-                let _ = writeln!(out, " (pinned)");
-            } else {
-                let _ = writeln!(
-                    out,
-                    "\n              NOT PINNED: this file is its own trust anchor, and anyone can \
-                     sign a trust list.\n              Pass --operator KEY (from the ledger \
-                     operator's published key) to pin it."
-                );
-            }
+            write_trust_anchor(&mut out, anchor);
         }
         out
+    }
+}
+
+/// The story's lines: the piece, its maker, then every repair, badge and report, the owners
+/// and the freshness.
+fn write_story(out: &mut String, story: &Story) {
+    let _ = writeln!(out, "  Item        {}", story.item);
+    let _ = writeln!(
+        out,
+        "  Piece       '{}', edition {}/{}",
+        inert(&story.title),
+        story.edition.number,
+        story.edition.size
+    );
+    let _ = writeln!(
+        out,
+        "  Maker       {} (key id {})",
+        inert(&story.maker.name),
+        story.maker.key_id
+    );
+    let _ = writeln!(out, "  Made at     {}", inert(&story.microfactory));
+    let _ = writeln!(out, "  Run         {}", story.run);
+    let _ = writeln!(out, "  Minted      {}", story.minted_at);
+    write_events(out, story);
+    let owner_word = if story.freshness.basis == "label" {
+        "Owner at minting"
+    } else {
+        "Owner"
+    };
+    let _ = writeln!(
+        out,
+        "  Owners      {} so far; {owner_word}: key id {} ({})",
+        story.owner_count, story.current_owner.key_id, story.current_owner.key
+    );
+    let _ = writeln!(out, "  Freshness   {}", story.freshness.note);
+}
+
+/// Repairs, badges and reports, one line each, and the counts the ledger knows beyond them.
+fn write_events(out: &mut String, story: &Story) {
+    for r in &story.repairs {
+        let parts = if r.parts.is_empty() {
+            String::new()
+        } else {
+            let parts: Vec<_> = r.parts.iter().map(|p| inert(p)).collect();
+            format!(" (parts: {})", parts.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  Repair      {} at {}: {}{parts}",
+            date(&r.time),
+            inert(&r.desk.name),
+            inert(&r.note)
+        );
+    }
+    if story.repair_count > story.repairs.len() as u64 {
+        let _ = writeln!(
+            out,
+            "  Repairs     {} in all, per the ledger (ask for `provenance export` to see each)",
+            story.repair_count
+        );
+    }
+    for b in &story.badges {
+        let place = b
+            .place
+            .as_deref()
+            .map(|p| format!(", {}", inert(p)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  Badge       {} {}{place} (host {})",
+            date(&b.time),
+            inert(&b.event),
+            inert(&b.host.name)
+        );
+    }
+    if story.badge_count > story.badges.len() as u64 {
+        let _ = writeln!(
+            out,
+            "  Badges      {} in all, per the ledger",
+            story.badge_count
+        );
+    }
+    for r in &story.reports {
+        let _ = writeln!(out, "  Report      {} {}", date(&r.time), r.status);
+    }
+}
+
+fn write_finding(out: &mut String, f: &Finding) {
+    let tag = match f.severity {
+        Severity::Warning => "WARNING",
+        Severity::Error => "PROBLEM",
+    };
+    let _ = writeln!(
+        out,
+        "  {tag} [{}] {}: {}",
+        f.code,
+        f.cause,
+        inert(&f.message)
+    );
+}
+
+fn write_trust_anchor(out: &mut String, anchor: &TrustAnchor) {
+    let _ = write!(
+        out,
+        "\n  Trust list  version {} of {}, operator key id {}",
+        anchor.version,
+        date(&anchor.issued_at),
+        anchor.operator_key_id
+    );
+    if anchor.pinned {
+        let _ = writeln!(out, " (pinned)");
+    } else {
+        let _ = writeln!(
+            out,
+            "\n              NOT PINNED: this file is its own trust anchor, and anyone can \
+             sign a trust list.\n              Pass --operator KEY (from the ledger \
+             operator's published key) to pin it."
+        );
     }
 }
 

@@ -7,11 +7,11 @@
 //! as in transparency-dev/merkle: every hash is exactly 32 bytes, and a consistency proof from a
 //! tree of size 0 is refused.
 
-use crate::codes;
 use sha2::{Digest, Sha256};
 
 pub mod audit;
 
+use crate::codes;
 use crate::codes::ErrorCode;
 use crate::ids::{ItemId, RunId};
 

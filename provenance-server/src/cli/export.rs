@@ -1,8 +1,8 @@
 //! `export`: the piece's full history to a file, verified before it is written.
 
-use provenance_core::codes;
 use std::path::Path;
 
+use provenance_core::codes;
 use provenance_core::{ErrorCode, History, Payload};
 use serde_json::json;
 

@@ -1,12 +1,12 @@
 //! Production: `run create` and `mint` (online with a progress bar and a pool of signers, or
 //! offline into the outbox), and the QR label files.
 
-use provenance_core::codes;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use provenance_core::codes;
 use provenance_core::{
     ItemId, Mint, Payload, PublicKey, Record, RecordBody, RunId, RunManifest, SigningKey, Timestamp,
 };

@@ -2,9 +2,9 @@
 //! piece or many), `pull` for offline work, and `prove`, the owner's answer to a buyer's
 //! challenge.
 
-use provenance_core::codes;
 use std::path::Path;
 
+use provenance_core::codes;
 use provenance_core::{
     challenge, Badge, ChainLink, ErrorCode, ItemId, Payload, Record, RecordBody, Repair,
     ReportStatus, RunId, SigningKey, Timestamp,

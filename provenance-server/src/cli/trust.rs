@@ -1,9 +1,9 @@
 //! Keys and the trust list: `keygen`, `trust add`, `trust export`, and loading the list and
 //! the ledger key for the commands that check signatures.
 
-use provenance_core::codes;
 use std::path::Path;
 
+use provenance_core::codes;
 use provenance_core::{
     ErrorCode, PublicKey, Role, Roles, Timestamp, TrustEntry, TrustList, TrustListContent,
 };
