@@ -1,0 +1,277 @@
+//! The single writer: group commit (every queued write in one transaction, each in its own
+//! savepoint), compare-and-swap of item heads, idempotent re-posts, and the log leaves.
+
+use std::sync::Arc;
+
+use provenance_core::ItemId;
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::mpsc;
+
+use super::log::{append_leaf, log_size_in, sign_checkpoint, LogWriter};
+use super::rows::{blob, find_record_in, head_in, to_int, u64_from_text, u64_text, unix_now};
+use super::{Msg, MAX_BATCH};
+use crate::metrics::Metrics;
+use crate::store::{
+    kind_number, LeafKind, SignedCheckpoint, StoreError, WriteOp, WriteOutcome, WriteResult,
+};
+
+pub(super) fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    metrics: Arc<Metrics>,
+    log: LogWriter,
+) {
+    let mut stopping = false;
+    while !stopping {
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
+        let mut batch = Vec::with_capacity(16);
+        let mut push = |msg: Msg, batch: &mut Vec<_>| match msg {
+            Msg::Write(op, reply) => batch.push((op, reply)),
+            Msg::Shutdown => stopping = true,
+        };
+        push(first, &mut batch);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(msg) => push(msg, &mut batch),
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        metrics.observe_batch(batch.len());
+        let (ops, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        match apply_batch(&mut conn, ops, &log) {
+            Ok((outcomes, checkpoint)) => {
+                if let Some(cp) = checkpoint {
+                    // Published only after the commit: a served checkpoint is durable.
+                    match log.published.write() {
+                        Ok(mut p) => *p = Some(Arc::new(cp)),
+                        Err(poisoned) => *poisoned.into_inner() = Some(Arc::new(cp)),
+                    }
+                }
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                let busy = e.is_contention();
+                tracing::error!("group commit failed, nothing stored: {e}");
+                for reply in replies {
+                    let _ = reply.send(Err(if busy {
+                        StoreError::Busy
+                    } else {
+                        StoreError::Corrupt("the transaction failed to commit")
+                    }));
+                }
+            }
+        }
+    }
+    // Refuse whatever arrives after shutdown.
+    rx.close();
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Write(_, reply) = msg {
+            let _ = reply.send(Err(StoreError::WriterGone));
+        }
+    }
+}
+
+/// Applies every write in one transaction; each write runs in its own savepoint and appends
+/// its log leaf there. If the batch added leaves, the new checkpoint is signed and stored in
+/// the same transaction and returned for publication after the commit.
+pub(super) fn apply_batch(
+    conn: &mut Connection,
+    ops: Vec<WriteOp>,
+    log: &LogWriter,
+) -> Result<(Vec<WriteResult>, Option<SignedCheckpoint>), StoreError> {
+    let now = unix_now();
+    // IMMEDIATE: take the write lock at BEGIN, where the busy handler waits for it, rather than
+    // upgrading a read transaction mid-way, where SQLite answers SQLITE_BUSY at once.
+    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let start = log_size_in(&tx)?;
+    let mut size = start;
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        let mut sp = tx.savepoint()?;
+        let result = apply_one(&sp, op, now, size);
+        match &result {
+            Ok(WriteOutcome::Stored { log_index }) => {
+                sp.commit()?;
+                if log_index.is_some() {
+                    size += 1;
+                }
+            }
+            _ => sp.rollback()?,
+        }
+        results.push(result);
+    }
+    let checkpoint = if size > start && !log.tainted {
+        Some(sign_checkpoint(&tx, &log.signer, size, now)?)
+    } else {
+        None
+    };
+    tx.commit()?;
+    Ok((results, checkpoint))
+}
+
+/// Stores an item record and its log leaf `log_index`.
+pub(super) fn insert_record(
+    tx: &Connection,
+    item: &ItemId,
+    record: &provenance_core::VerifiedRecord,
+    now: i64,
+    log_index: u64,
+) -> WriteResult {
+    tx.prepare_cached(
+        "INSERT INTO records (item, seq, hash, kind, time, signer, bytes, received_at, log_index)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        &item.0[..],
+        to_int(record.seq(), "seq")?,
+        &record.hash().0[..],
+        kind_number(record.kind()),
+        to_int(record.time().0, "time")?,
+        &record.signer().to_bytes()[..],
+        record.bytes(),
+        now,
+        to_int(log_index, "log_index")?
+    ])?;
+    append_leaf(
+        tx,
+        log_index,
+        LeafKind::Record,
+        &item.0,
+        record.seq(),
+        record.bytes(),
+    )?;
+    Ok(WriteOutcome::Stored {
+        log_index: Some(log_index),
+    })
+}
+
+/// Applies one write; `log_size` is the index the next leaf gets.
+pub(super) fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -> WriteResult {
+    match op {
+        WriteOp::Run(run) => {
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM runs WHERE id = ?1",
+                    params![&run.id().0[..]],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if exists.is_some() {
+                return Ok(WriteOutcome::RunAlreadyStored);
+            }
+            let record = run.record();
+            tx.execute(
+                "INSERT INTO runs (id, maker, size, hash, time, bytes, received_at, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    &run.id().0[..],
+                    &run.maker().key.to_bytes()[..],
+                    to_int(run.manifest().size, "size")?,
+                    &record.hash().0[..],
+                    to_int(record.time().0, "time")?,
+                    record.bytes(),
+                    now,
+                    to_int(log_size, "log_size")?
+                ],
+            )?;
+            append_leaf(tx, log_size, LeafKind::Run, &run.id().0, 0, record.bytes())?;
+            Ok(WriteOutcome::Stored {
+                log_index: Some(log_size),
+            })
+        }
+        WriteOp::Mint {
+            item,
+            run,
+            edition,
+            record,
+        } => {
+            if let Some(found) = find_record_in(tx, &record.hash())? {
+                return Ok(WriteOutcome::AlreadyStored(found));
+            }
+            let taken: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT id FROM items WHERE run = ?1 AND edition = ?2",
+                    params![&run.0[..], to_int(edition, "edition")?],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(other) = taken {
+                return Ok(WriteOutcome::EditionTaken(ItemId(blob(other, "item id")?)));
+            }
+            tx.execute(
+                "INSERT INTO items (id, run, edition, maker, head_seq, head_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+                params![
+                    &item.0[..],
+                    &run.0[..],
+                    to_int(edition, "edition")?,
+                    &record.signer().to_bytes()[..],
+                    &record.hash().0[..],
+                    now
+                ],
+            )?;
+            insert_record(tx, &item, &record, now, log_size)
+        }
+        WriteOp::Append {
+            item,
+            expected,
+            record,
+        } => {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE items SET head_seq = ?1, head_hash = ?2
+                     WHERE id = ?3 AND head_seq = ?4 AND head_hash = ?5",
+                )?
+                .execute(params![
+                    to_int(record.seq(), "seq")?,
+                    &record.hash().0[..],
+                    &item.0[..],
+                    to_int(expected.seq, "seq")?,
+                    &expected.hash.0[..]
+                ])?;
+            if changed == 1 && record.seq() == expected.seq + 1 {
+                return insert_record(tx, &item, &record, now, log_size);
+            }
+            if changed == 1 {
+                // A caller bug (seq not head + 1): refuse; the savepoint rolls the update back.
+                return Err(StoreError::Corrupt("append is not head + 1"));
+            }
+            if let Some(found) = find_record_in(tx, &record.hash())? {
+                if found.item == item {
+                    return Ok(WriteOutcome::AlreadyStored(found));
+                }
+            }
+            match head_in(tx, &item)? {
+                Some(head) => Ok(WriteOutcome::Stale(head)),
+                None => Ok(WriteOutcome::UnknownItem),
+            }
+        }
+        WriteOp::Trust {
+            version,
+            issued_at,
+            bytes,
+        } => {
+            let current: Option<String> =
+                tx.query_row("SELECT MAX(version) FROM trust_lists", [], |r| r.get(0))?;
+            let current = current
+                .as_deref()
+                .map(u64_from_text)
+                .transpose()?
+                .unwrap_or(0);
+            if version <= current {
+                return Ok(WriteOutcome::TrustStale { current });
+            }
+            tx.execute(
+                "INSERT INTO trust_lists (version, issued_at, bytes, received_at) VALUES (?1, ?2, ?3, ?4)",
+                params![u64_text(version), u64_text(issued_at.0), bytes, now],
+            )?;
+            Ok(WriteOutcome::Stored { log_index: None })
+        }
+    }
+}
