@@ -490,9 +490,14 @@ impl Ledger {
             }
         }
         let trust = self.trust_list();
+        // `extend` checks every rule before it changes anything, so the cached chain is extended
+        // in place: a refused record leaves it as it was, and nothing is copied per append.
         let mut chain = self.chain(item, &trust)?;
-        let mut next = chain.clone();
-        let record = match next.extend(bytes, &trust, now()) {
+        let mut expected = Head {
+            seq: chain.seq(),
+            hash: chain.head(),
+        };
+        let record = match chain.extend(bytes, &trust, now()) {
             Ok(r) => r,
             Err(VerifyError::SeqMismatch { .. } | VerifyError::SignatureInvalid) => {
                 // The cache may be behind the store: check the stored head and retry once.
@@ -503,16 +508,16 @@ impl Ledger {
                 if stored.head.seq != chain.seq() || stored.head.hash != chain.head() {
                     self.forget_chain(item);
                     chain = self.chain(item, &trust)?;
-                    next = chain.clone();
+                    expected = Head {
+                        seq: chain.seq(),
+                        hash: chain.head(),
+                    };
                 }
-                match next.extend(bytes, &trust, now()) {
+                match chain.extend(bytes, &trust, now()) {
                     Ok(r) => r,
                     Err(e @ VerifyError::SeqMismatch { .. }) => {
                         return Err(Problem::stale(
-                            Head {
-                                seq: chain.seq(),
-                                hash: chain.head(),
-                            },
+                            expected,
                             format!("stale head: {e}; refetch the head and sign again"),
                         ))
                     }
@@ -529,10 +534,6 @@ impl Ledger {
         }
         let kind = record.kind();
         let seq = record.seq();
-        let expected = Head {
-            seq: chain.seq(),
-            hash: chain.head(),
-        };
         let op = WriteOp::Append {
             item: *item,
             expected,
@@ -541,7 +542,7 @@ impl Ledger {
         match self.write(op).await? {
             WriteOutcome::Stored { log_index } => {
                 self.metrics.observe_append(kind.name(), started.elapsed());
-                self.cache_chain(next);
+                self.cache_chain(chain);
                 Ok(Accepted {
                     created: true,
                     body: answer(item, seq, &hash, kind, log_index),
