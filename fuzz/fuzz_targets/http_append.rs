@@ -30,7 +30,7 @@ use provenance_core::codes::ALL_CODES;
 use provenance_core::limits::MAX_RECORD_BYTES;
 use provenance_core::{DecodedRecord, ItemId, Record, RecordBody};
 use provenance_fuzz::{cose_bytes, key, link_after, public, seed, sign_cose, signer, world};
-use provenance_server::ledger::{Accepted, Ledger, Problem};
+use provenance_server::ledger::{Accepted, Ledger, LedgerError};
 use provenance_server::metrics::Metrics;
 use provenance_server::sqlite::{LogSigner, SqliteStore};
 use provenance_server::store::LedgerStore;
@@ -97,7 +97,7 @@ enum Op {
     Run,
 }
 
-fn post(ledger: &Ledger, op: Op, body: &[u8]) -> Result<Accepted, Problem> {
+fn post(ledger: &Ledger, op: Op, body: &[u8]) -> Result<Accepted, LedgerError> {
     block_on(async {
         match op {
             Op::Append(item) => ledger.append(&item, body).await,

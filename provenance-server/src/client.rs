@@ -12,6 +12,8 @@ use provenance_core::codes;
 use provenance_core::{ItemId, PublicKey, RecordHash, SigningKey, Timestamp};
 use serde_json::Value;
 
+use crate::api::{HeadRef, ProblemBody};
+
 /// The CLI's own code for a local I/O failure: a file that cannot be read or written, an
 /// address that cannot be resolved or bound. Not a spec code: nothing was sent to a ledger.
 pub const CODE_IO: &str = "cli.io";
@@ -30,7 +32,7 @@ pub struct CliError {
     /// The HTTP status, if the ledger answered.
     pub status: Option<u16>,
     /// For 409: the item's current head.
-    pub head: Option<Value>,
+    pub head: Option<HeadRef>,
 }
 
 impl CliError {
@@ -109,15 +111,12 @@ impl Client {
         match e {
             ureq::Error::Status(status, resp) => {
                 let body = read_limited(resp).unwrap_or_default();
-                match serde_json::from_slice::<Value>(&body) {
-                    Ok(p) if p.get("code").is_some() => CliError {
-                        message: p["detail"]
-                            .as_str()
-                            .unwrap_or("the ledger refused the request")
-                            .to_string(),
-                        code: p["code"].as_str().map(str::to_string),
+                match serde_json::from_slice::<ProblemBody>(&body) {
+                    Ok(p) => CliError {
+                        message: p.detail,
+                        code: Some(p.code),
                         status: Some(status),
-                        head: p.get("head").cloned(),
+                        head: p.head,
                     },
                     _ => CliError {
                         status: Some(status),

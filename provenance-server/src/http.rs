@@ -10,15 +10,15 @@ use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{self, ServiceRequest};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures_util::StreamExt as _;
 use provenance_core::codes;
 use provenance_core::limits::{MAX_RECORD_BYTES, MAX_TRUST_LIST_BYTES};
 use provenance_core::{ItemId, RunId};
-use serde_json::json;
 
 use crate::admission::Limits;
-use crate::ledger::{query_u64, Accepted, Ledger, Problem};
+use crate::api::{HeadRef, ProblemBody, PROBLEM_TYPE_PREFIX};
+use crate::ledger::{query_u64, Accepted, Ledger, LedgerError};
 use crate::qr;
 
 /// Media type of records and trust lists.
@@ -28,32 +28,40 @@ pub const CBOR: &str = "application/cbor";
 /// Media type of errors.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Renders a problem as RFC 9457 problem+json.
-pub fn problem_response(p: &Problem) -> HttpResponse {
-    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut body = json!({
-        "type": format!("urn:provenance:error:{}", p.code),
-        "title": p.title(),
-        "status": p.status,
-        "detail": p.detail,
-        "code": p.code,
-    });
-    if let (Some(head), Some(map)) = (p.head, body.as_object_mut()) {
-        map.insert(
-            "head".into(),
-            json!({"seq": head.seq, "hash": head.hash.to_hex()}),
-        );
-    }
-    let mut response = HttpResponse::build(status)
+/// Renders a refusal as RFC 9457 problem+json ([`ProblemBody`]). A client refused for its
+/// pace or its number of connections (408, 429, 503) loses the connection too.
+pub fn problem_response(p: &LedgerError) -> HttpResponse {
+    let body = ProblemBody {
+        type_uri: format!("{PROBLEM_TYPE_PREFIX}{}", p.code),
+        title: p.title().to_string(),
+        status: p.status,
+        detail: p.detail.clone(),
+        code: p.code.to_string(),
+        head: p.head.map(|head| HeadRef {
+            seq: head.seq,
+            hash: head.hash.to_hex(),
+        }),
+    };
+    let mut response = HttpResponse::build(p.status_code())
         .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
-        .body(body.to_string());
-    // A client refused for its pace or its number of connections loses the connection too.
+        .body(serde_json::to_string(&body).unwrap_or_default());
     if matches!(p.status, 408 | 429 | 503) {
         response
             .head_mut()
             .set_connection_type(actix_web::http::ConnectionType::Close);
     }
     response
+}
+
+/// Handlers return `Result<_, LedgerError>`; actix renders the error with [`problem_response`].
+impl ResponseError for LedgerError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        problem_response(self)
+    }
 }
 
 /// The answer to a request on a connection the admission bounds refuse, if any
@@ -68,11 +76,11 @@ pub fn admission_refusal(req: &HttpRequest) -> Option<HttpResponse> {
     }
     let p = match slot.verdict {
         Verdict::Admitted => return None,
-        Verdict::PeerFull => Problem::coded(
+        Verdict::PeerFull => LedgerError::coded(
             codes::LEDGER_TOO_MANY_CONNECTIONS,
             "this address holds too many open connections to the ledger; close some and retry",
         ),
-        Verdict::Overloaded => Problem::coded(
+        Verdict::Overloaded => LedgerError::coded(
             codes::LEDGER_OVERLOADED,
             "the ledger is at its connection limit; retry later",
         ),
@@ -144,9 +152,10 @@ impl MessageBody for HoldingBody {
     }
 }
 
-fn reject(ledger: &Ledger, p: Problem) -> HttpResponse {
+/// Counts a refused write (`provenance_rejections_total{code}`) and passes the refusal on.
+fn rejected(ledger: &Ledger, p: LedgerError) -> LedgerError {
     ledger.metrics().observe_rejection(p.code);
-    problem_response(&p)
+    p
 }
 
 fn accepted(a: Accepted) -> HttpResponse {
@@ -176,11 +185,11 @@ async fn read_body(
     mut payload: web::Payload,
     limit: usize,
     media: &str,
-) -> Result<Vec<u8>, Problem> {
+) -> Result<Vec<u8>, LedgerError> {
     match essence(req.headers().get(header::CONTENT_TYPE)) {
         Some(m) if m == media => {}
         other => {
-            return Err(Problem::new(
+            return Err(LedgerError::new(
                 415,
                 codes::LEDGER_UNSUPPORTED_MEDIA_TYPE,
                 format!(
@@ -191,7 +200,7 @@ async fn read_body(
         }
     }
     let too_large = |n: String| {
-        Problem::new(
+        LedgerError::new(
             413,
             codes::LEDGER_BODY_TOO_LARGE,
             format!("the body is {n} bytes, over this endpoint's {limit}-byte limit"),
@@ -213,8 +222,8 @@ async fn read_body(
     let read = async {
         let mut body = Vec::new();
         while let Some(chunk) = payload.next().await {
-            let chunk =
-                chunk.map_err(|e| Problem::bad_request(format!("could not read the body: {e}")))?;
+            let chunk = chunk
+                .map_err(|e| LedgerError::bad_request(format!("could not read the body: {e}")))?;
             if body.len() + chunk.len() > limit {
                 return Err(too_large(format!("more than {limit}")));
             }
@@ -225,7 +234,7 @@ async fn read_body(
     let body = actix_web::rt::time::timeout(deadline, read)
         .await
         .map_err(|_| {
-            Problem::coded(
+            LedgerError::coded(
                 codes::LEDGER_REQUEST_TIMEOUT,
                 format!(
                     "the body did not arrive within {} s; the connection is closed",
@@ -234,7 +243,7 @@ async fn read_body(
             )
         })??;
     if body.is_empty() {
-        return Err(Problem::new(
+        return Err(LedgerError::new(
             400,
             codes::DECODE_MALFORMED,
             "the body is empty",
@@ -243,19 +252,19 @@ async fn read_body(
     Ok(body)
 }
 
-fn item_param(req: &HttpRequest) -> Result<ItemId, Problem> {
+fn item_param(req: &HttpRequest) -> Result<ItemId, LedgerError> {
     let text = req.match_info().get("item").unwrap_or("");
     ItemId::from_base32(text).ok_or_else(|| {
-        Problem::bad_request(format!(
+        LedgerError::bad_request(format!(
             "{text:?} is not an item id (26 characters of base32)"
         ))
     })
 }
 
-fn run_param(req: &HttpRequest) -> Result<RunId, Problem> {
+fn run_param(req: &HttpRequest) -> Result<RunId, LedgerError> {
     let text = req.match_info().get("run").unwrap_or("");
     RunId::from_base32(text).ok_or_else(|| {
-        Problem::bad_request(format!(
+        LedgerError::bad_request(format!(
             "{text:?} is not a run id (26 characters of base32)"
         ))
     })
@@ -279,43 +288,46 @@ async fn post_run(
     req: HttpRequest,
     payload: web::Payload,
     ledger: web::Data<Ledger>,
-) -> HttpResponse {
+) -> Result<HttpResponse, LedgerError> {
     let result = async {
         let body = read_body(&req, payload, MAX_RECORD_BYTES, COSE).await?;
         ledger.register_run(&body).await
     }
     .await;
-    result.map_or_else(|p| reject(&ledger, p), accepted)
+    result.map(accepted).map_err(|p| rejected(&ledger, p))
 }
 
 async fn post_item(
     req: HttpRequest,
     payload: web::Payload,
     ledger: web::Data<Ledger>,
-) -> HttpResponse {
+) -> Result<HttpResponse, LedgerError> {
     let result = async {
         let body = read_body(&req, payload, MAX_RECORD_BYTES, COSE).await?;
         ledger.mint(&body).await
     }
     .await;
-    result.map_or_else(|p| reject(&ledger, p), accepted)
+    result.map(accepted).map_err(|p| rejected(&ledger, p))
 }
 
 async fn post_record(
     req: HttpRequest,
     payload: web::Payload,
     ledger: web::Data<Ledger>,
-) -> HttpResponse {
+) -> Result<HttpResponse, LedgerError> {
     let result = async {
         let item = item_param(&req)?;
         let body = read_body(&req, payload, MAX_RECORD_BYTES, COSE).await?;
         ledger.append(&item, &body).await
     }
     .await;
-    result.map_or_else(|p| reject(&ledger, p), accepted)
+    result.map(accepted).map_err(|p| rejected(&ledger, p))
 }
 
-async fn get_item(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn get_item(
+    req: HttpRequest,
+    ledger: web::Data<Ledger>,
+) -> Result<HttpResponse, LedgerError> {
     let result = (|| {
         let item = item_param(&req)?;
         let state = ledger.item_state(&item)?;
@@ -327,29 +339,36 @@ async fn get_item(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
             Ok(HttpResponse::Ok().json(state.to_json()))
         }
     })();
-    result.unwrap_or_else(|p| problem_response(&p))
+    result
 }
 
-async fn get_payload(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn get_payload(
+    req: HttpRequest,
+    ledger: web::Data<Ledger>,
+) -> Result<HttpResponse, LedgerError> {
     let result = (|| {
         let item = item_param(&req)?;
         let payload = ledger.living_payload(&item)?;
-        Ok::<_, Problem>(
+        Ok::<_, LedgerError>(
             HttpResponse::Ok()
                 .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
                 .insert_header(("Provenance-Payload", payload.form))
                 .body(payload.text),
         )
     })();
-    result.unwrap_or_else(|p| problem_response(&p))
+    result
 }
 
-async fn get_qr(req: HttpRequest, ledger: web::Data<Ledger>, png: bool) -> HttpResponse {
+async fn get_qr(
+    req: HttpRequest,
+    ledger: web::Data<Ledger>,
+    png: bool,
+) -> Result<HttpResponse, LedgerError> {
     let result = (|| {
         let item = item_param(&req)?;
         let payload = ledger.living_payload(&item)?;
         let code = qr::encode(&payload.text).map_err(|e| {
-            Problem::new(
+            LedgerError::new(
                 500,
                 codes::LEDGER_INTERNAL,
                 format!("cannot render the QR code: {e}"),
@@ -357,7 +376,7 @@ async fn get_qr(req: HttpRequest, ledger: web::Data<Ledger>, png: bool) -> HttpR
         })?;
         let (media, body) = if png {
             let bytes = qr::png(&code, 8).map_err(|e| {
-                Problem::new(
+                LedgerError::new(
                     500,
                     codes::LEDGER_INTERNAL,
                     format!("cannot render the PNG: {e}"),
@@ -367,35 +386,40 @@ async fn get_qr(req: HttpRequest, ledger: web::Data<Ledger>, png: bool) -> HttpR
         } else {
             ("image/svg+xml", qr::svg(&code).into_bytes())
         };
-        Ok::<_, Problem>(
+        Ok::<_, LedgerError>(
             HttpResponse::Ok()
                 .insert_header((header::CONTENT_TYPE, media))
                 .insert_header(("Provenance-Payload", payload.form))
                 .body(body),
         )
     })();
-    result.unwrap_or_else(|p| problem_response(&p))
+    result
 }
 
-async fn get_head(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn get_head(
+    req: HttpRequest,
+    ledger: web::Data<Ledger>,
+) -> Result<HttpResponse, LedgerError> {
     let result = item_param(&req).and_then(|item| ledger.head(&item));
-    match result {
-        Ok(head) if accepts(&req, "application/json") => HttpResponse::Ok().json(head.to_json()),
-        Ok(head) => HttpResponse::Ok()
+    let head = result?;
+    Ok(if accepts(&req, "application/json") {
+        HttpResponse::Ok().json(head.to_json())
+    } else {
+        HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, COSE))
-            .body(head.bytes),
-        Err(p) => problem_response(&p),
-    }
+            .body(head.bytes)
+    })
 }
 
-async fn get_export(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn get_export(
+    req: HttpRequest,
+    ledger: web::Data<Ledger>,
+) -> Result<HttpResponse, LedgerError> {
     let result = item_param(&req).and_then(|item| ledger.export(&item));
-    match result {
-        Ok(history) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, CBOR))
-            .body(history.to_cbor()),
-        Err(p) => problem_response(&p),
-    }
+    let history = result?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, CBOR))
+        .body(history.to_cbor()))
 }
 
 /// The value of a query parameter (the first occurrence; no percent-decoding: every
@@ -408,81 +432,94 @@ fn query<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-async fn get_checkpoint(ledger: web::Data<Ledger>) -> HttpResponse {
-    match ledger.checkpoint() {
-        Ok(cp) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
-            .body(cp.note.clone()),
-        Err(p) => problem_response(&p),
-    }
+async fn get_checkpoint(ledger: web::Data<Ledger>) -> Result<HttpResponse, LedgerError> {
+    let cp = ledger.checkpoint()?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+        .body(cp.note.clone()))
 }
 
-async fn get_inclusion(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn get_inclusion(
+    req: HttpRequest,
+    ledger: web::Data<Ledger>,
+) -> Result<HttpResponse, LedgerError> {
     let result = (|| {
         let index = query_u64(query(&req, "index"), "index")?;
         let size = query_u64(query(&req, "size"), "size")?;
         ledger.inclusion_json(index, size)
     })();
-    result.map_or_else(|p| problem_response(&p), |v| HttpResponse::Ok().json(v))
+    result.map(|v| HttpResponse::Ok().json(v))
 }
 
-async fn get_consistency(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn get_consistency(
+    req: HttpRequest,
+    ledger: web::Data<Ledger>,
+) -> Result<HttpResponse, LedgerError> {
     let result = (|| {
         let first = query_u64(query(&req, "first"), "first")?;
         let second = query_u64(query(&req, "second"), "second")?;
         ledger.consistency_json(first, second)
     })();
-    result.map_or_else(|p| problem_response(&p), |v| HttpResponse::Ok().json(v))
+    result.map(|v| HttpResponse::Ok().json(v))
 }
 
-async fn get_entries(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn get_entries(
+    req: HttpRequest,
+    ledger: web::Data<Ledger>,
+) -> Result<HttpResponse, LedgerError> {
     let result = (|| {
         let start = query_u64(query(&req, "start"), "start")?;
         let end = query_u64(query(&req, "end"), "end")?;
         ledger.entries_json(start, end)
     })();
-    result.map_or_else(|p| problem_response(&p), |v| HttpResponse::Ok().json(v))
+    result.map(|v| HttpResponse::Ok().json(v))
 }
 
-async fn get_qr_svg(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn get_qr_svg(
+    req: HttpRequest,
+    ledger: web::Data<Ledger>,
+) -> Result<HttpResponse, LedgerError> {
     get_qr(req, ledger, false).await
 }
 
-async fn get_qr_png(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn get_qr_png(
+    req: HttpRequest,
+    ledger: web::Data<Ledger>,
+) -> Result<HttpResponse, LedgerError> {
     get_qr(req, ledger, true).await
 }
 
-async fn get_run(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
+async fn get_run(req: HttpRequest, ledger: web::Data<Ledger>) -> Result<HttpResponse, LedgerError> {
     let result = run_param(&req).and_then(|run| ledger.run_json(&run));
-    result.map_or_else(|p| problem_response(&p), |v| HttpResponse::Ok().json(v))
+    result.map(|v| HttpResponse::Ok().json(v))
 }
 
-async fn get_trust(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
-    if accepts(&req, COSE) {
-        match ledger.trust_bytes() {
-            Some(bytes) => HttpResponse::Ok()
-                .insert_header((header::CONTENT_TYPE, COSE))
-                .body(bytes.as_ref().clone()),
-            None => problem_response(&Problem::not_found(
-                "no trust list has been posted to this ledger yet",
-            )),
-        }
-    } else {
-        HttpResponse::Ok().json(ledger.trust_json())
+async fn get_trust(
+    req: HttpRequest,
+    ledger: web::Data<Ledger>,
+) -> Result<HttpResponse, LedgerError> {
+    if !accepts(&req, COSE) {
+        return Ok(HttpResponse::Ok().json(ledger.trust_json()));
     }
+    let bytes = ledger.trust_bytes().ok_or_else(|| {
+        LedgerError::not_found("no trust list has been posted to this ledger yet")
+    })?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, COSE))
+        .body(bytes.as_ref().clone()))
 }
 
 async fn post_trust(
     req: HttpRequest,
     payload: web::Payload,
     ledger: web::Data<Ledger>,
-) -> HttpResponse {
+) -> Result<HttpResponse, LedgerError> {
     let result = async {
         let body = read_body(&req, payload, MAX_TRUST_LIST_BYTES, COSE).await?;
         ledger.put_trust(&body).await
     }
     .await;
-    result.map_or_else(|p| reject(&ledger, p), accepted)
+    result.map(accepted).map_err(|p| rejected(&ledger, p))
 }
 
 async fn healthz() -> HttpResponse {
@@ -496,8 +533,8 @@ async fn metrics(ledger: web::Data<Ledger>) -> HttpResponse {
         .body(ledger.metrics().render(stats))
 }
 
-async fn not_found(req: HttpRequest) -> HttpResponse {
-    problem_response(&Problem::coded(
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, LedgerError> {
+    Err(LedgerError::coded(
         codes::LEDGER_UNKNOWN_ENDPOINT,
         format!("no endpoint {} {}", req.method(), req.path()),
     ))
@@ -508,7 +545,7 @@ pub(crate) fn method_not_allowed(
     allow: &'static str,
 ) -> impl Fn(HttpRequest) -> std::future::Ready<HttpResponse> + Clone {
     move |req: HttpRequest| {
-        let p = Problem::coded(
+        let p = LedgerError::coded(
             codes::LEDGER_METHOD_NOT_ALLOWED,
             format!(
                 "{} is not allowed on {}; allowed: {allow}",

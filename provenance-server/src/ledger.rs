@@ -44,9 +44,13 @@ pub const HEAD_STATEMENT_REUSE_SECS: u64 = 60;
 /// Head statements kept in the cache before it is cleared.
 const MAX_CACHED_HEADS: usize = 100_000;
 
-/// A refusal: HTTP status, spec code, human detail, and for 409 the current head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+/// Why the ledger refuses a request: the spec's code, the HTTP status spec §10 gives it (or
+/// the one the ledger chose, e.g. 422 for stored history that no longer verifies), a detail for
+/// people, and for a stale head the item's current head. The HTTP layer renders it as RFC 9457
+/// problem+json ([`crate::http`] implements actix's `ResponseError` for it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail} [{code}]")]
+pub struct LedgerError {
     /// HTTP status code.
     pub status: u16,
     /// The spec's stable error code.
@@ -57,10 +61,10 @@ pub struct Problem {
     pub head: Option<Head>,
 }
 
-impl Problem {
+impl LedgerError {
     /// A problem with no head.
     pub fn new(status: u16, code: &'static str, detail: impl Into<String>) -> Self {
-        Problem {
+        LedgerError {
             status,
             code,
             detail: detail.into(),
@@ -106,7 +110,7 @@ impl Problem {
 
     /// 409 stale head with the current head.
     pub fn stale(head: Head, detail: impl Into<String>) -> Self {
-        Problem {
+        LedgerError {
             status: 409,
             code: "chain.seq_mismatch",
             detail: detail.into(),
@@ -123,9 +127,15 @@ impl Problem {
     }
 }
 
-impl From<StoreError> for Problem {
+impl ErrorCode for LedgerError {
+    fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl From<StoreError> for LedgerError {
     fn from(e: StoreError) -> Self {
-        Problem::internal(&e)
+        LedgerError::internal(&e)
     }
 }
 
@@ -134,15 +144,15 @@ pub fn verify_status(e: &VerifyError) -> u16 {
     crate::status::for_code(e.code()).unwrap_or(422)
 }
 
-impl From<VerifyError> for Problem {
+impl From<VerifyError> for LedgerError {
     fn from(e: VerifyError) -> Self {
-        Problem::new(verify_status(&e), e.code(), e.to_string())
+        LedgerError::new(verify_status(&e), e.code(), e.to_string())
     }
 }
 
-impl From<TrustError> for Problem {
+impl From<TrustError> for LedgerError {
     fn from(e: TrustError) -> Self {
-        Problem::coded(e.code(), e.to_string())
+        LedgerError::coded(e.code(), e.to_string())
     }
 }
 
@@ -279,15 +289,15 @@ impl Ledger {
         }
     }
 
-    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, Problem> {
+    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, LedgerError> {
         match self.store.submit(op).await {
             Ok(result) => Ok(result?),
-            Err(_) => Err(Problem::internal(&StoreError::WriterGone)),
+            Err(_) => Err(LedgerError::internal(&StoreError::WriterGone)),
         }
     }
 
     /// `POST /v1/runs`: registers a maker-signed run manifest.
-    pub async fn register_run(&self, bytes: &[u8]) -> Result<Accepted, Problem> {
+    pub async fn register_run(&self, bytes: &[u8]) -> Result<Accepted, LedgerError> {
         let started = Instant::now();
         let id = RunId::derive(bytes);
         let hash = RecordHash::of(bytes);
@@ -339,19 +349,19 @@ impl Ledger {
         id: &RunId,
         maker: &PublicKey,
         trust: &TrustList,
-    ) -> Result<VerifiedRun, Problem> {
+    ) -> Result<VerifiedRun, LedgerError> {
         let cached = self.runs.lock().ok().and_then(|r| r.get(id).cloned());
         let run = match cached {
             Some(run) => run,
             None => {
                 let Some(row) = self.store.run(id)? else {
-                    return Err(Problem::coded(
+                    return Err(LedgerError::coded(
                         "ledger.run_not_registered",
                         format!("run {id} is not registered on this ledger"),
                     ));
                 };
                 let run = verify_run(&row.bytes, trust, now()).map_err(|e| {
-                    Problem::coded(
+                    LedgerError::coded(
                         "ledger.run_not_registered",
                         format!("run {id} no longer verifies under the current trust list: {e}"),
                     )
@@ -361,7 +371,7 @@ impl Ledger {
             }
         };
         if run.maker().key != *maker {
-            return Err(Problem::coded(
+            return Err(LedgerError::coded(
                 "ledger.run_not_registered",
                 format!("run {id} is registered by another maker"),
             ));
@@ -370,7 +380,7 @@ impl Ledger {
     }
 
     /// `POST /v1/items`: takes a mint.
-    pub async fn mint(&self, bytes: &[u8]) -> Result<Accepted, Problem> {
+    pub async fn mint(&self, bytes: &[u8]) -> Result<Accepted, LedgerError> {
         let started = Instant::now();
         let hash = RecordHash::of(bytes);
         if let Some(found) = self.store.find_record(&hash)? {
@@ -416,7 +426,7 @@ impl Ledger {
                     body: with_run(record_ref_answer(&found, &hash), Some(run.id())),
                 })
             }
-            WriteOutcome::EditionTaken(other) => Err(Problem::coded(
+            WriteOutcome::EditionTaken(other) => Err(LedgerError::coded(
                 "ledger.edition_taken",
                 format!(
                     "edition {edition} of run {} is already minted as item {other}",
@@ -452,13 +462,13 @@ impl Ledger {
         &self,
         item: &ItemId,
         trust: &TrustList,
-    ) -> Result<(VerifiedChain, Vec<RecordRow>), Problem> {
+    ) -> Result<(VerifiedChain, Vec<RecordRow>), LedgerError> {
         let rows = self.store.records(item)?;
         if rows.is_empty() {
-            return Err(Problem::not_found(format!("no item {item} on this ledger")));
+            return Err(LedgerError::not_found(format!("no item {item} on this ledger")));
         }
         let chain = verify_chain(rows.iter().map(|r| r.bytes.as_slice()), trust, now()).map_err(|e| {
-            Problem::new(
+            LedgerError::new(
                 verify_status(&e.error).max(422),
                 e.code(),
                 format!("the stored history of item {item} does not verify under the current trust list: {e}"),
@@ -467,7 +477,7 @@ impl Ledger {
         Ok((chain, rows))
     }
 
-    fn chain(&self, item: &ItemId, trust: &TrustList) -> Result<VerifiedChain, Problem> {
+    fn chain(&self, item: &ItemId, trust: &TrustList) -> Result<VerifiedChain, LedgerError> {
         if let Some(chain) = self.chains.lock().ok().and_then(|c| c.get(item).cloned()) {
             return Ok(chain);
         }
@@ -477,7 +487,7 @@ impl Ledger {
     }
 
     /// `POST /v1/items/{item}/records`: takes any later record.
-    pub async fn append(&self, item: &ItemId, bytes: &[u8]) -> Result<Accepted, Problem> {
+    pub async fn append(&self, item: &ItemId, bytes: &[u8]) -> Result<Accepted, LedgerError> {
         let started = Instant::now();
         let hash = RecordHash::of(bytes);
         if let Some(found) = self.store.find_record(&hash)? {
@@ -504,7 +514,7 @@ impl Ledger {
                 let stored = self
                     .store
                     .item(item)?
-                    .ok_or_else(|| Problem::not_found(format!("no item {item} on this ledger")))?;
+                    .ok_or_else(|| LedgerError::not_found(format!("no item {item} on this ledger")))?;
                 if stored.head.seq != chain.seq() || stored.head.hash != chain.head() {
                     self.forget_chain(item);
                     chain = self.chain(item, &trust)?;
@@ -516,7 +526,7 @@ impl Ledger {
                 match chain.extend(bytes, &trust, now()) {
                     Ok(r) => r,
                     Err(e @ VerifyError::SeqMismatch { .. }) => {
-                        return Err(Problem::stale(
+                        return Err(LedgerError::stale(
                             expected,
                             format!("stale head: {e}; refetch the head and sign again"),
                         ))
@@ -527,7 +537,7 @@ impl Ledger {
             Err(e) => return Err(e.into()),
         };
         if usize::try_from(record.seq()).map_or(true, |seq| seq >= MAX_HISTORY_RECORDS) {
-            return Err(Problem::coded(
+            return Err(LedgerError::coded(
                 "decode.too_large",
                 format!("an item's history holds at most {MAX_HISTORY_RECORDS} records"),
             ));
@@ -557,7 +567,7 @@ impl Ledger {
             }
             WriteOutcome::Stale(head) => {
                 self.forget_chain(item);
-                Err(Problem::stale(
+                Err(LedgerError::stale(
                     head,
                     format!(
                         "stale head: the item moved to sequence number {} while this record was in flight",
@@ -566,18 +576,18 @@ impl Ledger {
                 ))
             }
             WriteOutcome::UnknownItem => {
-                Err(Problem::not_found(format!("no item {item} on this ledger")))
+                Err(LedgerError::not_found(format!("no item {item} on this ledger")))
             }
             other => Err(unexpected(other)),
         }
     }
 
     /// The stored records of an item, its run manifest and (if it verifies) its chain.
-    pub fn item_state(&self, item: &ItemId) -> Result<ItemState, Problem> {
+    pub fn item_state(&self, item: &ItemId) -> Result<ItemState, LedgerError> {
         let row = self
             .store
             .item(item)?
-            .ok_or_else(|| Problem::not_found(format!("no item {item} on this ledger")))?;
+            .ok_or_else(|| LedgerError::not_found(format!("no item {item} on this ledger")))?;
         let records = self.store.records(item)?;
         let run = self.store.run(&row.run)?;
         let trust = self.trust_list();
@@ -590,7 +600,7 @@ impl Ledger {
                     self.cache_chain(c.clone());
                     Ok(c)
                 }
-                Err(e) => Err(Problem::new(422, e.code(), e.to_string())),
+                Err(e) => Err(LedgerError::new(422, e.code(), e.to_string())),
             },
         };
         Ok(ItemState {
@@ -603,15 +613,15 @@ impl Ledger {
     }
 
     /// `GET /v1/runs/{run}`: the run and its minted items.
-    pub fn run_json(&self, id: &RunId) -> Result<Value, Problem> {
+    pub fn run_json(&self, id: &RunId) -> Result<Value, LedgerError> {
         let row = self
             .store
             .run(id)?
-            .ok_or_else(|| Problem::not_found(format!("no run {id} on this ledger")))?;
+            .ok_or_else(|| LedgerError::not_found(format!("no run {id} on this ledger")))?;
         let decoded = provenance_core::DecodedRecord::decode(&row.bytes)
-            .map_err(|_| Problem::internal(&StoreError::Corrupt("stored run manifest")))?;
+            .map_err(|_| LedgerError::internal(&StoreError::Corrupt("stored run manifest")))?;
         let provenance_core::RecordBody::RunManifest(m) = decoded.record.body else {
-            return Err(Problem::internal(&StoreError::Corrupt(
+            return Err(LedgerError::internal(&StoreError::Corrupt(
                 "stored run manifest kind",
             )));
         };
@@ -681,10 +691,10 @@ impl Ledger {
     }
 
     /// `POST /v1/trust`: stores a new operator-signed trust list with a higher version.
-    pub async fn put_trust(&self, bytes: &[u8]) -> Result<Accepted, Problem> {
+    pub async fn put_trust(&self, bytes: &[u8]) -> Result<Accepted, LedgerError> {
         let list = TrustList::verify(bytes, Some(&self.operator))?;
         if list.content().ledger.is_some_and(|k| k != self.ledger_key) {
-            return Err(Problem::bad_request(format!(
+            return Err(LedgerError::bad_request(format!(
                 "the trust list names ledger key {}, but this ledger's key is {}",
                 list.content()
                     .ledger
@@ -775,30 +785,30 @@ fn hashes_json(hashes: &[TreeHash]) -> Value {
 }
 
 /// Parses a decimal query parameter.
-pub fn query_u64(value: Option<&str>, name: &str) -> Result<u64, Problem> {
+pub fn query_u64(value: Option<&str>, name: &str) -> Result<u64, LedgerError> {
     let text =
-        value.ok_or_else(|| Problem::bad_request(format!("missing query parameter {name}")))?;
+        value.ok_or_else(|| LedgerError::bad_request(format!("missing query parameter {name}")))?;
     if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Problem::bad_request(format!(
+        return Err(LedgerError::bad_request(format!(
             "query parameter {name} must be a decimal number, not {text:?}"
         )));
     }
     text.parse()
-        .map_err(|_| Problem::bad_request(format!("query parameter {name} is out of range")))
+        .map_err(|_| LedgerError::bad_request(format!("query parameter {name} is out of range")))
 }
 
 impl Ledger {
     /// The latest signed checkpoint, or 500 if the store has none (it always signs one at open).
-    pub fn checkpoint(&self) -> Result<Arc<SignedCheckpoint>, Problem> {
+    pub fn checkpoint(&self) -> Result<Arc<SignedCheckpoint>, LedgerError> {
         self.store.checkpoint().ok_or_else(|| {
-            Problem::internal(&StoreError::Corrupt("the log has no signed checkpoint"))
+            LedgerError::internal(&StoreError::Corrupt("the log has no signed checkpoint"))
         })
     }
 
-    fn check_size(&self, size: u64, name: &str) -> Result<Arc<SignedCheckpoint>, Problem> {
+    fn check_size(&self, size: u64, name: &str) -> Result<Arc<SignedCheckpoint>, LedgerError> {
         let cp = self.checkpoint()?;
         if size > cp.size {
-            return Err(Problem::not_found(format!(
+            return Err(LedgerError::not_found(format!(
                 "{name}={size} is beyond the log's latest checkpoint (size {})",
                 cp.size
             )));
@@ -807,10 +817,10 @@ impl Ledger {
     }
 
     /// `GET /v1/log/inclusion?index=I&size=N`.
-    pub fn inclusion_json(&self, index: u64, size: u64) -> Result<Value, Problem> {
+    pub fn inclusion_json(&self, index: u64, size: u64) -> Result<Value, LedgerError> {
         self.check_size(size, "size")?;
         if index >= size {
-            return Err(Problem::coded(
+            return Err(LedgerError::coded(
                 "log.index_out_of_range",
                 format!("leaf index {index} is not below the tree size {size}"),
             ));
@@ -825,16 +835,16 @@ impl Ledger {
     }
 
     /// `GET /v1/log/consistency?first=A&second=B`.
-    pub fn consistency_json(&self, first: u64, second: u64) -> Result<Value, Problem> {
+    pub fn consistency_json(&self, first: u64, second: u64) -> Result<Value, LedgerError> {
         self.check_size(second, "second")?;
         if first > second {
-            return Err(Problem::coded(
+            return Err(LedgerError::coded(
                 "log.size_order",
                 format!("first={first} exceeds second={second}"),
             ));
         }
         if first == 0 {
-            return Err(Problem::coded(
+            return Err(LedgerError::coded(
                 "log.empty_first_tree",
                 "a consistency proof from the empty tree proves nothing (spec §12)",
             ));
@@ -845,16 +855,16 @@ impl Ledger {
 
     /// `GET /v1/log/entries?start=A&end=B`: at most [`MAX_ENTRIES_PAGE`] leaves from `start`,
     /// never beyond the latest checkpoint.
-    pub fn entries_json(&self, start: u64, end: u64) -> Result<Value, Problem> {
+    pub fn entries_json(&self, start: u64, end: u64) -> Result<Value, LedgerError> {
         use base64::Engine;
         let cp = self.checkpoint()?;
         if start >= end {
-            return Err(Problem::bad_request(format!(
+            return Err(LedgerError::bad_request(format!(
                 "start={start} must be below end={end}"
             )));
         }
         if start >= cp.size {
-            return Err(Problem::not_found(format!(
+            return Err(LedgerError::not_found(format!(
                 "start={start} is beyond the log's latest checkpoint (size {})",
                 cp.size
             )));
@@ -927,7 +937,7 @@ impl Ledger {
     }
 
     /// `GET /v1/items/{item}/head`: a fresh ledger-signed head statement.
-    pub fn head(&self, item: &ItemId) -> Result<SignedHead, Problem> {
+    pub fn head(&self, item: &ItemId) -> Result<SignedHead, LedgerError> {
         let state = self.item_state(item)?;
         let chain = state.chain.clone()?;
         let log_size = self.log_size_for(&state.records);
@@ -937,7 +947,7 @@ impl Ledger {
     /// The living payload (spec §14.2): mint and a fresh head statement, plus every later
     /// record if the whole container fits [`LIVING_BUDGET`] bytes (so the string fits a QR at
     /// ECC M). If the stored history no longer verifies, the label (mint only).
-    pub fn living_payload(&self, item: &ItemId) -> Result<ItemPayload, Problem> {
+    pub fn living_payload(&self, item: &ItemId) -> Result<ItemPayload, LedgerError> {
         let state = self.item_state(item)?;
         let records: Vec<Vec<u8>> = state.records.iter().map(|r| r.bytes.clone()).collect();
         let Ok(chain) = &state.chain else {
@@ -963,20 +973,20 @@ impl Ledger {
     /// `GET /v1/items/{item}/export`: the full-history file (spec §14.4): every record, the
     /// run manifest, a fresh head statement and the log anchor (latest checkpoint and the last
     /// record's inclusion proof at its size), read from one snapshot.
-    pub fn export(&self, item: &ItemId) -> Result<History, Problem> {
+    pub fn export(&self, item: &ItemId) -> Result<History, LedgerError> {
         let snap = self
             .store
             .export(item)?
-            .ok_or_else(|| Problem::not_found(format!("no item {item} on this ledger")))?;
+            .ok_or_else(|| LedgerError::not_found(format!("no item {item} on this ledger")))?;
         let trust = self.trust_list();
         let chain = verify_chain(snap.records.iter().map(|r| r.bytes.as_slice()), &trust, now())
             .map_err(|e| {
-                Problem::new(422, e.code(),
+                LedgerError::new(422, e.code(),
                     format!("the stored history of item {item} does not verify under the current trust list: {e}"),
                 )
             })?;
         let (Some(cp), Some((index, proof))) = (snap.checkpoint, snap.proof) else {
-            return Err(Problem::internal(&StoreError::Corrupt(
+            return Err(LedgerError::internal(&StoreError::Corrupt(
                 "no checkpoint covers the item's last record",
             )));
         };
@@ -994,8 +1004,8 @@ impl Ledger {
     }
 }
 
-fn stale_trust(version: u64, current: u64) -> Problem {
-    Problem::coded(
+fn stale_trust(version: u64, current: u64) -> LedgerError {
+    LedgerError::coded(
         "ledger.trust_version_stale",
         format!("trust list version {version} is not above the current version {current}"),
     )
@@ -1008,8 +1018,8 @@ fn with_run(mut body: Value, run: Option<RunId>) -> Value {
     body
 }
 
-fn unexpected(outcome: WriteOutcome) -> Problem {
-    Problem::internal(&StoreError::Corrupt(match outcome {
+fn unexpected(outcome: WriteOutcome) -> LedgerError {
+    LedgerError::internal(&StoreError::Corrupt(match outcome {
         WriteOutcome::Stored { .. } => "unexpected store outcome: stored",
         _ => "unexpected store outcome",
     }))
@@ -1026,7 +1036,7 @@ pub struct ItemState {
     /// The stored records, mint first.
     pub records: Vec<RecordRow>,
     /// The chain, or why it does not verify under the current trust list.
-    pub chain: Result<VerifiedChain, Problem>,
+    pub chain: Result<VerifiedChain, LedgerError>,
 }
 
 impl ItemState {

@@ -255,7 +255,7 @@ fn opaque(tag: &str) -> &str {
 async fn serve_file(req: HttpRequest, ledger: web::Data<Ledger>) -> HttpResponse {
     match Bundle::embedded().and_then(|b| b.file(req.path())) {
         Some(file) => respond(&req, file, public_path_prefix(ledger.public_url())),
-        None => crate::http::problem_response(&crate::ledger::Problem::coded(
+        None => crate::http::problem_response(&crate::ledger::LedgerError::coded(
             codes::LEDGER_UNKNOWN_ENDPOINT,
             format!("the web verifier is not part of this build: {}", req.path()),
         )),

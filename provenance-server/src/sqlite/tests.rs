@@ -428,10 +428,10 @@ fn contention_answers_503_not_500() {
     let busy = StoreError::from(b.execute_batch("BEGIN IMMEDIATE").unwrap_err());
     assert!(busy.is_contention(), "{busy}");
     for e in [busy, StoreError::Busy] {
-        let p = crate::ledger::Problem::internal(&e);
+        let p = crate::ledger::LedgerError::internal(&e);
         assert_eq!((p.status, p.code), (503, "ledger.overloaded"));
     }
-    let other = crate::ledger::Problem::internal(&StoreError::Corrupt("x"));
+    let other = crate::ledger::LedgerError::internal(&StoreError::Corrupt("x"));
     assert_eq!(other.status, 500);
     a.execute_batch("ROLLBACK").unwrap();
 }
