@@ -138,14 +138,23 @@ impl Client {
 
     /// GET a JSON document.
     pub fn get_json(&self, path: &str) -> Result<Value, CliError> {
+        self.get(path)
+    }
+
+    /// GET a JSON document as one of the API's types ([`crate::api`]); an answer of another
+    /// shape is an error that names the field, never a silent default.
+    pub fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         let resp = self
             .agent
             .get(&self.url(path))
             .set("Accept", "application/json")
             .call()
             .map_err(|e| self.fail(e))?;
-        serde_json::from_slice(&read_limited(resp)?)
-            .map_err(|e| CliError::msg(format!("the ledger's answer is not JSON: {e}")))
+        serde_json::from_slice(&read_limited(resp)?).map_err(|e| {
+            CliError::msg(format!(
+                "the ledger's answer to {path} is not what this CLI reads: {e}"
+            ))
+        })
     }
 
     /// GET raw bytes with an Accept header; also returns the `Provenance-Payload` header.

@@ -403,7 +403,7 @@ async fn get_head(
     let result = item_param(&req).and_then(|item| ledger.head(&item));
     let head = result?;
     Ok(if accepts(&req, "application/json") {
-        HttpResponse::Ok().json(head.to_json())
+        HttpResponse::Ok().json(head.to_view())
     } else {
         HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, COSE))
@@ -446,7 +446,7 @@ async fn get_inclusion(
     let result = (|| {
         let index = query_u64(query(&req, "index"), "index")?;
         let size = query_u64(query(&req, "size"), "size")?;
-        ledger.inclusion_json(index, size)
+        ledger.inclusion(index, size)
     })();
     result.map(|v| HttpResponse::Ok().json(v))
 }
@@ -458,7 +458,7 @@ async fn get_consistency(
     let result = (|| {
         let first = query_u64(query(&req, "first"), "first")?;
         let second = query_u64(query(&req, "second"), "second")?;
-        ledger.consistency_json(first, second)
+        ledger.consistency(first, second)
     })();
     result.map(|v| HttpResponse::Ok().json(v))
 }
@@ -470,7 +470,7 @@ async fn get_entries(
     let result = (|| {
         let start = query_u64(query(&req, "start"), "start")?;
         let end = query_u64(query(&req, "end"), "end")?;
-        ledger.entries_json(start, end)
+        ledger.entries(start, end)
     })();
     result.map(|v| HttpResponse::Ok().json(v))
 }
@@ -490,7 +490,7 @@ async fn get_qr_png(
 }
 
 async fn get_run(req: HttpRequest, ledger: web::Data<Ledger>) -> Result<HttpResponse, LedgerError> {
-    let result = run_param(&req).and_then(|run| ledger.run_json(&run));
+    let result = run_param(&req).and_then(|run| ledger.run_view(&run));
     result.map(|v| HttpResponse::Ok().json(v))
 }
 
@@ -499,7 +499,7 @@ async fn get_trust(
     ledger: web::Data<Ledger>,
 ) -> Result<HttpResponse, LedgerError> {
     if !accepts(&req, COSE) {
-        return Ok(HttpResponse::Ok().json(ledger.trust_json()));
+        return Ok(HttpResponse::Ok().json(ledger.trust_view()));
     }
     let bytes = ledger.trust_bytes().ok_or_else(|| {
         LedgerError::not_found("no trust list has been posted to this ledger yet")

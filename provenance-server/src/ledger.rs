@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use provenance_core::codes;
 use provenance_core::head::HeadStatement;
 use provenance_core::limits::MAX_HISTORY_RECORDS;
 use provenance_core::log::TreeHash;
@@ -20,6 +21,11 @@ use provenance_core::{
     VerifyError,
 };
 use serde_json::{json, Value};
+
+use crate::api::{
+    Ack, ConsistencyProof, HeadView, InclusionProof, LogEntries, LogEntryView, PartyRef, RecordAck,
+    RunAck, RunPiece, RunView, TrustAck, TrustEntryView, TrustView,
+};
 
 use crate::metrics::Metrics;
 use crate::store::{
@@ -80,12 +86,12 @@ impl LedgerError {
 
     /// 404 `ledger.not_found`.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::coded("ledger.not_found", detail)
+        Self::coded(codes::LEDGER_NOT_FOUND, detail)
     }
 
     /// 400 `ledger.bad_request`.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::coded("ledger.bad_request", detail)
+        Self::coded(codes::LEDGER_BAD_REQUEST, detail)
     }
 
     /// 500 `ledger.internal`; the cause is logged, not shown.
@@ -93,16 +99,16 @@ impl LedgerError {
         tracing::error!("internal error: {error}");
         match error {
             StoreError::WriterGone => Self::coded(
-                "ledger.overloaded",
+                codes::LEDGER_OVERLOADED,
                 "the ledger is shutting down; nothing was stored",
             ),
             e if e.is_contention() => Self::coded(
-                "ledger.overloaded",
+                codes::LEDGER_OVERLOADED,
                 "the ledger's database is busy; nothing was stored, retry",
             ),
             _ => Self::new(
                 500,
-                "ledger.internal",
+                codes::LEDGER_INTERNAL,
                 "the ledger failed internally; nothing was stored",
             ),
         }
@@ -112,7 +118,7 @@ impl LedgerError {
     pub fn stale(head: Head, detail: impl Into<String>) -> Self {
         LedgerError {
             status: 409,
-            code: "chain.seq_mismatch",
+            code: codes::CHAIN_SEQ_MISMATCH,
             detail: detail.into(),
             head: Some(head),
         }
@@ -162,7 +168,7 @@ pub struct Accepted {
     /// True when this request stored it, false when it was already stored.
     pub created: bool,
     /// The answer body.
-    pub body: Value,
+    pub body: Ack,
 }
 
 /// The living QR payload of an item and what it holds.
@@ -211,11 +217,18 @@ fn answer(
     hash: &RecordHash,
     kind: RecordKind,
     log_index: Option<u64>,
-) -> Value {
-    json!({"item": item.to_base32(), "seq": seq, "head": hash.to_hex(), "kind": kind.name(), "log_index": log_index})
+) -> Ack {
+    Ack::Record(RecordAck {
+        item: item.to_base32(),
+        seq,
+        head: hash.to_hex(),
+        kind: kind.name().to_string(),
+        log_index,
+        run: None,
+    })
 }
 
-fn record_ref_answer(r: &RecordRef, hash: &RecordHash) -> Value {
+fn record_ref_answer(r: &RecordRef, hash: &RecordHash) -> Ack {
     answer(&r.item, r.seq, hash, r.kind, r.log_index)
 }
 
@@ -301,7 +314,15 @@ impl Ledger {
         let started = Instant::now();
         let id = RunId::derive(bytes);
         let hash = RecordHash::of(bytes);
-        let body = |hash: &RecordHash, log_index: Option<u64>| json!({"run": id.to_base32(), "seq": 0, "head": hash.to_hex(), "kind": "run", "log_index": log_index});
+        let body = |hash: &RecordHash, log_index: Option<u64>| {
+            Ack::Run(RunAck {
+                run: id.to_base32(),
+                seq: 0,
+                head: hash.to_hex(),
+                kind: "run".to_string(),
+                log_index,
+            })
+        };
         if let Some(row) = self.store.run(&id)? {
             if row.bytes == bytes {
                 self.metrics.observe_idempotent();
@@ -356,13 +377,13 @@ impl Ledger {
             None => {
                 let Some(row) = self.store.run(id)? else {
                     return Err(LedgerError::coded(
-                        "ledger.run_not_registered",
+                        codes::LEDGER_RUN_NOT_REGISTERED,
                         format!("run {id} is not registered on this ledger"),
                     ));
                 };
                 let run = verify_run(&row.bytes, trust, now()).map_err(|e| {
                     LedgerError::coded(
-                        "ledger.run_not_registered",
+                        codes::LEDGER_RUN_NOT_REGISTERED,
                         format!("run {id} no longer verifies under the current trust list: {e}"),
                     )
                 })?;
@@ -372,7 +393,7 @@ impl Ledger {
         };
         if run.maker().key != *maker {
             return Err(LedgerError::coded(
-                "ledger.run_not_registered",
+                codes::LEDGER_RUN_NOT_REGISTERED,
                 format!("run {id} is registered by another maker"),
             ));
         }
@@ -427,7 +448,7 @@ impl Ledger {
                 })
             }
             WriteOutcome::EditionTaken(other) => Err(LedgerError::coded(
-                "ledger.edition_taken",
+                codes::LEDGER_EDITION_TAKEN,
                 format!(
                     "edition {edition} of run {} is already minted as item {other}",
                     run.id()
@@ -465,7 +486,9 @@ impl Ledger {
     ) -> Result<(VerifiedChain, Vec<RecordRow>), LedgerError> {
         let rows = self.store.records(item)?;
         if rows.is_empty() {
-            return Err(LedgerError::not_found(format!("no item {item} on this ledger")));
+            return Err(LedgerError::not_found(format!(
+                "no item {item} on this ledger"
+            )));
         }
         let chain = verify_chain(rows.iter().map(|r| r.bytes.as_slice()), trust, now()).map_err(|e| {
             LedgerError::new(
@@ -511,10 +534,9 @@ impl Ledger {
             Ok(r) => r,
             Err(VerifyError::SeqMismatch { .. } | VerifyError::SignatureInvalid) => {
                 // The cache may be behind the store: check the stored head and retry once.
-                let stored = self
-                    .store
-                    .item(item)?
-                    .ok_or_else(|| LedgerError::not_found(format!("no item {item} on this ledger")))?;
+                let stored = self.store.item(item)?.ok_or_else(|| {
+                    LedgerError::not_found(format!("no item {item} on this ledger"))
+                })?;
                 if stored.head.seq != chain.seq() || stored.head.hash != chain.head() {
                     self.forget_chain(item);
                     chain = self.chain(item, &trust)?;
@@ -538,7 +560,7 @@ impl Ledger {
         };
         if usize::try_from(record.seq()).map_or(true, |seq| seq >= MAX_HISTORY_RECORDS) {
             return Err(LedgerError::coded(
-                "decode.too_large",
+                codes::DECODE_TOO_LARGE,
                 format!("an item's history holds at most {MAX_HISTORY_RECORDS} records"),
             ));
         }
@@ -575,9 +597,9 @@ impl Ledger {
                     ),
                 ))
             }
-            WriteOutcome::UnknownItem => {
-                Err(LedgerError::not_found(format!("no item {item} on this ledger")))
-            }
+            WriteOutcome::UnknownItem => Err(LedgerError::not_found(format!(
+                "no item {item} on this ledger"
+            ))),
             other => Err(unexpected(other)),
         }
     }
@@ -613,7 +635,7 @@ impl Ledger {
     }
 
     /// `GET /v1/runs/{run}`: the run and its minted items.
-    pub fn run_json(&self, id: &RunId) -> Result<Value, LedgerError> {
+    pub fn run_view(&self, id: &RunId) -> Result<RunView, LedgerError> {
         let row = self
             .store
             .run(id)?
@@ -630,26 +652,34 @@ impl Ledger {
             .entry(&row.maker.key_id())
             .map(|e| e.name.clone())
             .unwrap_or_default();
-        let items: Vec<Value> = self
+        let items: Vec<RunPiece> = self
             .store
             .run_items(id)?
             .into_iter()
-            .map(|(n, item)| json!({"number": n, "item": item.to_base32(), "short": item.short()}))
+            .map(|(number, item)| RunPiece {
+                number,
+                item: item.to_base32(),
+                short: item.short(),
+            })
             .collect();
-        Ok(json!({
-            "run": id.to_base32(),
-            "title": m.title,
-            "microfactory": m.microfactory,
-            "place": m.place,
-            "size": m.size,
-            "window_start": m.window_start.to_rfc3339(),
-            "window_end": m.window_end.to_rfc3339(),
-            "time": decoded.record.time.to_rfc3339(),
-            "maker": {"key": row.maker.to_base64url(), "key_id": row.maker.key_id().to_string(), "name": maker_name},
-            "head": row.hash.to_hex(),
-            "minted": items.len(),
-            "items": items,
-        }))
+        Ok(RunView {
+            run: id.to_base32(),
+            title: m.title,
+            microfactory: m.microfactory,
+            place: m.place,
+            size: m.size,
+            window_start: m.window_start.to_rfc3339(),
+            window_end: m.window_end.to_rfc3339(),
+            time: decoded.record.time.to_rfc3339(),
+            maker: PartyRef {
+                key: row.maker.to_base64url(),
+                key_id: row.maker.key_id().to_string(),
+                name: maker_name,
+            },
+            head: row.hash.to_hex(),
+            minted: items.len(),
+            items,
+        })
     }
 
     /// The raw signed trust list, if one was posted.
@@ -661,33 +691,31 @@ impl Ledger {
     }
 
     /// `GET /v1/trust` as JSON: the ledger and operator keys and the current list.
-    pub fn trust_json(&self) -> Value {
+    pub fn trust_view(&self) -> TrustView {
         let list = self.trust_list();
         let content = list.content();
-        let entries: Vec<Value> = content
+        let entries = content
             .entries
             .iter()
-            .map(|e| {
-                json!({
-                    "key": e.key.to_base64url(),
-                    "key_id": e.key.key_id().to_string(),
-                    "name": e.name,
-                    "roles": e.roles.iter().map(|r| r.name()).collect::<Vec<_>>(),
-                    "valid_from": e.valid_from.to_rfc3339(),
-                    "valid_until": e.valid_until.map(|t| t.to_rfc3339()),
-                    "revoked_at": e.revoked_at.map(|t| t.to_rfc3339()),
-                })
+            .map(|e| TrustEntryView {
+                key: e.key.to_base64url(),
+                key_id: e.key.key_id().to_string(),
+                name: e.name.clone(),
+                roles: e.roles.iter().map(|r| r.name().to_string()).collect(),
+                valid_from: e.valid_from.to_rfc3339(),
+                valid_until: e.valid_until.map(|t| t.to_rfc3339()),
+                revoked_at: e.revoked_at.map(|t| t.to_rfc3339()),
             })
             .collect();
-        json!({
-            "public_url": self.public_url,
-            "version": content.version,
-            "issued_at": content.issued_at.to_rfc3339(),
-            "operator": self.operator.to_base64url(),
-            "ledger": self.ledger_key.to_base64url(),
-            "listed_ledger": content.ledger.map(|k| k.to_base64url()),
-            "entries": entries,
-        })
+        TrustView {
+            public_url: self.public_url.clone(),
+            version: content.version,
+            issued_at: content.issued_at.to_rfc3339(),
+            operator: self.operator.to_base64url(),
+            ledger: self.ledger_key.to_base64url(),
+            listed_ledger: content.ledger.map(|k| k.to_base64url()),
+            entries,
+        }
     }
 
     /// `POST /v1/trust`: stores a new operator-signed trust list with a higher version.
@@ -735,7 +763,7 @@ impl Ledger {
                 }
                 Ok(Accepted {
                     created: true,
-                    body: json!({"version": version, "entries": entries}),
+                    body: Ack::Trust(TrustAck { version, entries }),
                 })
             }
             WriteOutcome::TrustStale { current } => Err(stale_trust(version, current)),
@@ -755,33 +783,28 @@ pub struct SignedHead {
 
 impl SignedHead {
     /// The JSON form of `GET /v1/items/{item}/head` (Accept: application/json).
-    pub fn to_json(&self) -> Value {
+    pub fn to_view(&self) -> HeadView {
         use base64::Engine;
         let s = &self.statement;
-        json!({
-            "item": s.item.to_base32(),
-            "seq": s.seq,
-            "head": s.head.to_hex(),
-            "owner": s.owner.to_base64url(),
-            "stolen": s.stolen,
-            "void": s.void,
-            "repairs": s.repairs,
-            "transfers": s.transfers,
-            "badges": s.badges,
-            "time": s.time.to_rfc3339(),
-            "log_size": s.log_size,
-            "cose": base64::engine::general_purpose::STANDARD.encode(&self.bytes),
-        })
+        HeadView {
+            item: s.item.to_base32(),
+            seq: s.seq,
+            head: s.head.to_hex(),
+            owner: s.owner.to_base64url(),
+            stolen: s.stolen,
+            void: s.void,
+            repairs: s.repairs,
+            transfers: s.transfers,
+            badges: s.badges,
+            time: s.time.to_rfc3339(),
+            log_size: s.log_size,
+            cose: base64::engine::general_purpose::STANDARD.encode(&self.bytes),
+        }
     }
 }
 
-fn hashes_json(hashes: &[TreeHash]) -> Value {
-    Value::Array(
-        hashes
-            .iter()
-            .map(|h| Value::String(hex::encode(h.0)))
-            .collect(),
-    )
+fn hashes_hex(hashes: &[TreeHash]) -> Vec<String> {
+    hashes.iter().map(|h| hex::encode(h.0)).collect()
 }
 
 /// Parses a decimal query parameter.
@@ -817,11 +840,11 @@ impl Ledger {
     }
 
     /// `GET /v1/log/inclusion?index=I&size=N`.
-    pub fn inclusion_json(&self, index: u64, size: u64) -> Result<Value, LedgerError> {
+    pub fn inclusion(&self, index: u64, size: u64) -> Result<InclusionProof, LedgerError> {
         self.check_size(size, "size")?;
         if index >= size {
             return Err(LedgerError::coded(
-                "log.index_out_of_range",
+                codes::LOG_INDEX_OUT_OF_RANGE,
                 format!("leaf index {index} is not below the tree size {size}"),
             ));
         }
@@ -831,31 +854,40 @@ impl Ledger {
             .log_entries(index, index + 1)?
             .first()
             .map(|e| hex::encode(e.leaf_hash.0));
-        Ok(json!({"index": index, "size": size, "leaf_hash": leaf, "proof": hashes_json(&proof)}))
+        Ok(InclusionProof {
+            index,
+            size,
+            leaf_hash: leaf,
+            proof: hashes_hex(&proof),
+        })
     }
 
     /// `GET /v1/log/consistency?first=A&second=B`.
-    pub fn consistency_json(&self, first: u64, second: u64) -> Result<Value, LedgerError> {
+    pub fn consistency(&self, first: u64, second: u64) -> Result<ConsistencyProof, LedgerError> {
         self.check_size(second, "second")?;
         if first > second {
             return Err(LedgerError::coded(
-                "log.size_order",
+                codes::LOG_SIZE_ORDER,
                 format!("first={first} exceeds second={second}"),
             ));
         }
         if first == 0 {
             return Err(LedgerError::coded(
-                "log.empty_first_tree",
+                codes::LOG_EMPTY_FIRST_TREE,
                 "a consistency proof from the empty tree proves nothing (spec §12)",
             ));
         }
         let proof = self.store.consistency_proof(first, second)?;
-        Ok(json!({"first": first, "second": second, "proof": hashes_json(&proof)}))
+        Ok(ConsistencyProof {
+            first,
+            second,
+            proof: hashes_hex(&proof),
+        })
     }
 
     /// `GET /v1/log/entries?start=A&end=B`: at most [`MAX_ENTRIES_PAGE`] leaves from `start`,
     /// never beyond the latest checkpoint.
-    pub fn entries_json(&self, start: u64, end: u64) -> Result<Value, LedgerError> {
+    pub fn entries(&self, start: u64, end: u64) -> Result<LogEntries, LedgerError> {
         use base64::Engine;
         let cp = self.checkpoint()?;
         if start >= end {
@@ -870,22 +902,28 @@ impl Ledger {
             )));
         }
         let end = end.min(cp.size).min(start.saturating_add(MAX_ENTRIES_PAGE));
-        let entries: Vec<Value> = self
+        let entries = self
             .store
             .log_entries(start, end)?
             .iter()
-            .map(|e: &LogEntry| {
-                json!({
-                    "index": e.index,
-                    "kind": e.kind.name(),
-                    "id": provenance_core::ItemId(e.id).to_base32(),
-                    "seq": e.seq,
-                    "leaf_hash": hex::encode(e.leaf_hash.0),
-                    "bytes": e.bytes.as_ref().map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
-                })
+            .map(|e: &LogEntry| LogEntryView {
+                index: e.index,
+                kind: e.kind.name().to_string(),
+                id: provenance_core::ItemId(e.id).to_base32(),
+                seq: e.seq,
+                leaf_hash: hex::encode(e.leaf_hash.0),
+                bytes: e
+                    .bytes
+                    .as_ref()
+                    .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
             })
             .collect();
-        Ok(json!({"start": start, "end": end, "size": cp.size, "entries": entries}))
+        Ok(LogEntries {
+            start,
+            end,
+            size: cp.size,
+            entries,
+        })
     }
 
     fn sign_head(&self, chain: &VerifiedChain, log_size: u64) -> SignedHead {
@@ -1006,14 +1044,14 @@ impl Ledger {
 
 fn stale_trust(version: u64, current: u64) -> LedgerError {
     LedgerError::coded(
-        "ledger.trust_version_stale",
+        codes::LEDGER_TRUST_VERSION_STALE,
         format!("trust list version {version} is not above the current version {current}"),
     )
 }
 
-fn with_run(mut body: Value, run: Option<RunId>) -> Value {
-    if let (Some(run), Some(map)) = (run, body.as_object_mut()) {
-        map.insert("run".into(), Value::String(run.to_base32()));
+fn with_run(mut body: Ack, run: Option<RunId>) -> Ack {
+    if let Ack::Record(ack) = &mut body {
+        ack.run = run.map(|r| r.to_base32());
     }
     body
 }

@@ -4,6 +4,7 @@
 use super::args::LedgerKeyArgs;
 use super::trust::ledger_key;
 use super::Ctx;
+use crate::api::{ConsistencyProof, LogEntries, LogEntryView};
 use crate::client::CliError;
 use provenance_core::checkpoint::Checkpoint;
 use provenance_core::codes;
@@ -80,15 +81,12 @@ pub(super) fn log_checkpoint(
     Ok(())
 }
 
-fn hex_hashes(v: &Value, field: &str) -> Result<Vec<Vec<u8>>, CliError> {
-    v[field]
-        .as_array()
-        .ok_or_else(|| CliError::msg(format!("the ledger's answer has no {field}")))?
+fn hex_hashes(hashes: &[String]) -> Result<Vec<Vec<u8>>, CliError> {
+    hashes
         .iter()
         .map(|h| {
-            h.as_str().and_then(|h| hex::decode(h).ok()).ok_or_else(|| {
-                CliError::coded("a proof hash is not hex", codes::LOG_BAD_HASH_LENGTH)
-            })
+            hex::decode(h)
+                .map_err(|_| CliError::coded("a proof hash is not hex", codes::LOG_BAD_HASH_LENGTH))
         })
         .collect()
 }
@@ -170,11 +168,11 @@ fn check_consistency(ctx: &Ctx, saved: &Checkpoint, current: &Checkpoint) -> Res
     let proof = if saved.size == current.size {
         Vec::new()
     } else {
-        let v = ctx.client.get_json(&format!(
+        let answer: ConsistencyProof = ctx.client.get(&format!(
             "/v1/log/consistency?first={}&second={}",
             saved.size, current.size
         ))?;
-        hex_hashes(&v, "proof")?
+        hex_hashes(&answer.proof)?
     };
     let proof: Vec<&[u8]> = proof.iter().map(Vec::as_slice).collect();
     tlog::verify_consistency(
@@ -199,11 +197,11 @@ fn check_consistency(ctx: &Ctx, saved: &Checkpoint, current: &Checkpoint) -> Res
 /// leaf of the checkpoint or the ledger serves no more.
 fn feed_entries(ctx: &Ctx, audit: &mut Audit, size: u64) -> Result<(), CliError> {
     while !audit.is_complete() {
-        let v = ctx.client.get_json(&format!(
+        let page: LogEntries = ctx.client.get(&format!(
             "/v1/log/entries?start={}&end={size}",
             audit.next_index()
         ))?;
-        let entries = v["entries"].as_array().cloned().unwrap_or_default();
+        let entries = page.entries;
         if entries.is_empty() {
             break; // `finish` says how many of the checkpoint's entries came
         }
@@ -224,10 +222,10 @@ fn audit_error(e: AuditError) -> CliError {
 }
 
 /// The record bytes of a log entry (`bytes`, standard base64).
-fn entry_bytes(e: &Value, due: u64) -> Result<Vec<u8>, CliError> {
+fn entry_bytes(e: &LogEntryView, due: u64) -> Result<Vec<u8>, CliError> {
     use base64::Engine;
-    e["bytes"]
-        .as_str()
+    e.bytes
+        .as_deref()
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .ok_or_else(|| {
             CliError::coded(
@@ -237,31 +235,30 @@ fn entry_bytes(e: &Value, due: u64) -> Result<Vec<u8>, CliError> {
         })
 }
 
-/// A log entry as the ledger serves it (`index`, `kind`, `id`, `seq`), read into the leaf the
-/// audit recomputes.
-fn audit_leaf<'a>(e: &Value, bytes: &'a [u8], due: u64) -> Result<(u64, Leaf<'a>), CliError> {
+/// A log entry as the ledger serves it, read into the leaf the audit recomputes.
+fn audit_leaf<'a>(
+    e: &LogEntryView,
+    bytes: &'a [u8],
+    due: u64,
+) -> Result<(u64, Leaf<'a>), CliError> {
     let bad = |what: &str| {
         CliError::coded(
             format!("log entry {due}: {what}"),
             codes::LOG_ENTRIES_INCOMPLETE,
         )
     };
-    let index = e["index"].as_u64().ok_or_else(|| bad("no index"))?;
-    let id = e["id"]
-        .as_str()
-        .and_then(ItemId::from_base32)
-        .ok_or_else(|| bad("no id"))?;
-    let leaf = match e["kind"].as_str() {
-        Some("record") => Leaf::Record {
+    let id = ItemId::from_base32(&e.id).ok_or_else(|| bad("no id"))?;
+    let leaf = match e.kind.as_str() {
+        "record" => Leaf::Record {
             item: id,
-            seq: e["seq"].as_u64().ok_or_else(|| bad("no seq"))?,
+            seq: e.seq,
             bytes,
         },
-        Some("run") => Leaf::Run {
+        "run" => Leaf::Run {
             run: RunId(id.0),
             bytes,
         },
         other => return Err(bad(&format!("unknown kind {other:?}"))),
     };
-    Ok((index, leaf))
+    Ok((e.index, leaf))
 }

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::args::{MintArgs, RunCreateArgs};
 use super::{refuse_bad_text, Ctx};
+use crate::api::{RunView, TrustView};
 use crate::client::{parse_public, read_key, CliError};
 use crate::ledger::now;
 use crate::qr;
@@ -60,21 +61,7 @@ struct Minted {
     label: Option<(qrcode::QrCode, LabelText)>,
 }
 
-/// What a mint needs to know of its run, read from `GET /v1/runs/{run}`.
-#[derive(Debug, serde::Deserialize)]
-struct RunFacts {
-    size: u64,
-    title: String,
-    microfactory: String,
-    items: Vec<RunPiece>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct RunPiece {
-    number: u64,
-}
-
-impl RunFacts {
+impl RunView {
     /// The first `count` edition numbers nobody minted yet.
     fn free_editions(&self, run: &RunId, count: u64) -> Result<Vec<u64>, CliError> {
         let taken: std::collections::HashSet<u64> = self.items.iter().map(|p| p.number).collect();
@@ -105,10 +92,7 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         )
     })?;
     let owner = a.owner.as_deref().map(parse_public).transpose()?;
-    let run = match (
-        a.offline,
-        ctx.client.get_json(&format!("/v1/runs/{run_id}")),
-    ) {
+    let run: RunView = match (a.offline, ctx.client.get(&format!("/v1/runs/{run_id}"))) {
         (true, _) => return mint_offline(ctx, &a, &maker, &run_id, owner, "--offline"),
         (false, Err(e)) if crate::offline::unreachable(&e) => {
             return mint_offline(
@@ -122,11 +106,6 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
         }
         (false, result) => result?,
     };
-    let run: RunFacts = serde_json::from_value(run).map_err(|e| {
-        CliError::msg(format!(
-            "the ledger's answer for run {run_id} is not a run: {e}"
-        ))
-    })?;
     let free = run.free_editions(&run_id, a.count)?;
     if let Some(dir) = &a.labels {
         std::fs::create_dir_all(dir)
@@ -134,9 +113,7 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
     }
     // With a public URL the labels open the ledger's web verifier (spec §7.5).
     let public_url = match &a.labels {
-        Some(_) => ctx.client.get_json("/v1/trust")?["public_url"]
-            .as_str()
-            .map(str::to_string),
+        Some(_) => ctx.client.get::<TrustView>("/v1/trust")?.public_url,
         None => None,
     };
     let time = now();
@@ -270,7 +247,7 @@ fn write_sheets(dir: &Path, run: &RunId, minted: &mut [Minted]) -> Result<Vec<Pa
 fn print_minted(
     ctx: &Ctx,
     run_id: &RunId,
-    run: &RunFacts,
+    run: &RunView,
     minted: &[Minted],
     sheets: &[PathBuf],
     labels: Option<&Path>,

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::args::{LedgerKeyArgs, TrustAddArgs};
 use super::Ctx;
+use crate::api::TrustView;
 use crate::client::{generate_key, parse_public, parse_time, read_key, write_key, CliError};
 use crate::ledger::now;
 
@@ -105,11 +106,13 @@ fn current_list(
     operator: &PublicKey,
     operator_file: &Path,
 ) -> Result<TrustListContent, CliError> {
-    let info = ctx.client.get_json("/v1/trust")?;
-    let server_operator = info["operator"]
-        .as_str()
-        .and_then(|k| PublicKey::from_base64url(k).ok())
-        .ok_or_else(|| CliError::msg("the ledger did not say which operator key it trusts"))?;
+    let info: TrustView = ctx.client.get("/v1/trust")?;
+    let server_operator = PublicKey::from_base64url(&info.operator).map_err(|e| {
+        CliError::msg(format!(
+            "the ledger's operator key {:?}: {e}",
+            info.operator
+        ))
+    })?;
     if server_operator != *operator {
         return Err(CliError::coded(
             format!(
@@ -119,10 +122,8 @@ fn current_list(
             codes::TRUST_OPERATOR_MISMATCH,
         ));
     }
-    let ledger = info["ledger"]
-        .as_str()
-        .and_then(|k| PublicKey::from_base64url(k).ok());
-    if info["version"].as_u64().unwrap_or(0) == 0 {
+    let ledger = PublicKey::from_base64url(&info.ledger).ok();
+    if info.version == 0 {
         return Ok(TrustListContent {
             version: 0,
             issued_at: Timestamp(0),
