@@ -265,6 +265,273 @@ pub const PROBLEM_TYPE_PREFIX: &str = "urn:provenance:error:";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    /// The OpenAPI document, checked against the types below.
+    const OPENAPI: &str = include_str!("../openapi.json");
+
+    fn schema(name: &str) -> Value {
+        let doc: Value = serde_json::from_str(OPENAPI).unwrap_or(Value::Null);
+        doc["components"]["schemas"][name].clone()
+    }
+
+    /// Checks `value` against `schema` (the subset of JSON Schema the document uses: types,
+    /// `required`, closed `properties`, `items`, `$ref`, `oneOf` with null); the path names
+    /// the first mismatch.
+    fn check(value: &Value, schema: &Value, path: &str) -> Result<(), String> {
+        if let Some(target) = schema["$ref"].as_str() {
+            let name = target.rsplit('/').next().unwrap_or_default();
+            return check(value, &self::schema(name), path);
+        }
+        if let Some(options) = schema["oneOf"].as_array() {
+            return if options.iter().any(|o| check(value, o, path).is_ok()) {
+                Ok(())
+            } else {
+                Err(format!("{path}: {value} matches no alternative"))
+            };
+        }
+        let ty = schema["type"].as_str().unwrap_or_default();
+        let fits = match ty {
+            "string" => value.is_string(),
+            "integer" => value.is_u64() || value.is_i64(),
+            "boolean" => value.is_boolean(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            "null" => value.is_null(),
+            _ => false,
+        };
+        if !fits {
+            return Err(format!("{path}: {value} is not a {ty:?}"));
+        }
+        if let (Some(items), Some(values)) = (schema.get("items"), value.as_array()) {
+            for (i, v) in values.iter().enumerate() {
+                check(v, items, &format!("{path}[{i}]"))?;
+            }
+        }
+        if let (Some(props), Some(map)) = (schema["properties"].as_object(), value.as_object()) {
+            for (key, v) in map {
+                let prop = props
+                    .get(key)
+                    .ok_or_else(|| format!("{path}.{key}: not in the schema"))?;
+                check(v, prop, &format!("{path}.{key}"))?;
+            }
+            for key in schema["required"].as_array().into_iter().flatten() {
+                let key = key.as_str().unwrap_or_default();
+                if !map.contains_key(key) {
+                    return Err(format!("{path}.{key}: required but absent"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn conforms<T: Serialize>(name: &str, value: &T) {
+        let json = serde_json::to_value(value).unwrap_or(Value::Null);
+        let schema = schema(name);
+        assert!(schema.is_object(), "openapi.json has no schema {name}");
+        if let Err(e) = check(&json, &schema, name) {
+            panic!("{e}");
+        }
+    }
+
+    fn head() -> HeadRef {
+        HeadRef {
+            seq: 3,
+            hash: "ab".repeat(32),
+        }
+    }
+
+    #[test]
+    fn every_answer_type_matches_its_openapi_schema() {
+        let text = |s: &str| s.to_string();
+        for head in [None, Some(head())] {
+            conforms(
+                "ProblemBody",
+                &ProblemBody {
+                    type_uri: format!("{PROBLEM_TYPE_PREFIX}chain.seq_mismatch"),
+                    title: text("stale"),
+                    status: 409,
+                    detail: text("d"),
+                    code: text("chain.seq_mismatch"),
+                    head,
+                },
+            );
+        }
+        for (run, log_index) in [(None, None), (Some(text("r")), Some(4))] {
+            let record = RecordAck {
+                item: text("i"),
+                seq: 1,
+                head: text("h"),
+                kind: text("repair"),
+                log_index,
+                run,
+            };
+            conforms("RecordAck", &record);
+        }
+        conforms(
+            "RunAck",
+            &RunAck {
+                run: text("r"),
+                seq: 0,
+                head: text("h"),
+                kind: text("run"),
+                log_index: Some(0),
+            },
+        );
+        conforms(
+            "TrustAck",
+            &TrustAck {
+                version: 2,
+                entries: 3,
+            },
+        );
+        let party = PartyRef {
+            key: text("k"),
+            key_id: text("id"),
+            name: text("n"),
+        };
+        conforms(
+            "RunView",
+            &RunView {
+                run: text("r"),
+                title: text("t"),
+                microfactory: text("m"),
+                place: text("p"),
+                size: 3,
+                window_start: text("2026-01-01T00:00:00Z"),
+                window_end: text("2027-01-01T00:00:00Z"),
+                time: text("2026-01-01T00:00:00Z"),
+                maker: party,
+                head: text("h"),
+                minted: 1,
+                items: vec![RunPiece {
+                    number: 1,
+                    item: text("i"),
+                    short: text("s"),
+                }],
+            },
+        );
+        for optional in [None, Some(text("2027-01-01T00:00:00Z"))] {
+            conforms(
+                "TrustView",
+                &TrustView {
+                    public_url: optional.clone(),
+                    version: 1,
+                    issued_at: text("t"),
+                    operator: text("o"),
+                    ledger: text("l"),
+                    listed_ledger: optional.clone(),
+                    entries: vec![TrustEntryView {
+                        key: text("k"),
+                        key_id: text("id"),
+                        name: text("n"),
+                        roles: vec![text("maker")],
+                        valid_from: text("t"),
+                        valid_until: optional.clone(),
+                        revoked_at: optional,
+                    }],
+                },
+            );
+        }
+        conforms(
+            "InclusionProof",
+            &InclusionProof {
+                index: 1,
+                size: 2,
+                leaf_hash: Some(text("h")),
+                proof: vec![text("h")],
+            },
+        );
+        conforms(
+            "ConsistencyProof",
+            &ConsistencyProof {
+                first: 1,
+                second: 2,
+                proof: vec![text("h")],
+            },
+        );
+        for bytes in [None, Some(text("AA=="))] {
+            conforms(
+                "LogEntries",
+                &LogEntries {
+                    start: 0,
+                    end: 1,
+                    size: 1,
+                    entries: vec![LogEntryView {
+                        index: 0,
+                        kind: text("record"),
+                        id: text("i"),
+                        seq: 0,
+                        leaf_hash: text("h"),
+                        bytes,
+                    }],
+                },
+            );
+        }
+        conforms(
+            "HeadView",
+            &HeadView {
+                item: text("i"),
+                seq: 1,
+                head: text("h"),
+                owner: text("o"),
+                stolen: false,
+                void: false,
+                repairs: 0,
+                transfers: 1,
+                badges: 0,
+                time: text("t"),
+                log_size: 2,
+                cose: text("c"),
+            },
+        );
+    }
+
+    #[test]
+    fn the_checker_bites() {
+        let mut body = serde_json::to_value(RunAck {
+            run: "r".into(),
+            seq: 0,
+            head: "h".into(),
+            kind: "run".into(),
+            log_index: None,
+        })
+        .unwrap_or(Value::Null);
+        body["renamed"] = Value::Bool(true);
+        assert!(check(&body, &schema("RunAck"), "RunAck").is_err());
+        let missing = serde_json::json!({"version": 1});
+        assert!(check(&missing, &schema("TrustAck"), "TrustAck").is_err());
+        let wrong = serde_json::json!({"version": "1", "entries": 1});
+        assert!(check(&wrong, &schema("TrustAck"), "TrustAck").is_err());
+    }
+
+    /// Every route `http::configure_with` registers is in the document, and every path there
+    /// is a route.
+    #[test]
+    fn every_route_is_documented() {
+        let doc: Value = serde_json::from_str(OPENAPI).unwrap_or(Value::Null);
+        let documented: Vec<&str> = doc["paths"]
+            .as_object()
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let source = include_str!("http.rs");
+        let routes: Vec<&str> = source
+            .split("resource(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|path| path.starts_with('/'))
+            .collect();
+        assert!(routes.len() > 15, "{routes:?}");
+        for route in &routes {
+            assert!(documented.contains(route), "{route} is not in openapi.json");
+        }
+        for path in documented {
+            assert!(
+                routes.contains(&path) || path == crate::web_verifier::PAGE,
+                "openapi.json documents {path}, which the server does not route"
+            );
+        }
+    }
 
     #[test]
     fn a_problem_without_head_omits_it_and_reads_back() {
