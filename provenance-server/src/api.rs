@@ -259,6 +259,163 @@ pub struct HeadView {
     pub cose: String,
 }
 
+/// `GET /v1/items/{item}` (JSON): the stored records, the head, and (when the stored history
+/// verifies under the current trust list) what the verified records say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemView {
+    /// The item.
+    pub item: String,
+    /// The short id printed on its label.
+    pub short: String,
+    /// Its run.
+    pub run: String,
+    /// The last record: the item's head.
+    pub head: Option<ItemHead>,
+    /// Every stored record, in order.
+    pub records: Vec<RecordInfo>,
+    /// Whether the stored history verifies under the current trust list.
+    pub verified: bool,
+    /// Why it does not, when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<CodeDetail>,
+    /// What the verified records say (absent when they do not verify).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<ItemFacts>,
+}
+
+/// An item's head record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemHead {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its hash (hex).
+    pub hash: String,
+    /// Its signed time (RFC 3339).
+    pub time: String,
+}
+
+/// One stored record, as the ledger holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordInfo {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its kind.
+    pub kind: String,
+    /// Its hash (hex).
+    pub hash: String,
+    /// Its signed time.
+    pub time: String,
+    /// Its signer's key.
+    pub signer: String,
+    /// When the ledger stored it.
+    pub received_at: String,
+    /// Its size in bytes.
+    pub size: usize,
+    /// Its leaf index in the Merkle log.
+    pub log_index: Option<u64>,
+}
+
+/// A code and a detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeDetail {
+    /// The spec's code.
+    pub code: String,
+    /// What went wrong.
+    pub detail: String,
+}
+
+/// What an item's verified records say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemFacts {
+    /// The maker.
+    pub maker: PartyRef,
+    /// The run's title.
+    pub title: String,
+    /// The microfactory.
+    pub microfactory: String,
+    /// The run's place, when the run manifest is stored.
+    pub place: Option<String>,
+    /// Edition n of N.
+    pub edition: EditionRef,
+    /// When it was minted.
+    pub minted_at: String,
+    /// The current owner's key.
+    pub owner: String,
+    /// Owners so far, the first included.
+    pub owner_count: u64,
+    /// Reported stolen.
+    pub stolen: bool,
+    /// Voided by the maker.
+    pub void: bool,
+    /// Repairs.
+    pub repairs: Vec<RepairInfo>,
+    /// Transfers.
+    pub transfers: Vec<TransferInfo>,
+    /// Badges.
+    pub badges: Vec<BadgeInfo>,
+    /// Stolen, recovered and void reports.
+    pub reports: Vec<ReportInfo>,
+}
+
+/// Edition n of N.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditionRef {
+    /// n.
+    pub number: u64,
+    /// N.
+    pub size: u64,
+}
+
+/// A repair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairInfo {
+    /// When.
+    pub time: String,
+    /// The desk's trust-list name.
+    pub desk: String,
+    /// The desk's key.
+    pub desk_key: String,
+    /// What was done.
+    pub note: String,
+    /// Parts replaced.
+    pub parts: Vec<String>,
+}
+
+/// A change of owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferInfo {
+    /// When.
+    pub time: String,
+    /// The previous owner's key.
+    pub from: String,
+    /// The new owner's key.
+    pub to: String,
+}
+
+/// An attendance badge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BadgeInfo {
+    /// When.
+    pub time: String,
+    /// The host's trust-list name.
+    pub host: String,
+    /// The host's key.
+    pub host_key: String,
+    /// The event.
+    pub event: String,
+    /// Where, if said.
+    pub place: Option<String>,
+}
+
+/// A stolen, recovered or void report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportInfo {
+    /// When.
+    pub time: String,
+    /// `stolen`, `recovered` or `void`.
+    pub status: String,
+}
+
 /// The prefix of every problem's `type`.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:provenance:error:";
 
@@ -467,6 +624,83 @@ mod tests {
                     }],
                 },
             );
+        }
+        let facts = ItemFacts {
+            maker: PartyRef {
+                key: text("k"),
+                key_id: text("id"),
+                name: text("n"),
+            },
+            title: text("t"),
+            microfactory: text("m"),
+            place: Some(text("p")),
+            edition: EditionRef { number: 1, size: 3 },
+            minted_at: text("t"),
+            owner: text("o"),
+            owner_count: 2,
+            stolen: true,
+            void: false,
+            repairs: vec![RepairInfo {
+                time: text("t"),
+                desk: text("d"),
+                desk_key: text("k"),
+                note: text("n"),
+                parts: vec![text("clasp")],
+            }],
+            transfers: vec![TransferInfo {
+                time: text("t"),
+                from: text("a"),
+                to: text("b"),
+            }],
+            badges: vec![BadgeInfo {
+                time: text("t"),
+                host: text("h"),
+                host_key: text("k"),
+                event: text("e"),
+                place: None,
+            }],
+            reports: vec![ReportInfo {
+                time: text("t"),
+                status: text("stolen"),
+            }],
+        };
+        for (problem, facts) in [
+            (None, Some(facts)),
+            (
+                Some(CodeDetail {
+                    code: text("chain.key_revoked"),
+                    detail: text("d"),
+                }),
+                None,
+            ),
+        ] {
+            let view = ItemView {
+                item: text("i"),
+                short: text("s"),
+                run: text("r"),
+                head: Some(ItemHead {
+                    seq: 0,
+                    hash: text("h"),
+                    time: text("t"),
+                }),
+                records: vec![RecordInfo {
+                    seq: 0,
+                    kind: text("mint"),
+                    hash: text("h"),
+                    time: text("t"),
+                    signer: text("k"),
+                    received_at: text("t"),
+                    size: 154,
+                    log_index: Some(1),
+                }],
+                verified: facts.is_some(),
+                problem,
+                facts,
+            };
+            conforms("ItemView", &view);
+            // The flattened facts read back.
+            let text = serde_json::to_string(&view).unwrap_or_default();
+            assert_eq!(serde_json::from_str::<ItemView>(&text).ok(), Some(view));
         }
         conforms(
             "HeadView",

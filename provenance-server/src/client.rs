@@ -12,7 +12,7 @@ use provenance_core::codes;
 use provenance_core::{ItemId, PublicKey, RecordHash, SigningKey, Timestamp};
 use serde_json::Value;
 
-use crate::api::{HeadRef, ProblemBody};
+use crate::api::{HeadRef, ItemView, ProblemBody};
 
 /// The CLI's own code for a local I/O failure: a file that cannot be read or written, an
 /// address that cannot be resolved or bound. Not a spec code: nothing was sent to a ledger.
@@ -189,15 +189,17 @@ impl Client {
 
     /// The item's current head (seq, hash, time of the last record).
     pub fn head(&self, item: &ItemId) -> Result<(u64, RecordHash, Timestamp), CliError> {
-        let v = self.get_json(&format!("/v1/items/{item}"))?;
-        let head = &v["head"];
-        let seq = head["seq"].as_u64();
-        let hash = head["hash"].as_str().and_then(RecordHash::from_hex);
-        let time = head["time"].as_str().and_then(Timestamp::parse);
-        match (seq, hash, time) {
-            (Some(s), Some(h), Some(t)) => Ok((s, h, t)),
-            _ => Err(CliError::msg("the ledger's item answer has no usable head")),
-        }
+        let view: ItemView = self.get(&format!("/v1/items/{item}"))?;
+        view.head
+            .as_ref()
+            .and_then(|h| {
+                Some((
+                    h.seq,
+                    RecordHash::from_hex(&h.hash)?,
+                    Timestamp::parse(&h.time)?,
+                ))
+            })
+            .ok_or_else(|| CliError::msg("the ledger's item answer has no usable head"))
     }
 }
 

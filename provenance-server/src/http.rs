@@ -336,7 +336,7 @@ async fn get_item(
                 .insert_header((header::CONTENT_TYPE, CBOR))
                 .body(state.history().to_cbor()))
         } else {
-            Ok(HttpResponse::Ok().json(state.to_json()))
+            Ok(HttpResponse::Ok().json(state.to_view()))
         }
     })();
     result

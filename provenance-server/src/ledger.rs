@@ -10,6 +10,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::api::{
+    Ack, BadgeInfo, CodeDetail, ConsistencyProof, EditionRef, HeadView, InclusionProof, ItemFacts,
+    ItemHead, ItemView, LogEntries, LogEntryView, PartyRef, RecordAck, RecordInfo, RepairInfo,
+    ReportInfo, RunAck, RunPiece, RunView, TransferInfo, TrustAck, TrustEntryView, TrustView,
+};
 use provenance_core::codes;
 use provenance_core::head::HeadStatement;
 use provenance_core::limits::MAX_HISTORY_RECORDS;
@@ -19,12 +24,6 @@ use provenance_core::{
     verify_chain, verify_run, ErrorCode, History, ItemId, Payload, PublicKey, RecordHash,
     RecordKind, RunId, SigningKey, Timestamp, TrustError, TrustList, VerifiedChain, VerifiedRun,
     VerifyError,
-};
-use serde_json::{json, Value};
-
-use crate::api::{
-    Ack, ConsistencyProof, HeadView, InclusionProof, LogEntries, LogEntryView, PartyRef, RecordAck,
-    RunAck, RunPiece, RunView, TrustAck, TrustEntryView, TrustView,
 };
 
 use crate::metrics::Metrics;
@@ -1088,106 +1087,117 @@ impl ItemState {
         }
     }
 
-    /// The JSON history: the story (when it verifies) and every record.
-    pub fn to_json(&self) -> Value {
-        let records: Vec<Value> = self
+    /// The JSON history: every record, and what the verified records say (when they verify).
+    pub fn to_view(&self) -> ItemView {
+        let records = self
             .records
             .iter()
-            .map(|r| {
-                json!({
-                    "seq": r.seq,
-                    "kind": r.kind.name(),
-                    "hash": r.hash.to_hex(),
-                    "time": r.time.to_rfc3339(),
-                    "signer": r.signer.to_base64url(),
-                    "received_at": r.received_at.to_rfc3339(),
-                    "size": r.bytes.len(),
-                    "log_index": r.log_index,
-                })
+            .map(|r| RecordInfo {
+                seq: r.seq,
+                kind: r.kind.name().to_string(),
+                hash: r.hash.to_hex(),
+                time: r.time.to_rfc3339(),
+                signer: r.signer.to_base64url(),
+                received_at: r.received_at.to_rfc3339(),
+                size: r.bytes.len(),
+                log_index: r.log_index,
             })
             .collect();
-        let head = self
-            .records
-            .last()
-            .map(|r| json!({"seq": r.seq, "hash": r.hash.to_hex(), "time": r.time.to_rfc3339()}));
-        let mut out = json!({
-            "item": self.item.to_base32(),
-            "short": self.item.short(),
-            "run": self.run_id.to_base32(),
-            "head": head,
-            "records": records,
+        let head = self.records.last().map(|r| ItemHead {
+            seq: r.seq,
+            hash: r.hash.to_hex(),
+            time: r.time.to_rfc3339(),
         });
-        let Some(map) = out.as_object_mut() else {
-            return out;
+        let (problem, facts) = match &self.chain {
+            Err(p) => (
+                Some(CodeDetail {
+                    code: p.code.to_string(),
+                    detail: p.detail.clone(),
+                }),
+                None,
+            ),
+            Ok(c) => (None, Some(self.facts(c))),
         };
-        match &self.chain {
-            Err(p) => {
-                map.insert("verified".into(), Value::Bool(false));
-                map.insert(
-                    "problem".into(),
-                    json!({"code": p.code, "detail": p.detail}),
-                );
-            }
-            Ok(c) => {
-                let run_place = self
-                    .run_bytes
-                    .as_deref()
-                    .and_then(|b| provenance_core::DecodedRecord::decode(b).ok())
-                    .and_then(|d| match d.record.body {
-                        provenance_core::RecordBody::RunManifest(m) => Some(m.place),
-                        _ => None,
-                    });
-                let m = c.mint();
-                map.insert("verified".into(), Value::Bool(true));
-                map.insert(
-                    "maker".into(),
-                    json!({"name": c.maker().name, "key": c.maker().key.to_base64url(), "key_id": c.maker().key.key_id().to_string()}),
-                );
-                map.insert("title".into(), Value::String(m.title.clone()));
-                map.insert("microfactory".into(), Value::String(m.microfactory.clone()));
-                map.insert("place".into(), json!(run_place));
-                map.insert(
-                    "edition".into(),
-                    json!({"number": m.number, "size": m.size}),
-                );
-                map.insert(
-                    "minted_at".into(),
-                    Value::String(c.minted_at().to_rfc3339()),
-                );
-                map.insert("owner".into(), Value::String(c.owner().to_base64url()));
-                map.insert("owner_count".into(), json!(c.owner_count()));
-                map.insert("stolen".into(), Value::Bool(c.is_stolen()));
-                map.insert("void".into(), Value::Bool(c.is_void()));
-                map.insert(
-                    "repairs".into(),
-                    c.repairs()
-                        .iter()
-                        .map(|r| json!({"time": r.time.to_rfc3339(), "desk": r.desk.name, "desk_key": r.desk.key.to_base64url(), "note": r.note, "parts": r.parts}))
-                        .collect(),
-                );
-                map.insert(
-                    "transfers".into(),
-                    c.transfers()
-                        .iter()
-                        .map(|t| json!({"time": t.time.to_rfc3339(), "from": t.from.to_base64url(), "to": t.to.to_base64url()}))
-                        .collect(),
-                );
-                map.insert(
-                    "badges".into(),
-                    c.badges()
-                        .iter()
-                        .map(|b| json!({"time": b.time.to_rfc3339(), "host": b.host.name, "host_key": b.host.key.to_base64url(), "event": b.event, "place": b.place}))
-                        .collect(),
-                );
-                map.insert(
-                    "reports".into(),
-                    c.reports()
-                        .iter()
-                        .map(|r| json!({"time": r.time.to_rfc3339(), "status": r.status.name()}))
-                        .collect(),
-                );
-            }
+        ItemView {
+            item: self.item.to_base32(),
+            short: self.item.short(),
+            run: self.run_id.to_base32(),
+            head,
+            records,
+            verified: facts.is_some(),
+            problem,
+            facts,
         }
-        out
+    }
+
+    fn facts(&self, c: &VerifiedChain) -> ItemFacts {
+        let place = self
+            .run_bytes
+            .as_deref()
+            .and_then(|b| provenance_core::DecodedRecord::decode(b).ok())
+            .and_then(|d| match d.record.body {
+                provenance_core::RecordBody::RunManifest(m) => Some(m.place),
+                _ => None,
+            });
+        let m = c.mint();
+        let key = |k: &PublicKey| k.to_base64url();
+        ItemFacts {
+            maker: PartyRef {
+                key: key(&c.maker().key),
+                key_id: c.maker().key.key_id().to_string(),
+                name: c.maker().name.clone(),
+            },
+            title: m.title.clone(),
+            microfactory: m.microfactory.clone(),
+            place,
+            edition: EditionRef {
+                number: m.number,
+                size: m.size,
+            },
+            minted_at: c.minted_at().to_rfc3339(),
+            owner: key(c.owner()),
+            owner_count: c.owner_count() as u64,
+            stolen: c.is_stolen(),
+            void: c.is_void(),
+            repairs: c
+                .repairs()
+                .iter()
+                .map(|r| RepairInfo {
+                    time: r.time.to_rfc3339(),
+                    desk: r.desk.name.clone(),
+                    desk_key: key(&r.desk.key),
+                    note: r.note.clone(),
+                    parts: r.parts.clone(),
+                })
+                .collect(),
+            transfers: c
+                .transfers()
+                .iter()
+                .map(|t| TransferInfo {
+                    time: t.time.to_rfc3339(),
+                    from: key(&t.from),
+                    to: key(&t.to),
+                })
+                .collect(),
+            badges: c
+                .badges()
+                .iter()
+                .map(|b| BadgeInfo {
+                    time: b.time.to_rfc3339(),
+                    host: b.host.name.clone(),
+                    host_key: key(&b.host.key),
+                    event: b.event.clone(),
+                    place: b.place.clone(),
+                })
+                .collect(),
+            reports: c
+                .reports()
+                .iter()
+                .map(|r| ReportInfo {
+                    time: r.time.to_rfc3339(),
+                    status: r.status.name().to_string(),
+                })
+                .collect(),
+        }
     }
 }

@@ -13,6 +13,7 @@ use provenance_core::{
 };
 use serde_json::{json, Value};
 
+use crate::api::{ItemView, RunView};
 use crate::client::{read_key, CliError, Client, CODE_KEY_FILE, CODE_UNREACHABLE};
 use crate::outbox::{CachedHead, CachedRun, Entry, EntryState, NewEntry, Outbox, LOCK_FILE};
 
@@ -43,12 +44,12 @@ pub fn unreachable(e: &CliError) -> bool {
 }
 
 /// The head from a `GET /v1/items/{item}` answer.
-fn head_of(v: &Value) -> Option<CachedHead> {
-    let head = &v["head"];
+fn head_of(v: &ItemView) -> Option<CachedHead> {
+    let head = v.head.as_ref()?;
     Some(CachedHead {
-        seq: head["seq"].as_u64()?,
-        hash: head["hash"].as_str().and_then(RecordHash::from_hex)?,
-        time: head["time"].as_str().and_then(Timestamp::parse)?,
+        seq: head.seq,
+        hash: RecordHash::from_hex(&head.hash)?,
+        time: Timestamp::parse(&head.time)?,
     })
 }
 
@@ -65,23 +66,16 @@ pub fn pull(
     let mut items = items.to_vec();
     let mut run_line = None;
     if let Some(id) = run {
-        let v = client.get_json(&format!("/v1/runs/{id}"))?;
-        let listed = v["items"].as_array().cloned().unwrap_or_default();
+        let v: RunView = client.get(&format!("/v1/runs/{id}"))?;
         let cached = CachedRun {
             id,
-            size: v["size"]
-                .as_u64()
-                .ok_or_else(|| CliError::msg("the ledger's run answer has no size"))?,
-            title: v["title"].as_str().unwrap_or_default().to_string(),
-            microfactory: v["microfactory"].as_str().unwrap_or_default().to_string(),
-            taken: listed.iter().filter_map(|i| i["number"].as_u64()).collect(),
+            size: v.size,
+            title: v.title,
+            microfactory: v.microfactory,
+            taken: v.items.iter().map(|i| i.number).collect(),
         };
         outbox.save_run(&cached).map_err(outbox_error)?;
-        items.extend(
-            listed
-                .iter()
-                .filter_map(|i| i["item"].as_str().and_then(ItemId::from_base32)),
-        );
+        items.extend(v.items.iter().filter_map(|i| ItemId::from_base32(&i.item)));
         run_line = Some(format!(
             "run {id}: {} of {} editions minted\n",
             cached.taken.len(),
@@ -89,7 +83,7 @@ pub fn pull(
         ));
     }
     for item in &items {
-        let v = client.get_json(&format!("/v1/items/{item}"))?;
+        let v: ItemView = client.get(&format!("/v1/items/{item}"))?;
         let head = head_of(&v)
             .ok_or_else(|| CliError::msg(format!("the ledger's answer for {item} has no head")))?;
         outbox.save_head(item, head).map_err(outbox_error)?;
@@ -443,16 +437,17 @@ fn resign_or_conflict(
     keys: &[(PathBuf, SigningKey)],
     summary: &mut SyncSummary,
 ) -> Result<(), CliError> {
-    let v = client.get_json(&format!("/v1/items/{}", entry.item))?;
+    let v: ItemView = client.get(&format!("/v1/items/{}", entry.item))?;
     let head = head_of(&v).ok_or_else(|| {
         CliError::msg(format!(
             "the ledger's answer for {} has no head",
             entry.item
         ))
     })?;
-    let owner = v["owner"]
-        .as_str()
-        .and_then(|k| PublicKey::from_base64url(k).ok());
+    let owner = v
+        .facts
+        .as_ref()
+        .and_then(|f| PublicKey::from_base64url(&f.owner).ok());
     let body = decoded.record.body;
     if let Some(reason) = conflict_reason(&body, decoded.signer, owner, head.seq, &entry.kind) {
         outbox.conflict(entry.id, &reason).map_err(outbox_error)?;
@@ -535,7 +530,7 @@ pub fn list(client: &Client, home: &Path, json: bool) -> Result<(), CliError> {
             });
             if e.state == EntryState::Conflict {
                 // The item's current head, when the ledger can be asked.
-                if let Ok(v) = client.get_json(&format!("/v1/items/{}", e.item)) {
+                if let Ok(v) = client.get::<ItemView>(&format!("/v1/items/{}", e.item)) {
                     if let (Some(h), Some(map)) = (head_of(&v), row.as_object_mut()) {
                         map.insert(
                             "current_head".into(),
@@ -562,7 +557,10 @@ pub fn list(client: &Client, home: &Path, json: bool) -> Result<(), CliError> {
                 s.push_str(&format!(
                     "{:<8} {} {:<8} #{:<4} {}{head}\n",
                     r["state"].as_str().unwrap_or_default(),
-                    &r["item"].as_str().unwrap_or_default()[..8],
+                    r["item"]
+                        .as_str()
+                        .and_then(|i| i.get(..8))
+                        .unwrap_or_default(),
                     r["kind"].as_str().unwrap_or_default(),
                     r["seq"],
                     provenance_core::text::escape_for_terminal(

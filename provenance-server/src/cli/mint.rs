@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::args::{MintArgs, RunCreateArgs};
 use super::{refuse_bad_text, Ctx};
-use crate::api::{RunView, TrustView};
+use crate::api::{RunAck, RunView, TrustView};
 use crate::client::{parse_public, read_key, CliError};
 use crate::ledger::now;
 use crate::qr;
@@ -46,7 +46,12 @@ pub(super) fn run_create(ctx: &Ctx, a: RunCreateArgs) -> Result<(), CliError> {
     refuse_bad_text(&record)?;
     let bytes = record.sign(&maker, None);
     let (_, answer) = ctx.client.post("/v1/runs", "application/cose", &bytes)?;
-    let run = answer["run"].as_str().unwrap_or_default().to_string();
+    let ack: RunAck = serde_json::from_value(answer.clone()).map_err(|e| {
+        CliError::msg(format!(
+            "the ledger's answer to a run is not what this CLI reads: {e}"
+        ))
+    })?;
+    let run = ack.run;
     if !ctx.json {
         eprintln!("registered run \"{title}\" of {size} pieces");
     }

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::args::{BadgeArgs, ProveArgs, RepairArgs, ReportArgs, TransferArgs};
 use super::{refuse_bad_text, Ctx};
+use crate::api::RecordAck;
 use crate::client::{parse_item, parse_public, read_key, CliError};
 use crate::ledger::now;
 
@@ -113,7 +114,8 @@ fn append_item(
         ) {
             Ok((status, answer)) => {
                 let kind = record.body.kind();
-                let shown_seq = answer["seq"].as_u64().unwrap_or(record.seq);
+                let shown_seq = serde_json::from_value::<RecordAck>(answer.clone())
+                    .map_or(record.seq, |ack| ack.seq);
                 ctx.print(
                     || {
                         let again = if status == 200 {
