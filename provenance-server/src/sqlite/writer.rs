@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use provenance_core::ItemId;
+use provenance_core::{ItemId, RunId, Timestamp, VerifiedRecord, VerifiedRun};
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
@@ -12,7 +12,7 @@ use super::rows::{blob, find_record_in, head_in, to_int, u64_from_text, u64_text
 use super::{Msg, MAX_BATCH};
 use crate::metrics::Metrics;
 use crate::store::{
-    kind_number, LeafKind, SignedCheckpoint, StoreError, WriteOp, WriteOutcome, WriteResult,
+    kind_number, Head, LeafKind, SignedCheckpoint, StoreError, WriteOp, WriteOutcome, WriteResult,
 };
 
 pub(super) fn writer_loop(
@@ -155,123 +155,157 @@ pub(super) fn insert_record(
 /// Applies one write; `log_size` is the index the next leaf gets.
 pub(super) fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -> WriteResult {
     match op {
-        WriteOp::Run(run) => {
-            let exists: Option<i64> = tx
-                .query_row(
-                    "SELECT 1 FROM runs WHERE id = ?1",
-                    params![&run.id().0[..]],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if exists.is_some() {
-                return Ok(WriteOutcome::RunAlreadyStored);
-            }
-            let record = run.record();
-            tx.execute(
-                "INSERT INTO runs (id, maker, size, hash, time, bytes, received_at, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    &run.id().0[..],
-                    &run.maker().key.to_bytes()[..],
-                    to_int(run.manifest().size, "size")?,
-                    &record.hash().0[..],
-                    to_int(record.time().0, "time")?,
-                    record.bytes(),
-                    now,
-                    to_int(log_size, "log_size")?
-                ],
-            )?;
-            append_leaf(tx, log_size, LeafKind::Run, &run.id().0, 0, record.bytes())?;
-            Ok(WriteOutcome::Stored {
-                log_index: Some(log_size),
-            })
-        }
+        WriteOp::Run(run) => store_run(tx, &run, now, log_size),
         WriteOp::Mint {
             item,
             run,
             edition,
             record,
-        } => {
-            if let Some(found) = find_record_in(tx, &record.hash())? {
-                return Ok(WriteOutcome::AlreadyStored(found));
-            }
-            let taken: Option<Vec<u8>> = tx
-                .query_row(
-                    "SELECT id FROM items WHERE run = ?1 AND edition = ?2",
-                    params![&run.0[..], to_int(edition, "edition")?],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(other) = taken {
-                return Ok(WriteOutcome::EditionTaken(ItemId(blob(other, "item id")?)));
-            }
-            tx.execute(
-                "INSERT INTO items (id, run, edition, maker, head_seq, head_hash, created_at)
-                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
-                params![
-                    &item.0[..],
-                    &run.0[..],
-                    to_int(edition, "edition")?,
-                    &record.signer().to_bytes()[..],
-                    &record.hash().0[..],
-                    now
-                ],
-            )?;
-            insert_record(tx, &item, &record, now, log_size)
-        }
+        } => store_mint(tx, &item, &run, edition, &record, now, log_size),
         WriteOp::Append {
             item,
             expected,
             record,
-        } => {
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE items SET head_seq = ?1, head_hash = ?2
-                     WHERE id = ?3 AND head_seq = ?4 AND head_hash = ?5",
-                )?
-                .execute(params![
-                    to_int(record.seq(), "seq")?,
-                    &record.hash().0[..],
-                    &item.0[..],
-                    to_int(expected.seq, "seq")?,
-                    &expected.hash.0[..]
-                ])?;
-            if changed == 1 && record.seq() == expected.seq + 1 {
-                return insert_record(tx, &item, &record, now, log_size);
-            }
-            if changed == 1 {
-                // A caller bug (seq not head + 1): refuse; the savepoint rolls the update back.
-                return Err(StoreError::Corrupt("append is not head + 1"));
-            }
-            if let Some(found) = find_record_in(tx, &record.hash())? {
-                if found.item == item {
-                    return Ok(WriteOutcome::AlreadyStored(found));
-                }
-            }
-            match head_in(tx, &item)? {
-                Some(head) => Ok(WriteOutcome::Stale(head)),
-                None => Ok(WriteOutcome::UnknownItem),
-            }
-        }
+        } => store_append(tx, &item, expected, &record, now, log_size),
         WriteOp::Trust {
             version,
             issued_at,
             bytes,
-        } => {
-            let current: Option<String> =
-                tx.query_row("SELECT MAX(version) FROM trust_lists", [], |r| r.get(0))?;
-            let current = current
-                .as_deref()
-                .map(u64_from_text)
-                .transpose()?
-                .unwrap_or(0);
-            if version <= current {
-                return Ok(WriteOutcome::TrustStale { current });
-            }
-            tx.execute(
-                "INSERT INTO trust_lists (version, issued_at, bytes, received_at) VALUES (?1, ?2, ?3, ?4)",
-                params![u64_text(version), u64_text(issued_at.0), bytes, now],
-            )?;
-            Ok(WriteOutcome::Stored { log_index: None })
+        } => store_trust(tx, version, issued_at, &bytes, now),
+    }
+}
+
+/// A run manifest and its log leaf, unless the run is already stored.
+fn store_run(tx: &Connection, run: &VerifiedRun, now: i64, log_size: u64) -> WriteResult {
+    let exists: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM runs WHERE id = ?1",
+            params![&run.id().0[..]],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if exists.is_some() {
+        return Ok(WriteOutcome::RunAlreadyStored);
+    }
+    let record = run.record();
+    tx.execute(
+        "INSERT INTO runs (id, maker, size, hash, time, bytes, received_at, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            &run.id().0[..],
+            &run.maker().key.to_bytes()[..],
+            to_int(run.manifest().size, "size")?,
+            &record.hash().0[..],
+            to_int(record.time().0, "time")?,
+            record.bytes(),
+            now,
+            to_int(log_size, "log_size")?
+        ],
+    )?;
+    append_leaf(tx, log_size, LeafKind::Run, &run.id().0, 0, record.bytes())?;
+    Ok(WriteOutcome::Stored {
+        log_index: Some(log_size),
+    })
+}
+
+/// A mint: the item's row (its edition must be free) and its first record.
+fn store_mint(
+    tx: &Connection,
+    item: &ItemId,
+    run: &RunId,
+    edition: u64,
+    record: &VerifiedRecord,
+    now: i64,
+    log_size: u64,
+) -> WriteResult {
+    if let Some(found) = find_record_in(tx, &record.hash())? {
+        return Ok(WriteOutcome::AlreadyStored(found));
+    }
+    let taken: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT id FROM items WHERE run = ?1 AND edition = ?2",
+            params![&run.0[..], to_int(edition, "edition")?],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(other) = taken {
+        return Ok(WriteOutcome::EditionTaken(ItemId(blob(other, "item id")?)));
+    }
+    tx.execute(
+        "INSERT INTO items (id, run, edition, maker, head_seq, head_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+        params![
+            &item.0[..],
+            &run.0[..],
+            to_int(edition, "edition")?,
+            &record.signer().to_bytes()[..],
+            &record.hash().0[..],
+            now
+        ],
+    )?;
+    insert_record(tx, item, record, now, log_size)
+}
+
+/// A later record: compare-and-swap of the item's head from `expected`, then the record; an
+/// idempotent re-post, a stale head or an unknown item otherwise.
+fn store_append(
+    tx: &Connection,
+    item: &ItemId,
+    expected: Head,
+    record: &VerifiedRecord,
+    now: i64,
+    log_size: u64,
+) -> WriteResult {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE items SET head_seq = ?1, head_hash = ?2
+             WHERE id = ?3 AND head_seq = ?4 AND head_hash = ?5",
+        )?
+        .execute(params![
+            to_int(record.seq(), "seq")?,
+            &record.hash().0[..],
+            &item.0[..],
+            to_int(expected.seq, "seq")?,
+            &expected.hash.0[..]
+        ])?;
+    if changed == 1 && record.seq() == expected.seq + 1 {
+        return insert_record(tx, item, record, now, log_size);
+    }
+    if changed == 1 {
+        // A caller bug (seq not head + 1): refuse; the savepoint rolls the update back.
+        return Err(StoreError::Corrupt("append is not head + 1"));
+    }
+    if let Some(found) = find_record_in(tx, &record.hash())? {
+        if found.item == *item {
+            return Ok(WriteOutcome::AlreadyStored(found));
         }
     }
+    match head_in(tx, item)? {
+        Some(head) => Ok(WriteOutcome::Stale(head)),
+        None => Ok(WriteOutcome::UnknownItem),
+    }
+}
+
+/// A trust list, if its version is above every stored one.
+fn store_trust(
+    tx: &Connection,
+    version: u64,
+    issued_at: Timestamp,
+    bytes: &[u8],
+    now: i64,
+) -> WriteResult {
+    let current: Option<String> =
+        tx.query_row("SELECT MAX(version) FROM trust_lists", [], |r| r.get(0))?;
+    let current = current
+        .as_deref()
+        .map(u64_from_text)
+        .transpose()?
+        .unwrap_or(0);
+    if version <= current {
+        return Ok(WriteOutcome::TrustStale { current });
+    }
+    tx.execute(
+        "INSERT INTO trust_lists (version, issued_at, bytes, received_at) VALUES (?1, ?2, ?3, ?4)",
+        params![u64_text(version), u64_text(issued_at.0), bytes, now],
+    )?;
+    Ok(WriteOutcome::Stored { log_index: None })
 }
