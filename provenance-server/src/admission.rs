@@ -7,7 +7,7 @@
 //! [`Limits::total`] connections in all, everything but `/healthz` is answered
 //! `503 ledger.overloaded`. Both answers close the connection. Request heads time out after
 //! [`Limits::head_timeout`] (actix-web's client request timeout) and bodies after
-//! [`Limits::body_timeout`] (`408 ledger.request_timeout`, see `http::read_body`), so every
+//! [`Limits::body_timeout`] (`408 ledger.request_timeout`, see `http::body`), so every
 //! connection, admitted or not, is closed within a bounded time.
 //!
 //! A body that was not read to its end is never drained: the connection is closed after the

@@ -748,7 +748,7 @@ mod tests {
             .as_object()
             .map(|p| p.keys().map(String::as_str).collect())
             .unwrap_or_default();
-        let source = include_str!("http.rs");
+        let source = include_str!("http/mod.rs");
         let routes: Vec<&str> = source
             .split("resource(\"")
             .skip(1)
