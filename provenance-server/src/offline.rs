@@ -15,10 +15,16 @@ use serde_json::{json, Value};
 
 use crate::api::{ItemView, RunView};
 use crate::client::{read_key, CliError, Client, CODE_KEY_FILE, CODE_UNREACHABLE};
-use crate::outbox::{CachedHead, CachedRun, Entry, EntryState, NewEntry, Outbox, LOCK_FILE};
+use crate::outbox::{
+    CachedHead, CachedRun, Entry, EntryState, NewEntry, Outbox, CODE_CORRUPT, LOCK_FILE,
+};
 
 /// The CLI code of a sync that left records in conflict (exit status 3).
 pub const CODE_CONFLICT: &str = "outbox.conflict";
+/// The CLI code of an offline write to an item whose head was never pulled.
+pub const CODE_NO_HEAD: &str = "outbox.no_head";
+/// The CLI code of an offline mint of a run that was never pulled.
+pub const CODE_NO_RUN: &str = "outbox.no_run";
 
 fn outbox_error(e: crate::outbox::OutboxError) -> CliError {
     CliError::coded(e.to_string(), e.code())
@@ -123,7 +129,7 @@ pub fn queue_append(
                     "cannot sign for {item} offline: its head is not cached. Run `provenance \
                      pull {item}` (or `pull --run RUN`) while the ledger is reachable"
                 ),
-                "outbox.no_head",
+                CODE_NO_HEAD,
             )
         })?;
     let record = Record {
@@ -193,7 +199,7 @@ pub fn queue_mints(
                     "cannot mint run {run} offline: it is not cached. Run `provenance pull \
                      --run {run}` while the ledger is reachable"
                 ),
-                "outbox.no_run",
+                CODE_NO_RUN,
             )
         })?;
     let free: Vec<u64> = (1..=cached.size)
@@ -349,7 +355,7 @@ fn deliver(
         format!("/v1/items/{}/records", entry.item)
     };
     let decoded = DecodedRecord::decode(&entry.bytes)
-        .map_err(|e| CliError::coded(format!("a queued record: {e}"), "outbox.corrupt"))?;
+        .map_err(|e| CliError::coded(format!("a queued record: {e}"), CODE_CORRUPT))?;
     match client.post(&path, "application/cose", &entry.bytes) {
         Ok(_) => {
             outbox

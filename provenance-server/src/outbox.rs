@@ -18,6 +18,8 @@ use crate::store::{kind_from_number, kind_number};
 pub const OUTBOX_FILE: &str = "outbox.db";
 /// The lock file one `sync` holds while it runs.
 pub const LOCK_FILE: &str = "outbox.lock";
+/// The CLI code of an outbox whose contents cannot be read back.
+pub const CODE_CORRUPT: &str = "outbox.corrupt";
 
 /// Why the outbox cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +45,7 @@ impl OutboxError {
     /// The CLI code of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            OutboxError::Corrupt { .. } | OutboxError::BadValue(_) => "outbox.corrupt",
+            OutboxError::Corrupt { .. } | OutboxError::BadValue(_) => CODE_CORRUPT,
             OutboxError::Io(_) => "cli.io",
         }
     }
@@ -529,7 +531,7 @@ mod tests {
         let Err(err) = Outbox::open(dir.path()) else {
             panic!("a corrupt outbox opened")
         };
-        assert_eq!(err.code(), "outbox.corrupt");
+        assert_eq!(err.code(), CODE_CORRUPT);
         assert!(err.to_string().contains("left untouched"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), garbage);
     }
