@@ -522,8 +522,9 @@ impl Ledger {
             }
         }
         let trust = self.trust_list();
-        // `extend` checks every rule before it changes anything, so the cached chain is extended
-        // in place: a refused record leaves it as it was, and nothing is copied per append.
+        // `extend` checks every rule before it changes anything, so the copy taken from the
+        // cache is extended in place: a refused record leaves it as it was (one copy per
+        // append, where there were two).
         let mut chain = self.chain(item, &trust)?;
         let mut expected = Head {
             seq: chain.seq(),
