@@ -12,6 +12,7 @@ pub mod admission;
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod drops;
 pub mod http;
 pub mod ledger;
 pub mod metrics;

@@ -52,7 +52,9 @@ pub fn for_code(code: &str) -> Option<u16> {
         codes::TRUST_SIGNATURE_INVALID | codes::TRUST_OPERATOR_MISMATCH => 403,
         codes::TRUST_DUPLICATE_ENTRY => 422,
         codes::LEDGER_BAD_REQUEST => 400,
-        codes::LEDGER_NOT_FOUND | codes::LEDGER_UNKNOWN_ENDPOINT => 404,
+        codes::LEDGER_NOT_FOUND | codes::LEDGER_UNKNOWN_ENDPOINT | codes::LEDGER_UNKNOWN_MAKER => {
+            404
+        }
         codes::LEDGER_METHOD_NOT_ALLOWED => 405,
         codes::LEDGER_REQUEST_TIMEOUT => 408,
         codes::LEDGER_TRUST_VERSION_STALE => 409,

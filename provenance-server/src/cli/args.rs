@@ -179,6 +179,8 @@ pub enum Command {
     /// Audit the ledger's Merkle log: fetch and verify checkpoints, prove the log was only appended to.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Drop KPIs of a run or a maker (sold, stock, sell-through, repairs, badges, repeat collectors).
+    Stats(crate::drops::cmd::StatsArgs),
 }
 
 /// `log` subcommands.

@@ -130,6 +130,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Log(LogCommand::Verify { since, save, key }) => {
             log_verify(&ctx, &since, save, &key)
         }
+        Command::Stats(a) => crate::drops::cmd::stats(&ctx.client, ctx.json, &a),
     }
 }
 

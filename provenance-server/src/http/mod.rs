@@ -393,6 +393,8 @@ pub fn configure(ledger: Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
 
 /// Registers every route on an actix app; request bodies get `limits.body_timeout`.
 pub fn configure_with(ledger: Arc<Ledger>, limits: Limits) -> impl FnOnce(&mut web::ServiceConfig) {
+    // Drop operations (issue 13): stats, provenance sheets, dashboard.
+    let drops = crate::drops::configure(&ledger);
     move |cfg: &mut web::ServiceConfig| {
         let get = |path: &str| {
             web::resource(path).default_service(web::to(method_not_allowed("GET, HEAD")))
@@ -430,6 +432,8 @@ pub fn configure_with(ledger: Arc<Ledger>, limits: Limits) -> impl FnOnce(&mut w
             .service(resource("/healthz").route(web::get().to(healthz)))
             .service(resource("/metrics").route(web::get().to(metrics)))
             .configure(crate::web_verifier::configure)
+            // Drop operations (issue 13): one block, see `crate::drops`.
+            .configure(drops)
             .default_service(web::to(not_found));
     }
 }

@@ -1,0 +1,227 @@
+//! Keeps a [`Stats`] fold current with the ledger's log: on start it folds every leaf from
+//! index 0, then a tail thread polls the latest checkpoint every [`TAIL_INTERVAL`] and folds
+//! only the new leaves (so every server on a shared database sees every server's appends), and
+//! each stats request first folds whatever the checkpoint already covers (read-your-writes).
+//!
+//! **Which records are counted.** The log holds only records the append path verified
+//! (`ledger` → `VerifiedRecord`/`VerifiedRun`; a record and its leaf are stored in one
+//! transaction). The fold decodes each leaf's record bytes with the core's strict decoder
+//! ([`DecodedRecord::decode`]) and recomputes the leaf hash from them
+//! ([`log::item_leaf`], [`log::run_leaf`]): an entry whose bytes do not match its stored leaf
+//! is skipped, so the figures count exactly what the signed log commits to. Signatures are not
+//! re-verified per request or per start: that would cost one Ed25519 check per record at
+//! every start (100,000 items: seconds) and would tie the figures to today's trust list (a
+//! later revocation does not undo a record the rules accepted at its time).
+
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::Duration;
+
+use provenance_core::log;
+use provenance_core::{DecodedRecord, ItemId, RecordBody, RunId, TrustList};
+use tokio::sync::watch;
+
+use super::stats::{Fact, Stats};
+use crate::ledger::Ledger;
+use crate::store::{LeafKind, LedgerStore, LogEntry, StoreError};
+
+/// How often the tail thread looks for new log entries.
+pub const TAIL_INTERVAL: Duration = Duration::from_millis(200);
+/// Log entries read per store call while folding.
+const CHUNK: u64 = 1000;
+
+/// The drops engine of one ledger: the fold, its lock, and the change notifications.
+pub struct Engine {
+    ledger: Weak<Ledger>,
+    stats: RwLock<Stats>,
+    fold: Mutex<()>,
+    changed: watch::Sender<u64>,
+    trust: Mutex<Option<TrustCache>>,
+}
+
+/// The trust list's bytes and the list verified from them.
+type TrustCache = (Arc<Vec<u8>>, Arc<TrustList>);
+
+type Registry = Mutex<Vec<(Weak<Ledger>, Arc<Engine>)>>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Turns one log entry into a fact, if its bytes decode and match the stored leaf hash.
+pub fn fact_of(entry: &LogEntry, store: &dyn LedgerStore) -> Result<Option<Fact>, StoreError> {
+    let Some(bytes) = entry.bytes.as_deref() else {
+        return Ok(None);
+    };
+    let leaf = match entry.kind {
+        LeafKind::Record => log::item_leaf(&ItemId(entry.id), entry.seq, bytes),
+        LeafKind::Run => log::run_leaf(&RunId(entry.id), bytes),
+    };
+    if log::leaf_hash(&leaf) != entry.leaf_hash {
+        tracing::warn!(
+            index = entry.index,
+            "log entry does not match its leaf; not counted"
+        );
+        return Ok(None);
+    }
+    let Ok(decoded) = DecodedRecord::decode(bytes) else {
+        return Ok(None);
+    };
+    let time = decoded.record.time;
+    Ok(match (entry.kind, decoded.record.body) {
+        (LeafKind::Run, RecordBody::RunManifest(manifest)) => {
+            let run = RunId(entry.id);
+            store.run(&run)?.map(|row| Fact::Run {
+                run,
+                maker: row.maker,
+                time,
+                manifest,
+            })
+        }
+        (LeafKind::Record, body) if !matches!(body, RecordBody::RunManifest(_)) => {
+            Some(Fact::Record {
+                item: ItemId(entry.id),
+                time,
+                body,
+            })
+        }
+        _ => None,
+    })
+}
+
+impl Engine {
+    /// The engine of `ledger`, created (with its tail thread) on first use; every actix worker
+    /// gets the same one.
+    pub fn for_ledger(ledger: &Arc<Ledger>) -> Arc<Engine> {
+        let mut engines = match registry().lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        engines.retain(|(l, _)| l.strong_count() > 0);
+        if let Some((_, engine)) = engines
+            .iter()
+            .find(|(l, _)| std::ptr::eq(l.as_ptr(), Arc::as_ptr(ledger)))
+        {
+            return engine.clone();
+        }
+        let (changed, _) = watch::channel(0);
+        let engine = Arc::new(Engine {
+            ledger: Arc::downgrade(ledger),
+            stats: RwLock::new(Stats::new()),
+            fold: Mutex::new(()),
+            changed,
+            trust: Mutex::new(None),
+        });
+        engines.push((Arc::downgrade(ledger), engine.clone()));
+        let tail = Arc::downgrade(&engine);
+        let spawned = std::thread::Builder::new()
+            .name("drops-tail".into())
+            .spawn(move || tail_loop(&tail));
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the drops tail thread: {e}; stats fold on request");
+        }
+        engine
+    }
+
+    /// The ledger, while it lives.
+    pub fn ledger(&self) -> Option<Arc<Ledger>> {
+        self.ledger.upgrade()
+    }
+
+    /// Folds every log entry the latest checkpoint covers and the fold has not seen. Returns
+    /// the folded size.
+    pub fn refresh(&self) -> Result<u64, StoreError> {
+        let Some(ledger) = self.ledger.upgrade() else {
+            return Ok(self.read(Stats::size));
+        };
+        let store = ledger.store();
+        let target = store.checkpoint().map_or(0, |c| c.size);
+        if self.read(Stats::size) >= target {
+            return Ok(self.read(Stats::size));
+        }
+        let _one_folder = match self.fold.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let mut start = self.read(Stats::size);
+        while start < target {
+            let end = target.min(start.saturating_add(CHUNK));
+            let entries = store.log_entries(start, end)?;
+            let mut facts = Vec::with_capacity(entries.len());
+            for entry in &entries {
+                facts.push(fact_of(entry, store)?);
+            }
+            if facts.len() as u64 != end - start {
+                return Err(StoreError::Corrupt(
+                    "the log returned fewer entries than asked",
+                ));
+            }
+            self.write(|stats| {
+                for fact in facts {
+                    match fact {
+                        Some(f) => stats.apply(f),
+                        None => stats.skip(),
+                    }
+                }
+            });
+            start = end;
+        }
+        self.changed.send_replace(target);
+        Ok(target)
+    }
+
+    /// Reads the fold.
+    pub fn read<T>(&self, f: impl FnOnce(&Stats) -> T) -> T {
+        match self.stats.read() {
+            Ok(g) => f(&g),
+            Err(p) => f(&p.into_inner()),
+        }
+    }
+
+    fn write(&self, f: impl FnOnce(&mut Stats)) {
+        match self.stats.write() {
+            Ok(mut g) => f(&mut g),
+            Err(p) => f(&mut p.into_inner()),
+        }
+    }
+
+    /// A receiver that wakes when the fold grows.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// The ledger's current trust list (for display names), verified once per version.
+    pub fn trust(&self) -> Option<Arc<TrustList>> {
+        let ledger = self.ledger.upgrade()?;
+        let bytes = ledger.trust_bytes()?;
+        let mut cache = match self.trust.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some((b, list)) = cache.as_ref() {
+            if Arc::ptr_eq(b, &bytes) {
+                return Some(list.clone());
+            }
+        }
+        // The list is the ledger's own, verified when it was posted; here it only names keys.
+        let list = Arc::new(TrustList::verify(&bytes, None).ok()?);
+        *cache = Some((bytes, list.clone()));
+        Some(list)
+    }
+}
+
+fn tail_loop(engine: &Weak<Engine>) {
+    loop {
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        if engine.ledger.strong_count() == 0 {
+            return;
+        }
+        if let Err(e) = engine.refresh() {
+            tracing::warn!("drops stats: cannot fold the log: {e}");
+        }
+        drop(engine);
+        std::thread::sleep(TAIL_INTERVAL);
+    }
+}

@@ -1,0 +1,139 @@
+//! Drop operations (issue 13): the KPIs makers run their drops on, as JSON and CSV
+//! (`GET /v1/runs/{run}/stats`, `GET /v1/makers/{key}/stats`), the printable provenance
+//! sheets (`GET /runs/{run}`, `GET /items/{item}`) and the live dashboard (`GET /dashboard`,
+//! `GET /dashboard/{run}`, server-sent events). Definitions: `spec/kpis.md`.
+//!
+//! Rooms: [`stats`] (the fold and the KPIs), [`engine`] (keeps the fold current with the log),
+//! [`html`] (escaping, page shell), [`chart`] (the SVG chart), [`pages`] (sheets),
+//! [`dashboard`] (dashboard and its event stream), [`csv`] (CSV bodies), [`cmd`]
+//! (`provenance stats`).
+
+pub mod chart;
+pub mod cmd;
+pub mod csv;
+pub mod dashboard;
+pub mod engine;
+pub mod html;
+pub mod pages;
+pub mod stats;
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use provenance_core::{PublicKey, RunId};
+use serde::Serialize;
+
+use crate::http::{method_not_allowed, problem_response};
+use crate::ledger::{Ledger, LedgerError};
+pub use engine::Engine;
+use provenance_core::codes;
+
+/// Media type of the CSV answers.
+pub const TEXT_CSV: &str = "text/csv; charset=utf-8";
+/// Media type of the pages.
+pub const TEXT_HTML: &str = "text/html; charset=utf-8";
+
+/// Registers the drop routes (stats, sheets, dashboard) for `ledger`.
+pub fn configure(ledger: &Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
+    let engine = Engine::for_ledger(ledger);
+    move |cfg: &mut web::ServiceConfig| {
+        let get = |path: &str| {
+            web::resource(path).default_service(web::to(method_not_allowed("GET, HEAD")))
+        };
+        cfg.app_data(web::Data::from(engine))
+            .service(get("/v1/runs/{run}/stats").route(web::get().to(run_stats)))
+            .service(get("/v1/makers/{key}/stats").route(web::get().to(maker_stats)))
+            .service(get("/runs/{run}").route(web::get().to(pages::run_sheet)))
+            .service(get("/items/{item}").route(web::get().to(pages::item_sheet)))
+            .service(get("/dashboard").route(web::get().to(dashboard::all_runs)))
+            .service(get("/dashboard/events").route(web::get().to(dashboard::events_all)))
+            .service(get("/dashboard/{run}").route(web::get().to(dashboard::one_run)))
+            .service(get("/dashboard/{run}/events").route(web::get().to(dashboard::events_run)));
+    }
+}
+
+/// Whether the request's Accept header names `media` (essence, case-insensitive).
+pub(crate) fn accepts(req: &HttpRequest, media: &str) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|part| {
+            part.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(media)
+        })
+}
+
+/// The `{run}` path parameter.
+pub(crate) fn run_param(req: &HttpRequest) -> Result<RunId, LedgerError> {
+    let text = req.match_info().get("run").unwrap_or("");
+    RunId::from_base32(text).ok_or_else(|| {
+        LedgerError::bad_request(format!(
+            "{text:?} is not a run id (26 characters of base32)"
+        ))
+    })
+}
+
+/// Folds what the log holds now; a store failure is a 500 (or 503 when busy).
+pub(crate) fn refreshed(engine: &Engine) -> Result<(), LedgerError> {
+    engine
+        .refresh()
+        .map(|_| ())
+        .map_err(|e| LedgerError::internal(&e))
+}
+
+/// The KPIs of a run, or 404 `ledger.not_found`.
+pub(crate) fn run_figures(engine: &Engine, run: &RunId) -> Result<stats::RunStats, LedgerError> {
+    refreshed(engine)?;
+    engine
+        .read(|s| s.run(run))
+        .ok_or_else(|| LedgerError::not_found(format!("no run {run} on this ledger")))
+}
+
+fn json_or_csv<T: Serialize>(
+    req: &HttpRequest,
+    value: &T,
+    csv: impl FnOnce() -> String,
+) -> HttpResponse {
+    if accepts(req, "text/csv") {
+        HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, TEXT_CSV))
+            .body(csv())
+    } else {
+        HttpResponse::Ok().json(value)
+    }
+}
+
+async fn run_stats(req: HttpRequest, engine: web::Data<Engine>) -> HttpResponse {
+    let result = run_param(&req).and_then(|run| run_figures(&engine, &run));
+    match result {
+        Ok(s) => json_or_csv(&req, &s, || csv::run(&s)),
+        Err(p) => problem_response(&p),
+    }
+}
+
+async fn maker_stats(req: HttpRequest, engine: web::Data<Engine>) -> HttpResponse {
+    let result = (|| {
+        let text = req.match_info().get("key").unwrap_or("");
+        let key = PublicKey::from_base64url(text).map_err(|_| {
+            LedgerError::bad_request(format!(
+                "{text:?} is not a public key (43 characters of base64url)"
+            ))
+        })?;
+        refreshed(&engine)?;
+        engine.read(|s| s.maker(&key)).ok_or_else(|| {
+            LedgerError::coded(
+                codes::LEDGER_UNKNOWN_MAKER,
+                format!("no run on this ledger is by the maker key {key}"),
+            )
+        })
+    })();
+    match result {
+        Ok(s) => json_or_csv(&req, &s, || csv::maker(&s)),
+        Err(p) => problem_response(&p),
+    }
+}

@@ -1,0 +1,898 @@
+//! The drop KPIs (spec/kpis.md) as a fold over the ledger's Merkle log, in log order.
+//!
+//! [`Stats`] holds counters per run, per item and per maker, updated by [`Stats::apply`] one
+//! [`Fact`] at a time, so a run's or a maker's figures are read without scanning any record
+//! ([`Stats::run`], [`Stats::maker`]). The facts come from log leaves the ledger verified on
+//! append ([`crate::drops::engine`] decodes them); nothing here reads a clock or the store.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use provenance_core::{ItemId, PublicKey, RecordBody, ReportStatus, RunId, RunManifest, Timestamp};
+use serde::Serialize;
+
+/// Seconds in a day.
+pub const DAY: u64 = 86_400;
+/// The sell-through horizons, in days after the run's window start.
+pub const SELL_THROUGH_DAYS: [u64; 2] = [7, 30];
+/// The repeat-collector window: two first-hand purchases of different runs at most this far
+/// apart (365 days).
+pub const REPEAT_WINDOW_SECS: u64 = 365 * DAY;
+/// Recent events kept per run and for the whole ledger.
+pub const RECENT_EVENTS: usize = 20;
+
+/// One log leaf, decoded: what the fold needs from it.
+#[derive(Debug, Clone)]
+pub enum Fact {
+    /// A run manifest (leaf kind 2) and the maker key the ledger registered it under.
+    Run {
+        /// The run id.
+        run: RunId,
+        /// The maker's key.
+        maker: PublicKey,
+        /// When the maker signed the manifest.
+        time: Timestamp,
+        /// The manifest.
+        manifest: RunManifest,
+    },
+    /// An item record (leaf kind 1): mint, repair, transfer, badge or report.
+    Record {
+        /// The item.
+        item: ItemId,
+        /// The record's time (the signer's claim, checked by the chain rules).
+        time: Timestamp,
+        /// The record's content.
+        body: RecordBody,
+    },
+}
+
+/// A recent event, for the dashboard. Its text fields are untrusted record text.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Event {
+    /// The leaf index in the log.
+    pub index: u64,
+    /// The record's time.
+    pub time: String,
+    /// `registered`, `minted`, `sold`, `transfer`, `repair`, `badge`, `stolen`, `recovered`, `void`.
+    pub what: &'static str,
+    /// The run id.
+    pub run: String,
+    /// The run's title.
+    pub title: String,
+    /// The item's short id and edition (`"3/8 ABCDEFGH"`), empty for a run.
+    pub item: String,
+    /// Repair note and parts, or event name; empty otherwise.
+    pub detail: String,
+}
+
+/// Per-item state.
+#[derive(Debug, Clone)]
+struct ItemAcc {
+    run: RunId,
+    edition: u64,
+    owner: PublicKey,
+    sold_at: Option<u64>,
+    repaired_after_sale: bool,
+    events: Vec<String>,
+    repairs: u64,
+    badges: u64,
+    owners: u64,
+    stolen: bool,
+    void: bool,
+}
+
+/// Per-run counters.
+#[derive(Debug, Clone)]
+struct RunAcc {
+    id: RunId,
+    maker: PublicKey,
+    registered: Timestamp,
+    manifest: RunManifest,
+    minted: u64,
+    sold: u64,
+    in_stock: u64,
+    sold_within: [u64; 2],
+    /// Seconds from window start to each first sale, sorted.
+    sale_offsets: Vec<u64>,
+    repairs: u64,
+    parts: BTreeMap<String, u64>,
+    /// Seconds from first sale to first repair after it, per item, sorted.
+    sale_to_repair: Vec<u64>,
+    stolen: u64,
+    recovered: u64,
+    void: u64,
+    badges: u64,
+    events: BTreeMap<String, u64>,
+    multi_event_items: u64,
+    editions: BTreeMap<u64, ItemId>,
+    recent: VecDeque<Event>,
+}
+
+/// A first-hand buyer of one maker.
+#[derive(Debug, Clone, Default)]
+struct Buyer {
+    purchases: Vec<(u64, RunId)>,
+    repeat: bool,
+}
+
+/// Per-maker counters.
+#[derive(Debug, Clone, Default)]
+struct MakerAcc {
+    runs: Vec<RunId>,
+    buyers: HashMap<PublicKey, Buyer>,
+    repeat: u64,
+}
+
+/// The whole fold.
+#[derive(Debug, Default)]
+pub struct Stats {
+    size: u64,
+    skipped: u64,
+    runs: HashMap<RunId, RunAcc>,
+    run_order: Vec<RunId>,
+    items: HashMap<ItemId, ItemAcc>,
+    makers: HashMap<PublicKey, MakerAcc>,
+    recent: VecDeque<Event>,
+}
+
+/// Mean and median of a set of durations, in days.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Days {
+    /// How many items the figure covers.
+    pub items: u64,
+    /// Mean in days (`None` when no item).
+    pub mean: Option<f64>,
+    /// Median in days (`None` when no item).
+    pub median: Option<f64>,
+}
+
+/// Distinct items badged at one event.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EventCount {
+    /// The event name (untrusted text).
+    pub event: String,
+    /// Distinct items of the run badged there.
+    pub items: u64,
+}
+
+/// The maker, as the stats name it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MakerRef {
+    /// Public key, base64url.
+    pub key: String,
+    /// Key id.
+    pub key_id: String,
+}
+
+impl MakerRef {
+    fn of(key: &PublicKey) -> Self {
+        MakerRef {
+            key: key.to_base64url(),
+            key_id: key.key_id().to_string(),
+        }
+    }
+}
+
+/// One run's KPIs (spec/kpis.md). Fractions are between 0 and 1.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunStats {
+    /// The run id.
+    pub run: String,
+    /// Title (untrusted text).
+    pub title: String,
+    /// Microfactory name (untrusted text).
+    pub microfactory: String,
+    /// Microfactory place (untrusted text).
+    pub place: String,
+    /// The maker.
+    pub maker: MakerRef,
+    /// Window start, RFC 3339.
+    pub window_start: String,
+    /// Window end, RFC 3339.
+    pub window_end: String,
+    /// Edition size N.
+    pub size: u64,
+    /// Items minted.
+    pub minted: u64,
+    /// Items that left the maker (first transfer away from the maker, or minted to a buyer).
+    pub sold: u64,
+    /// Items the maker owns now and has not voided.
+    pub in_stock: u64,
+    /// Items first sold within 7 days of the window start, ÷ size.
+    pub sell_through_7d: f64,
+    /// Items first sold within 30 days of the window start, ÷ size.
+    pub sell_through_30d: f64,
+    /// The same ÷ minted (`None` before the first mint).
+    pub sell_through_7d_of_minted: Option<f64>,
+    /// The same ÷ minted (`None` before the first mint).
+    pub sell_through_30d_of_minted: Option<f64>,
+    /// Repair records.
+    pub repairs: u64,
+    /// Repairs ÷ minted (0 before the first mint).
+    pub repairs_per_item: f64,
+    /// Parts replaced, by part name (untrusted text): how many times.
+    pub repairs_by_part: BTreeMap<String, u64>,
+    /// Days from an item's first sale to its first repair at or after it.
+    pub days_sale_to_first_repair: Days,
+    /// Stolen reports.
+    pub stolen: u64,
+    /// Recovered reports.
+    pub recovered: u64,
+    /// Voided items.
+    pub void: u64,
+    /// Badge records.
+    pub badges: u64,
+    /// Events (distinct event names) and distinct items badged at each.
+    pub events: Vec<EventCount>,
+    /// Items badged at more than one event.
+    pub items_at_several_events: u64,
+    /// Cumulative first sales by whole day since the window start: `[day, sold by then]` at
+    /// each day with a sale.
+    pub sales_by_day: Vec<[u64; 2]>,
+    /// Log entries folded into these figures.
+    pub log_size: u64,
+}
+
+/// One run's line in a maker's figures.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunLine {
+    /// The run id.
+    pub run: String,
+    /// Title (untrusted text).
+    pub title: String,
+    /// Window start, RFC 3339.
+    pub window_start: String,
+    /// Edition size N.
+    pub size: u64,
+    /// Items minted.
+    pub minted: u64,
+    /// Items sold.
+    pub sold: u64,
+    /// ÷ size.
+    pub sell_through_7d: f64,
+    /// ÷ size.
+    pub sell_through_30d: f64,
+    /// Repairs ÷ minted.
+    pub repairs_per_item: f64,
+}
+
+/// A maker's KPIs across runs (spec/kpis.md).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MakerStats {
+    /// The maker.
+    pub maker: MakerRef,
+    /// Runs registered.
+    pub runs: u64,
+    /// Items minted in all runs.
+    pub minted: u64,
+    /// Items sold in all runs.
+    pub sold: u64,
+    /// Distinct keys that bought a piece first-hand.
+    pub first_hand_buyers: u64,
+    /// Of those, keys with first-hand purchases of two different runs at most 365 days apart.
+    pub repeat_collectors: u64,
+    /// repeat_collectors ÷ first_hand_buyers (`None` without buyers).
+    pub repeat_collector_rate_12m: Option<f64>,
+    /// Each run, by window start: sell-through and repairs per item.
+    pub by_run: Vec<RunLine>,
+    /// Log entries folded into these figures.
+    pub log_size: u64,
+}
+
+/// An edition of a run, for the provenance sheet.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EditionStatus {
+    /// Edition number n.
+    pub number: u64,
+    /// The item id (base32).
+    pub item: String,
+    /// The short id.
+    pub short: String,
+    /// `in stock`, `sold`, `stolen` or `void`.
+    pub status: &'static str,
+    /// Owners so far, the maker included.
+    pub owners: u64,
+    /// Repairs.
+    pub repairs: u64,
+    /// Badges.
+    pub badges: u64,
+}
+
+fn ratio(n: u64, d: u64) -> Option<f64> {
+    (d > 0).then(|| n as f64 / d as f64)
+}
+
+fn insert_sorted(v: &mut Vec<u64>, x: u64) {
+    let at = v.partition_point(|&y| y <= x);
+    v.insert(at, x);
+}
+
+fn days(sorted_secs: &[u64]) -> Days {
+    let n = sorted_secs.len();
+    let day = |s: u64| s as f64 / DAY as f64;
+    let mean = (n > 0).then(|| sorted_secs.iter().map(|&s| day(s)).sum::<f64>() / n as f64);
+    let median = match n {
+        0 => None,
+        _ if n % 2 == 1 => sorted_secs.get(n / 2).map(|&s| day(s)),
+        _ => match (sorted_secs.get(n / 2 - 1), sorted_secs.get(n / 2)) {
+            (Some(&a), Some(&b)) => Some((day(a) + day(b)) / 2.0),
+            _ => None,
+        },
+    };
+    Days {
+        items: n as u64,
+        mean,
+        median,
+    }
+}
+
+fn push_recent(queue: &mut VecDeque<Event>, event: Event) {
+    if queue.len() == RECENT_EVENTS {
+        queue.pop_front();
+    }
+    queue.push_back(event);
+}
+
+impl Stats {
+    /// An empty fold (log size 0).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Log entries folded so far (the next index to fold).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Entries that could not be folded (undecodable, or naming an unknown run or item);
+    /// always 0 for a log the ledger wrote.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Counts a log entry that carries no fact (see [`Stats::skipped`]).
+    pub fn skip(&mut self) {
+        self.size += 1;
+        self.skipped += 1;
+    }
+
+    /// Folds the next log entry.
+    pub fn apply(&mut self, fact: Fact) {
+        let index = self.size;
+        self.size += 1;
+        let folded = match fact {
+            Fact::Run {
+                run,
+                maker,
+                time,
+                manifest,
+            } => self.register(index, run, maker, time, manifest),
+            Fact::Record { item, time, body } => self.record(index, item, time.0, body),
+        };
+        if !folded {
+            self.skipped += 1;
+        }
+    }
+
+    fn register(
+        &mut self,
+        index: u64,
+        run: RunId,
+        maker: PublicKey,
+        time: Timestamp,
+        manifest: RunManifest,
+    ) -> bool {
+        if self.runs.contains_key(&run) {
+            return false;
+        }
+        let event = Event {
+            index,
+            time: time.to_rfc3339(),
+            what: "registered",
+            run: run.to_base32(),
+            title: manifest.title.clone(),
+            item: String::new(),
+            detail: String::new(),
+        };
+        let mut acc = RunAcc {
+            id: run,
+            maker,
+            registered: time,
+            manifest,
+            minted: 0,
+            sold: 0,
+            in_stock: 0,
+            sold_within: [0; 2],
+            sale_offsets: Vec::new(),
+            repairs: 0,
+            parts: BTreeMap::new(),
+            sale_to_repair: Vec::new(),
+            stolen: 0,
+            recovered: 0,
+            void: 0,
+            badges: 0,
+            events: BTreeMap::new(),
+            multi_event_items: 0,
+            editions: BTreeMap::new(),
+            recent: VecDeque::new(),
+        };
+        push_recent(&mut acc.recent, event.clone());
+        push_recent(&mut self.recent, event);
+        self.runs.insert(run, acc);
+        self.run_order.push(run);
+        self.makers.entry(maker).or_default().runs.push(run);
+        true
+    }
+
+    fn record(&mut self, index: u64, item: ItemId, time: u64, body: RecordBody) -> bool {
+        if let RecordBody::Mint(m) = &body {
+            if self.items.contains_key(&item) {
+                return false;
+            }
+            let Some(run) = self.runs.get(&m.run) else {
+                return false;
+            };
+            let owner = m.owner.unwrap_or(run.maker);
+            self.items.insert(
+                item,
+                ItemAcc {
+                    run: m.run,
+                    edition: m.number,
+                    owner: run.maker,
+                    sold_at: None,
+                    repaired_after_sale: false,
+                    events: Vec::new(),
+                    repairs: 0,
+                    badges: 0,
+                    owners: 1,
+                    stolen: false,
+                    void: false,
+                },
+            );
+            if let Some(run) = self.runs.get_mut(&m.run) {
+                run.minted += 1;
+                run.in_stock += 1;
+                run.editions.insert(m.number, item);
+            }
+            self.event(index, item, time, "minted", String::new());
+            if owner != self.runs.get(&m.run).map_or(owner, |r| r.maker) {
+                self.change_owner(index, item, time, owner);
+            }
+            return true;
+        }
+        let Some(acc) = self.items.get_mut(&item) else {
+            return false;
+        };
+        let Some(run) = self.runs.get_mut(&acc.run) else {
+            return false;
+        };
+        match body {
+            RecordBody::Transfer(to) => {
+                self.change_owner(index, item, time, to);
+            }
+            RecordBody::Repair(r) => {
+                run.repairs += 1;
+                acc.repairs += 1;
+                for part in &r.parts {
+                    *run.parts.entry(part.clone()).or_default() += 1;
+                }
+                if let Some(sold) = acc.sold_at {
+                    if !acc.repaired_after_sale && time >= sold {
+                        acc.repaired_after_sale = true;
+                        insert_sorted(&mut run.sale_to_repair, time - sold);
+                    }
+                }
+                let detail = if r.parts.is_empty() {
+                    r.note
+                } else {
+                    format!("{} (parts: {})", r.note, r.parts.join(", "))
+                };
+                self.event(index, item, time, "repair", detail);
+            }
+            RecordBody::Badge(b) => {
+                run.badges += 1;
+                acc.badges += 1;
+                if !acc.events.contains(&b.event) {
+                    acc.events.push(b.event.clone());
+                    *run.events.entry(b.event.clone()).or_default() += 1;
+                    if acc.events.len() == 2 {
+                        run.multi_event_items += 1;
+                    }
+                }
+                self.event(index, item, time, "badge", b.event);
+            }
+            RecordBody::Report(status) => {
+                let what = match status {
+                    ReportStatus::Stolen => {
+                        run.stolen += 1;
+                        acc.stolen = true;
+                        "stolen"
+                    }
+                    ReportStatus::Recovered => {
+                        run.recovered += 1;
+                        acc.stolen = false;
+                        "recovered"
+                    }
+                    ReportStatus::Void => {
+                        if !acc.void {
+                            run.void += 1;
+                            if acc.owner == run.maker {
+                                run.in_stock = run.in_stock.saturating_sub(1);
+                            }
+                        }
+                        acc.void = true;
+                        "void"
+                    }
+                };
+                self.event(index, item, time, what, String::new());
+            }
+            RecordBody::RunManifest(_) | RecordBody::Mint(_) => return false,
+        }
+        true
+    }
+
+    /// The item changes hands; a first transfer away from the maker is a sale.
+    fn change_owner(&mut self, index: u64, item: ItemId, time: u64, to: PublicKey) {
+        let Some(acc) = self.items.get_mut(&item) else {
+            return;
+        };
+        let Some(run) = self.runs.get_mut(&acc.run) else {
+            return;
+        };
+        let from = acc.owner;
+        if from == to {
+            return;
+        }
+        if !acc.void {
+            if from == run.maker {
+                run.in_stock = run.in_stock.saturating_sub(1);
+            }
+            if to == run.maker {
+                run.in_stock += 1;
+            }
+        }
+        acc.owner = to;
+        acc.owners += 1;
+        let sale = acc.sold_at.is_none() && from == run.maker;
+        if sale {
+            acc.sold_at = Some(time);
+            run.sold += 1;
+            let offset = time.saturating_sub(run.manifest.window_start.0);
+            for (n, horizon) in SELL_THROUGH_DAYS.iter().enumerate() {
+                if offset <= horizon * DAY {
+                    if let Some(c) = run.sold_within.get_mut(n) {
+                        *c += 1;
+                    }
+                }
+            }
+            insert_sorted(&mut run.sale_offsets, offset);
+            let run_id = run.id;
+            let maker = self.makers.entry(run.maker).or_default();
+            let buyer = maker.buyers.entry(to).or_default();
+            if !buyer.repeat
+                && buyer
+                    .purchases
+                    .iter()
+                    .any(|&(t, r)| r != run_id && t.abs_diff(time) <= REPEAT_WINDOW_SECS)
+            {
+                buyer.repeat = true;
+                maker.repeat += 1;
+            }
+            buyer.purchases.push((time, run_id));
+        }
+        self.event(
+            index,
+            item,
+            time,
+            if sale { "sold" } else { "transfer" },
+            String::new(),
+        );
+    }
+
+    fn event(&mut self, index: u64, item: ItemId, time: u64, what: &'static str, detail: String) {
+        let Some(acc) = self.items.get(&item) else {
+            return;
+        };
+        let Some(run) = self.runs.get_mut(&acc.run) else {
+            return;
+        };
+        let event = Event {
+            index,
+            time: Timestamp(time).to_rfc3339(),
+            what,
+            run: run.id.to_base32(),
+            title: run.manifest.title.clone(),
+            item: format!("{}/{} {}", acc.edition, run.manifest.size, item.short()),
+            detail,
+        };
+        push_recent(&mut run.recent, event.clone());
+        push_recent(&mut self.recent, event);
+    }
+
+    /// Every run, in registration order.
+    pub fn runs(&self) -> impl Iterator<Item = RunId> + '_ {
+        self.run_order.iter().copied()
+    }
+
+    /// Whether `maker` registered a run.
+    pub fn has_maker(&self, maker: &PublicKey) -> bool {
+        self.makers.contains_key(maker)
+    }
+
+    /// A run's KPIs, or `None` for a run not in the folded log.
+    pub fn run(&self, id: &RunId) -> Option<RunStats> {
+        let r = self.runs.get(id)?;
+        let size = r.manifest.size;
+        let [s7, s30] = r.sold_within;
+        let mut sales_by_day: Vec<[u64; 2]> = Vec::new();
+        for (n, offset) in r.sale_offsets.iter().enumerate() {
+            let day = offset / DAY;
+            let total = n as u64 + 1;
+            match sales_by_day.last_mut() {
+                Some(last) if last[0] == day => last[1] = total,
+                _ => sales_by_day.push([day, total]),
+            }
+        }
+        Some(RunStats {
+            run: id.to_base32(),
+            title: r.manifest.title.clone(),
+            microfactory: r.manifest.microfactory.clone(),
+            place: r.manifest.place.clone(),
+            maker: MakerRef::of(&r.maker),
+            window_start: r.manifest.window_start.to_rfc3339(),
+            window_end: r.manifest.window_end.to_rfc3339(),
+            size,
+            minted: r.minted,
+            sold: r.sold,
+            in_stock: r.in_stock,
+            sell_through_7d: ratio(s7, size).unwrap_or(0.0),
+            sell_through_30d: ratio(s30, size).unwrap_or(0.0),
+            sell_through_7d_of_minted: ratio(s7, r.minted),
+            sell_through_30d_of_minted: ratio(s30, r.minted),
+            repairs: r.repairs,
+            repairs_per_item: ratio(r.repairs, r.minted).unwrap_or(0.0),
+            repairs_by_part: r.parts.clone(),
+            days_sale_to_first_repair: days(&r.sale_to_repair),
+            stolen: r.stolen,
+            recovered: r.recovered,
+            void: r.void,
+            badges: r.badges,
+            events: r
+                .events
+                .iter()
+                .map(|(event, items)| EventCount {
+                    event: event.clone(),
+                    items: *items,
+                })
+                .collect(),
+            items_at_several_events: r.multi_event_items,
+            sales_by_day,
+            log_size: self.size,
+        })
+    }
+
+    /// A maker's KPIs across runs, or `None` for a key that registered no run.
+    pub fn maker(&self, key: &PublicKey) -> Option<MakerStats> {
+        let m = self.makers.get(key)?;
+        let mut lines: Vec<(Timestamp, RunLine)> = m
+            .runs
+            .iter()
+            .filter_map(|id| self.runs.get(id))
+            .map(|r| {
+                let size = r.manifest.size;
+                let [s7, s30] = r.sold_within;
+                (
+                    r.manifest.window_start,
+                    RunLine {
+                        run: r.id.to_base32(),
+                        title: r.manifest.title.clone(),
+                        window_start: r.manifest.window_start.to_rfc3339(),
+                        size,
+                        minted: r.minted,
+                        sold: r.sold,
+                        sell_through_7d: ratio(s7, size).unwrap_or(0.0),
+                        sell_through_30d: ratio(s30, size).unwrap_or(0.0),
+                        repairs_per_item: ratio(r.repairs, r.minted).unwrap_or(0.0),
+                    },
+                )
+            })
+            .collect();
+        lines.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.run.cmp(&b.1.run)));
+        let buyers = m.buyers.len() as u64;
+        Some(MakerStats {
+            maker: MakerRef::of(key),
+            runs: m.runs.len() as u64,
+            minted: lines.iter().map(|l| l.1.minted).sum(),
+            sold: lines.iter().map(|l| l.1.sold).sum(),
+            first_hand_buyers: buyers,
+            repeat_collectors: m.repeat,
+            repeat_collector_rate_12m: ratio(m.repeat, buyers),
+            by_run: lines.into_iter().map(|l| l.1).collect(),
+            log_size: self.size,
+        })
+    }
+
+    /// The editions of a run with each piece's status, by edition number.
+    pub fn editions(&self, id: &RunId) -> Vec<EditionStatus> {
+        let Some(r) = self.runs.get(id) else {
+            return Vec::new();
+        };
+        r.editions
+            .iter()
+            .filter_map(|(&number, item)| {
+                let acc = self.items.get(item)?;
+                let status = if acc.void {
+                    "void"
+                } else if acc.stolen {
+                    "stolen"
+                } else if acc.owner == r.maker {
+                    "in stock"
+                } else {
+                    "sold"
+                };
+                Some(EditionStatus {
+                    number,
+                    item: item.to_base32(),
+                    short: item.short(),
+                    status,
+                    owners: acc.owners,
+                    repairs: acc.repairs,
+                    badges: acc.badges,
+                })
+            })
+            .collect()
+    }
+
+    /// The run an item belongs to, if the item is in the folded log.
+    pub fn item_run(&self, item: &ItemId) -> Option<RunId> {
+        self.items.get(item).map(|a| a.run)
+    }
+
+    /// The most recent events (oldest first) of one run, or of the whole ledger.
+    pub fn recent(&self, run: Option<&RunId>) -> Vec<Event> {
+        match run {
+            Some(id) => self
+                .runs
+                .get(id)
+                .map(|r| r.recent.iter().cloned().collect())
+                .unwrap_or_default(),
+            None => self.recent.iter().cloned().collect(),
+        }
+    }
+
+    /// When the run was registered (the manifest's time).
+    pub fn registered(&self, id: &RunId) -> Option<Timestamp> {
+        self.runs.get(id).map(|r| r.registered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use provenance_core::{Mint, Repair, SigningKey};
+    use std::time::Instant;
+
+    fn manifest(size: u64) -> RunManifest {
+        RunManifest {
+            title: "Pin".into(),
+            microfactory: "M".into(),
+            place: "Leeds".into(),
+            size,
+            window_start: Timestamp(1_700_000_000),
+            window_end: Timestamp(1_800_000_000),
+        }
+    }
+
+    /// A run of `n` items, every item sold on day `i % 60` and every tenth repaired.
+    fn big(n: u64) -> (Stats, RunId, PublicKey) {
+        let maker = SigningKey::from_seed([1; 32]).public_key();
+        let buyers: Vec<PublicKey> = (0..50u8)
+            .map(|i| SigningKey::from_seed([i.wrapping_add(2); 32]).public_key())
+            .collect();
+        let run = RunId([9; 16]);
+        let mut s = Stats::new();
+        s.apply(Fact::Run {
+            run,
+            maker,
+            time: Timestamp(1_700_000_000),
+            manifest: manifest(n),
+        });
+        for i in 0..n {
+            let mut id = [0u8; 16];
+            id[..8].copy_from_slice(&i.to_be_bytes());
+            let item = ItemId(id);
+            s.apply(Fact::Record {
+                item,
+                time: Timestamp(1_700_000_100),
+                body: RecordBody::Mint(Mint {
+                    run,
+                    number: i + 1,
+                    size: n,
+                    title: "Pin".into(),
+                    microfactory: "M".into(),
+                    owner: None,
+                }),
+            });
+            let sold = 1_700_000_000 + (i % 60) * DAY + 1;
+            s.apply(Fact::Record {
+                item,
+                time: Timestamp(sold),
+                body: RecordBody::Transfer(buyers[(i % 50) as usize]),
+            });
+            if i % 10 == 0 {
+                s.apply(Fact::Record {
+                    item,
+                    time: Timestamp(sold + 3 * DAY),
+                    body: RecordBody::Repair(Repair {
+                        note: "fix".into(),
+                        parts: vec!["clasp".into()],
+                    }),
+                });
+            }
+        }
+        (s, run, maker)
+    }
+
+    #[test]
+    fn the_fold_counts_sales_stock_and_repairs() {
+        let (s, run, maker) = big(600);
+        let r = s.run(&run).unwrap();
+        assert_eq!((r.minted, r.sold, r.in_stock, r.repairs), (600, 600, 0, 60));
+        // Sales at day d + 1 s: within 7 days (≤ 7 × 86,400 s) are days 0..=6, 7 of every
+        // 60 items; within 30, days 0..=29.
+        assert_eq!(r.sell_through_7d, 70.0 / 600.0);
+        assert_eq!(r.sell_through_30d, 300.0 / 600.0);
+        assert_eq!(r.days_sale_to_first_repair.median, Some(3.0));
+        assert_eq!(r.sales_by_day.len(), 60);
+        assert_eq!(r.sales_by_day.last(), Some(&[59, 600]));
+        let m = s.maker(&maker).unwrap();
+        assert_eq!((m.first_hand_buyers, m.repeat_collectors), (50, 0));
+        assert_eq!(s.skipped(), 0);
+        assert!(s.run(&RunId([1; 16])).is_none());
+    }
+
+    #[test]
+    fn records_of_unknown_items_and_runs_are_skipped_not_counted() {
+        let mut s = Stats::new();
+        s.apply(Fact::Record {
+            item: ItemId([1; 16]),
+            time: Timestamp(5),
+            body: RecordBody::Transfer(SigningKey::from_seed([3; 32]).public_key()),
+        });
+        s.skip();
+        assert_eq!((s.size(), s.skipped()), (2, 2));
+        assert_eq!(s.runs().count(), 0);
+    }
+
+    /// `cargo test --release -p provenance-server --lib drops::stats::tests::figures_100k -- --ignored --nocapture`
+    /// (BENCHMARKS.md, "Drop stats").
+    #[test]
+    #[ignore = "a measurement: run with --release --ignored --nocapture"]
+    fn figures_100k() {
+        let started = Instant::now();
+        let (s, run, maker) = big(100_000);
+        let fold = started.elapsed();
+        let mut times = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            let body = serde_json::to_vec(&s.run(&run)).unwrap();
+            std::hint::black_box(body);
+            times.push(t.elapsed());
+        }
+        times.sort();
+        let mut maker_times = Vec::new();
+        for _ in 0..200 {
+            let t = Instant::now();
+            std::hint::black_box(serde_json::to_vec(&s.maker(&maker)).unwrap());
+            maker_times.push(t.elapsed());
+        }
+        maker_times.sort();
+        println!(
+            "fold of {} log entries: {fold:?}; run stats + JSON (100,000 items, all sold): median {:?}, p99 {:?}; maker stats: median {:?}",
+            s.size(),
+            times[100],
+            times[198],
+            maker_times[100]
+        );
+        assert!(times[100].as_millis() < 5);
+    }
+}
