@@ -1,6 +1,8 @@
 //! The HTTP API's contract types, shared by the server that writes them and the CLI that reads
 //! them, so a renamed field is a compile error on both sides rather than a silent default.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The RFC 9457 problem+json body of every error answer (`application/problem+json`).
@@ -419,6 +421,144 @@ pub struct ReportInfo {
 /// The prefix of every problem's `type`.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:provenance:error:";
 
+// Drop KPIs (`GET /v1/runs/{run}/stats`, `GET /v1/makers/{key}/stats`); definitions in
+// spec/kpis.md, computed by `crate::drops::stats`.
+
+/// Mean and median of a set of durations, in days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Days {
+    /// How many items the figure covers.
+    pub items: u64,
+    /// Mean in days (`None` when no item).
+    pub mean: Option<f64>,
+    /// Median in days (`None` when no item).
+    pub median: Option<f64>,
+}
+
+/// Distinct items badged at one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventCount {
+    /// The event name (untrusted text).
+    pub event: String,
+    /// Distinct items of the run badged there.
+    pub items: u64,
+}
+
+/// The maker, as the stats name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MakerRef {
+    /// Public key, base64url.
+    pub key: String,
+    /// Key id.
+    pub key_id: String,
+}
+
+/// One run's KPIs (spec/kpis.md). Fractions are between 0 and 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStats {
+    /// The run id.
+    pub run: String,
+    /// Title (untrusted text).
+    pub title: String,
+    /// Microfactory name (untrusted text).
+    pub microfactory: String,
+    /// Microfactory place (untrusted text).
+    pub place: String,
+    /// The maker.
+    pub maker: MakerRef,
+    /// Window start, RFC 3339.
+    pub window_start: String,
+    /// Window end, RFC 3339.
+    pub window_end: String,
+    /// Edition size N.
+    pub size: u64,
+    /// Items minted.
+    pub minted: u64,
+    /// Items that left the maker (first transfer away from the maker, or minted to a buyer).
+    pub sold: u64,
+    /// Items the maker owns now and has not voided.
+    pub in_stock: u64,
+    /// Items first sold within 7 days of the window start, ÷ size.
+    pub sell_through_7d: f64,
+    /// Items first sold within 30 days of the window start, ÷ size.
+    pub sell_through_30d: f64,
+    /// The same ÷ minted (`None` before the first mint).
+    pub sell_through_7d_of_minted: Option<f64>,
+    /// The same ÷ minted (`None` before the first mint).
+    pub sell_through_30d_of_minted: Option<f64>,
+    /// Repair records.
+    pub repairs: u64,
+    /// Repairs ÷ minted (0 before the first mint).
+    pub repairs_per_item: f64,
+    /// Parts replaced, by part name (untrusted text): how many times.
+    pub repairs_by_part: BTreeMap<String, u64>,
+    /// Days from an item's first sale to its first repair at or after it.
+    pub days_sale_to_first_repair: Days,
+    /// Stolen reports.
+    pub stolen: u64,
+    /// Recovered reports.
+    pub recovered: u64,
+    /// Voided items.
+    pub void: u64,
+    /// Badge records.
+    pub badges: u64,
+    /// Events (distinct event names) and distinct items badged at each.
+    pub events: Vec<EventCount>,
+    /// Items badged at more than one event.
+    pub items_at_several_events: u64,
+    /// Cumulative first sales by whole day since the window start: `[day, sold by then]` at
+    /// each day with a sale.
+    pub sales_by_day: Vec<[u64; 2]>,
+    /// Log entries folded into these figures.
+    pub log_size: u64,
+}
+
+/// One run's line in a maker's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunLine {
+    /// The run id.
+    pub run: String,
+    /// Title (untrusted text).
+    pub title: String,
+    /// Window start, RFC 3339.
+    pub window_start: String,
+    /// Edition size N.
+    pub size: u64,
+    /// Items minted.
+    pub minted: u64,
+    /// Items sold.
+    pub sold: u64,
+    /// ÷ size.
+    pub sell_through_7d: f64,
+    /// ÷ size.
+    pub sell_through_30d: f64,
+    /// Repairs ÷ minted.
+    pub repairs_per_item: f64,
+}
+
+/// A maker's KPIs across runs (spec/kpis.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MakerStats {
+    /// The maker.
+    pub maker: MakerRef,
+    /// Runs registered.
+    pub runs: u64,
+    /// Items minted in all runs.
+    pub minted: u64,
+    /// Items sold in all runs.
+    pub sold: u64,
+    /// Distinct keys that bought a piece first-hand.
+    pub first_hand_buyers: u64,
+    /// Of those, keys with first-hand purchases of two different runs at most 365 days apart.
+    pub repeat_collectors: u64,
+    /// repeat_collectors ÷ first_hand_buyers (`None` without buyers).
+    pub repeat_collector_rate_12m: Option<f64>,
+    /// Each run, by window start: sell-through and repairs per item.
+    pub by_run: Vec<RunLine>,
+    /// Log entries folded into these figures.
+    pub log_size: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,7 +573,8 @@ mod tests {
     }
 
     /// Checks `value` against `schema` (the subset of JSON Schema the document uses: types,
-    /// `required`, closed `properties`, `items`, `$ref`, `oneOf` with null); the path names
+    /// `required`, closed `properties`, `additionalProperties` maps, `items`, `$ref`, `oneOf`
+    /// with null); the path names
     /// the first mismatch.
     fn check(value: &Value, schema: &Value, path: &str) -> Result<(), String> {
         if let Some(target) = schema["$ref"].as_str() {
@@ -451,6 +592,7 @@ mod tests {
         let fits = match ty {
             "string" => value.is_string(),
             "integer" => value.is_u64() || value.is_i64(),
+            "number" => value.is_number(),
             "boolean" => value.is_boolean(),
             "array" => value.is_array(),
             "object" => value.is_object(),
@@ -463,6 +605,13 @@ mod tests {
         if let (Some(items), Some(values)) = (schema.get("items"), value.as_array()) {
             for (i, v) in values.iter().enumerate() {
                 check(v, items, &format!("{path}[{i}]"))?;
+            }
+        }
+        if let (Some(extra), Some(map)) = (schema.get("additionalProperties"), value.as_object()) {
+            if extra.is_object() {
+                for (key, v) in map {
+                    check(v, extra, &format!("{path}.{key}"))?;
+                }
             }
         }
         if let (Some(props), Some(map)) = (schema["properties"].as_object(), value.as_object()) {
@@ -722,6 +871,81 @@ mod tests {
     }
 
     #[test]
+    fn the_drop_figures_match_their_schemas() {
+        let text = |s: &str| s.to_string();
+        let maker = MakerRef {
+            key: text("k"),
+            key_id: text("id"),
+        };
+        let run = RunStats {
+            run: text("r"),
+            title: text("t"),
+            microfactory: text("m"),
+            place: text("p"),
+            maker: maker.clone(),
+            window_start: text("2026-01-01T00:00:00Z"),
+            window_end: text("2026-01-31T00:00:00Z"),
+            size: 8,
+            minted: 4,
+            sold: 3,
+            in_stock: 1,
+            sell_through_7d: 0.25,
+            sell_through_30d: 0.375,
+            sell_through_7d_of_minted: Some(0.5),
+            sell_through_30d_of_minted: None,
+            repairs: 1,
+            repairs_per_item: 0.25,
+            repairs_by_part: [(text("clasp"), 1)].into_iter().collect(),
+            days_sale_to_first_repair: Days {
+                items: 1,
+                mean: Some(3.5),
+                median: Some(3.5),
+            },
+            stolen: 0,
+            recovered: 0,
+            void: 0,
+            badges: 2,
+            events: vec![EventCount {
+                event: text("fair"),
+                items: 2,
+            }],
+            items_at_several_events: 0,
+            sales_by_day: vec![[0, 1], [6, 3]],
+            log_size: 12,
+        };
+        conforms("RunStats", &run);
+        let mut bad = serde_json::to_value(&run).unwrap_or(Value::Null);
+        bad["repairs_by_part"]["clasp"] = Value::String(text("one"));
+        assert!(check(&bad, &schema("RunStats"), "RunStats").is_err());
+        for rate in [None, Some(0.25)] {
+            conforms(
+                "MakerStats",
+                &MakerStats {
+                    maker: maker.clone(),
+                    runs: 1,
+                    minted: 4,
+                    sold: 3,
+                    first_hand_buyers: 3,
+                    repeat_collectors: 0,
+                    repeat_collector_rate_12m: rate,
+                    by_run: vec![RunLine {
+                        run: text("r"),
+                        title: text("t"),
+                        window_start: text("2026-01-01T00:00:00Z"),
+                        size: 8,
+                        minted: 4,
+                        sold: 3,
+                        sell_through_7d: 0.25,
+                        sell_through_30d: 0.375,
+                        repairs_per_item: 0.25,
+                    }],
+                    log_size: 12,
+                },
+            );
+        }
+    }
+
+    #[test]
     fn the_checker_bites() {
         let mut body = serde_json::to_value(RunAck {
             run: "r".into(),
@@ -748,14 +972,19 @@ mod tests {
             .as_object()
             .map(|p| p.keys().map(String::as_str).collect())
             .unwrap_or_default();
-        let source = include_str!("http/mod.rs");
-        let routes: Vec<&str> = source
-            .split("resource(\"")
-            .skip(1)
+        // The ledger's routes (`resource("/...")`) and the drop pages' (`get("/...")`).
+        let sources = [include_str!("http/mod.rs"), include_str!("drops/mod.rs")];
+        let routes: Vec<&str> = sources
+            .iter()
+            .flat_map(|source| {
+                let after = |marker| source.split(marker).skip(1);
+                after("resource(\"").chain(after("get(\""))
+            })
             .filter_map(|rest| rest.split('"').next())
             .filter(|path| path.starts_with('/'))
             .collect();
-        assert!(routes.len() > 15, "{routes:?}");
+        assert!(routes.len() > 20, "{routes:?}");
+        assert!(routes.contains(&"/dashboard/{run}/events"), "{routes:?}");
         for route in &routes {
             assert!(documented.contains(route), "{route} is not in openapi.json");
         }

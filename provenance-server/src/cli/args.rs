@@ -180,7 +180,7 @@ pub enum Command {
     #[command(subcommand)]
     Log(LogCommand),
     /// Drop KPIs of a run or a maker (sold, stock, sell-through, repairs, badges, repeat collectors).
-    Stats(crate::drops::cmd::StatsArgs),
+    Stats(StatsArgs),
 }
 
 /// `log` subcommands.
@@ -482,4 +482,20 @@ pub struct ProveArgs {
     /// The buyer's challenge (1 to 128 bytes of text).
     #[arg(long, value_name = "NONCE", allow_hyphen_values = true)]
     pub challenge: String,
+}
+
+/// Arguments of `provenance stats`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("of").required(true).args(["run", "maker"]))]
+#[command(after_help = "Examples:
+  provenance stats --run RUN               one drop: sold, stock, sell-through, repairs, badges
+  provenance stats --maker maker.pem       a maker across runs: repeat collectors, runs over time
+  provenance --json stats --run RUN        the ledger's JSON (definitions: spec/kpis.md)")]
+pub struct StatsArgs {
+    /// The run id.
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// The maker: a public key (base64url) or a key file.
+    #[arg(long, value_name = "KEY")]
+    pub maker: Option<String>,
 }

@@ -12,6 +12,7 @@
 //! | `payload` | `payload`, `qr` |
 //! | `export` | `export` |
 //! | `audit` | `log checkpoint`, `log verify` |
+//! | `stats` | `stats` (drop KPIs) |
 //!
 //! `serve` is [`crate::server`]; `pull`, `sync` and `outbox` are [`crate::offline`].
 
@@ -33,6 +34,7 @@ mod mint;
 mod payload;
 mod records;
 mod show;
+mod stats;
 mod trust;
 
 pub use args::*;
@@ -44,6 +46,7 @@ use mint::{mint, run_create};
 use payload::{payload_command, qr_command};
 use records::{badge_many, prove, pull, repair, report, transfer};
 use show::show;
+use stats::stats;
 use trust::{keygen, trust_add, trust_export};
 
 /// What every command shares: the ledger client, the output mode, the outbox's home.
@@ -62,6 +65,18 @@ impl Ctx {
         } else {
             write!(out, "{}", human())
         };
+    }
+
+    /// Like `print`, with a typed answer as the JSON.
+    fn print_serialized<T: serde::Serialize>(
+        &self,
+        human: impl FnOnce() -> String,
+        machine: &T,
+    ) -> Result<(), CliError> {
+        let machine = serde_json::to_value(machine)
+            .map_err(|e| CliError::msg(format!("cannot write the answer as JSON: {e}")))?;
+        self.print(human, machine);
+        Ok(())
     }
 }
 
@@ -130,7 +145,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Log(LogCommand::Verify { since, save, key }) => {
             log_verify(&ctx, &since, save, &key)
         }
-        Command::Stats(a) => crate::drops::cmd::stats(&ctx.client, ctx.json, &a),
+        Command::Stats(a) => stats(&ctx, &a),
     }
 }
 

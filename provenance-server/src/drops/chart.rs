@@ -21,7 +21,7 @@ pub fn axis_days(points: &[[u64; 2]]) -> u64 {
 }
 
 /// The chart of `points` (`[day, cumulative sales]`, days ascending, as
-/// [`super::stats::RunStats::sales_by_day`]) for a run of `size` pieces: the y axis runs to
+/// [`crate::api::RunStats::sales_by_day`]) for a run of `size` pieces: the y axis runs to
 /// `size`, the x axis to [`axis_days`]. `label` is the accessible name (escaped here).
 pub fn sales_chart(points: &[[u64; 2]], size: u64, label: &str) -> String {
     let days = axis_days(points) as f64;

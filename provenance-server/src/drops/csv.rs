@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::stats::{MakerStats, RunStats};
+use crate::api::{MakerStats, RunStats};
 
 /// One CSV cell.
 pub fn field(text: &str) -> String {

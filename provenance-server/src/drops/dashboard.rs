@@ -22,8 +22,9 @@ use serde_json::json;
 
 use super::chart::sales_chart;
 use super::html::{escape, page, percent};
-use super::stats::{Event, RunStats};
+use super::stats::Event;
 use super::{refreshed, run_figures, run_param, Engine, TEXT_HTML};
+use crate::api::RunStats;
 use crate::http::problem_response;
 use crate::ledger::LedgerError;
 

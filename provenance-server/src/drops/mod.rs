@@ -5,11 +5,10 @@
 //!
 //! Rooms: [`stats`] (the fold and the KPIs), [`engine`] (keeps the fold current with the log),
 //! [`html`] (escaping, page shell), [`chart`] (the SVG chart), [`pages`] (sheets),
-//! [`dashboard`] (dashboard and its event stream), [`csv`] (CSV bodies), [`cmd`]
-//! (`provenance stats`).
+//! [`dashboard`] (dashboard and its event stream), [`csv`] (CSV bodies). The
+//! answers' JSON types are in [`crate::api`]; `provenance stats` is `crate::cli`'s.
 
 pub mod chart;
-pub mod cmd;
 pub mod csv;
 pub mod dashboard;
 pub mod engine;
@@ -24,7 +23,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use provenance_core::{PublicKey, RunId};
 use serde::Serialize;
 
-use crate::http::{method_not_allowed, problem_response};
+use crate::http::method_not_allowed;
 use crate::ledger::{Ledger, LedgerError};
 pub use engine::Engine;
 use provenance_core::codes;
@@ -87,7 +86,10 @@ pub(crate) fn refreshed(engine: &Engine) -> Result<(), LedgerError> {
 }
 
 /// The KPIs of a run, or 404 `ledger.not_found`.
-pub(crate) fn run_figures(engine: &Engine, run: &RunId) -> Result<stats::RunStats, LedgerError> {
+pub(crate) fn run_figures(
+    engine: &Engine,
+    run: &RunId,
+) -> Result<crate::api::RunStats, LedgerError> {
     refreshed(engine)?;
     engine
         .read(|s| s.run(run))
@@ -108,32 +110,30 @@ fn json_or_csv<T: Serialize>(
     }
 }
 
-async fn run_stats(req: HttpRequest, engine: web::Data<Engine>) -> HttpResponse {
-    let result = run_param(&req).and_then(|run| run_figures(&engine, &run));
-    match result {
-        Ok(s) => json_or_csv(&req, &s, || csv::run(&s)),
-        Err(p) => problem_response(&p),
-    }
+async fn run_stats(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, LedgerError> {
+    let figures = run_figures(&engine, &run_param(&req)?)?;
+    Ok(json_or_csv(&req, &figures, || csv::run(&figures)))
 }
 
-async fn maker_stats(req: HttpRequest, engine: web::Data<Engine>) -> HttpResponse {
-    let result = (|| {
-        let text = req.match_info().get("key").unwrap_or("");
-        let key = PublicKey::from_base64url(text).map_err(|_| {
-            LedgerError::bad_request(format!(
-                "{text:?} is not a public key (43 characters of base64url)"
-            ))
-        })?;
-        refreshed(&engine)?;
-        engine.read(|s| s.maker(&key)).ok_or_else(|| {
-            LedgerError::coded(
-                codes::LEDGER_UNKNOWN_MAKER,
-                format!("no run on this ledger is by the maker key {key}"),
-            )
-        })
-    })();
-    match result {
-        Ok(s) => json_or_csv(&req, &s, || csv::maker(&s)),
-        Err(p) => problem_response(&p),
-    }
+async fn maker_stats(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, LedgerError> {
+    let text = req.match_info().get("key").unwrap_or("");
+    let key = PublicKey::from_base64url(text).map_err(|_| {
+        LedgerError::bad_request(format!(
+            "{text:?} is not a public key (43 characters of base64url)"
+        ))
+    })?;
+    refreshed(&engine)?;
+    let figures = engine.read(|s| s.maker(&key)).ok_or_else(|| {
+        LedgerError::coded(
+            codes::LEDGER_UNKNOWN_MAKER,
+            format!("no run on this ledger is by the maker key {key}"),
+        )
+    })?;
+    Ok(json_or_csv(&req, &figures, || csv::maker(&figures)))
 }

@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use provenance_core::{ItemId, PublicKey, RecordBody, ReportStatus, RunId, RunManifest, Timestamp};
 use serde::Serialize;
 
+use crate::api::{Days, EventCount, MakerRef, MakerStats, RunLine, RunStats};
+
 /// Seconds in a day.
 pub const DAY: u64 = 86_400;
 /// The sell-through horizons, in days after the run's window start.
@@ -134,150 +136,6 @@ pub struct Stats {
     recent: VecDeque<Event>,
 }
 
-/// Mean and median of a set of durations, in days.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Days {
-    /// How many items the figure covers.
-    pub items: u64,
-    /// Mean in days (`None` when no item).
-    pub mean: Option<f64>,
-    /// Median in days (`None` when no item).
-    pub median: Option<f64>,
-}
-
-/// Distinct items badged at one event.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct EventCount {
-    /// The event name (untrusted text).
-    pub event: String,
-    /// Distinct items of the run badged there.
-    pub items: u64,
-}
-
-/// The maker, as the stats name it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct MakerRef {
-    /// Public key, base64url.
-    pub key: String,
-    /// Key id.
-    pub key_id: String,
-}
-
-impl MakerRef {
-    fn of(key: &PublicKey) -> Self {
-        MakerRef {
-            key: key.to_base64url(),
-            key_id: key.key_id().to_string(),
-        }
-    }
-}
-
-/// One run's KPIs (spec/kpis.md). Fractions are between 0 and 1.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RunStats {
-    /// The run id.
-    pub run: String,
-    /// Title (untrusted text).
-    pub title: String,
-    /// Microfactory name (untrusted text).
-    pub microfactory: String,
-    /// Microfactory place (untrusted text).
-    pub place: String,
-    /// The maker.
-    pub maker: MakerRef,
-    /// Window start, RFC 3339.
-    pub window_start: String,
-    /// Window end, RFC 3339.
-    pub window_end: String,
-    /// Edition size N.
-    pub size: u64,
-    /// Items minted.
-    pub minted: u64,
-    /// Items that left the maker (first transfer away from the maker, or minted to a buyer).
-    pub sold: u64,
-    /// Items the maker owns now and has not voided.
-    pub in_stock: u64,
-    /// Items first sold within 7 days of the window start, ÷ size.
-    pub sell_through_7d: f64,
-    /// Items first sold within 30 days of the window start, ÷ size.
-    pub sell_through_30d: f64,
-    /// The same ÷ minted (`None` before the first mint).
-    pub sell_through_7d_of_minted: Option<f64>,
-    /// The same ÷ minted (`None` before the first mint).
-    pub sell_through_30d_of_minted: Option<f64>,
-    /// Repair records.
-    pub repairs: u64,
-    /// Repairs ÷ minted (0 before the first mint).
-    pub repairs_per_item: f64,
-    /// Parts replaced, by part name (untrusted text): how many times.
-    pub repairs_by_part: BTreeMap<String, u64>,
-    /// Days from an item's first sale to its first repair at or after it.
-    pub days_sale_to_first_repair: Days,
-    /// Stolen reports.
-    pub stolen: u64,
-    /// Recovered reports.
-    pub recovered: u64,
-    /// Voided items.
-    pub void: u64,
-    /// Badge records.
-    pub badges: u64,
-    /// Events (distinct event names) and distinct items badged at each.
-    pub events: Vec<EventCount>,
-    /// Items badged at more than one event.
-    pub items_at_several_events: u64,
-    /// Cumulative first sales by whole day since the window start: `[day, sold by then]` at
-    /// each day with a sale.
-    pub sales_by_day: Vec<[u64; 2]>,
-    /// Log entries folded into these figures.
-    pub log_size: u64,
-}
-
-/// One run's line in a maker's figures.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RunLine {
-    /// The run id.
-    pub run: String,
-    /// Title (untrusted text).
-    pub title: String,
-    /// Window start, RFC 3339.
-    pub window_start: String,
-    /// Edition size N.
-    pub size: u64,
-    /// Items minted.
-    pub minted: u64,
-    /// Items sold.
-    pub sold: u64,
-    /// ÷ size.
-    pub sell_through_7d: f64,
-    /// ÷ size.
-    pub sell_through_30d: f64,
-    /// Repairs ÷ minted.
-    pub repairs_per_item: f64,
-}
-
-/// A maker's KPIs across runs (spec/kpis.md).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct MakerStats {
-    /// The maker.
-    pub maker: MakerRef,
-    /// Runs registered.
-    pub runs: u64,
-    /// Items minted in all runs.
-    pub minted: u64,
-    /// Items sold in all runs.
-    pub sold: u64,
-    /// Distinct keys that bought a piece first-hand.
-    pub first_hand_buyers: u64,
-    /// Of those, keys with first-hand purchases of two different runs at most 365 days apart.
-    pub repeat_collectors: u64,
-    /// repeat_collectors ÷ first_hand_buyers (`None` without buyers).
-    pub repeat_collector_rate_12m: Option<f64>,
-    /// Each run, by window start: sell-through and repairs per item.
-    pub by_run: Vec<RunLine>,
-    /// Log entries folded into these figures.
-    pub log_size: u64,
-}
-
 /// An edition of a run, for the provenance sheet.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct EditionStatus {
@@ -295,6 +153,14 @@ pub struct EditionStatus {
     pub repairs: u64,
     /// Badges.
     pub badges: u64,
+}
+
+/// The maker as the stats name it.
+fn maker_ref(key: &PublicKey) -> MakerRef {
+    MakerRef {
+        key: key.to_base64url(),
+        key_id: key.key_id().to_string(),
+    }
 }
 
 fn ratio(n: u64, d: u64) -> Option<f64> {
@@ -637,7 +503,7 @@ impl Stats {
             title: r.manifest.title.clone(),
             microfactory: r.manifest.microfactory.clone(),
             place: r.manifest.place.clone(),
-            maker: MakerRef::of(&r.maker),
+            maker: maker_ref(&r.maker),
             window_start: r.manifest.window_start.to_rfc3339(),
             window_end: r.manifest.window_end.to_rfc3339(),
             size,
@@ -699,7 +565,7 @@ impl Stats {
         lines.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.run.cmp(&b.1.run)));
         let buyers = m.buyers.len() as u64;
         Some(MakerStats {
-            maker: MakerRef::of(key),
+            maker: maker_ref(key),
             runs: m.runs.len() as u64,
             minted: lines.iter().map(|l| l.1.minted).sum(),
             sold: lines.iter().map(|l| l.1.sold).sum(),
