@@ -635,7 +635,6 @@ impl Stats {
 mod tests {
     use super::*;
     use provenance_core::{Mint, Repair, SigningKey};
-    use std::time::Instant;
 
     fn manifest(size: u64) -> RunManifest {
         RunManifest {
@@ -727,38 +726,5 @@ mod tests {
         s.skip();
         assert_eq!((s.size(), s.skipped()), (2, 2));
         assert_eq!(s.runs().count(), 0);
-    }
-
-    /// `cargo test --release -p provenance-server --lib drops::stats::tests::figures_100k -- --ignored --nocapture`
-    /// (BENCHMARKS.md, "Drop stats").
-    #[test]
-    #[ignore = "a measurement: run with --release --ignored --nocapture"]
-    fn figures_100k() {
-        let started = Instant::now();
-        let (s, run, maker) = big(100_000);
-        let fold = started.elapsed();
-        let mut times = Vec::new();
-        for _ in 0..200 {
-            let t = Instant::now();
-            let body = serde_json::to_vec(&s.run(&run)).unwrap();
-            std::hint::black_box(body);
-            times.push(t.elapsed());
-        }
-        times.sort();
-        let mut maker_times = Vec::new();
-        for _ in 0..200 {
-            let t = Instant::now();
-            std::hint::black_box(serde_json::to_vec(&s.maker(&maker)).unwrap());
-            maker_times.push(t.elapsed());
-        }
-        maker_times.sort();
-        println!(
-            "fold of {} log entries: {fold:?}; run stats + JSON (100,000 items, all sold): median {:?}, p99 {:?}; maker stats: median {:?}",
-            s.size(),
-            times[100],
-            times[198],
-            maker_times[100]
-        );
-        assert!(times[100].as_millis() < 5);
     }
 }
