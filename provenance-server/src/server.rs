@@ -167,7 +167,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
             operator,
             metrics,
         )
-        .map_err(CliError::msg)?
+        .map_err(|e| CliError::msg(e.to_string()))?
         .with_public_url(opts.public_url.clone()),
     );
     {

@@ -14,7 +14,7 @@ use crate::admission::Limits;
 mod body;
 
 use crate::api::{HeadRef, ProblemBody, PROBLEM_TYPE_PREFIX};
-use crate::ledger::{query_u64, Accepted, Ledger, LedgerError};
+use crate::ledger::{Accepted, Ledger, LedgerError};
 use crate::qr;
 use body::read_body;
 pub use body::{admission_refusal, hold_payload, HeldPayload, HoldingBody};
@@ -436,4 +436,16 @@ pub fn configure_with(ledger: Arc<Ledger>, limits: Limits) -> impl FnOnce(&mut w
             .configure(drops)
             .default_service(web::to(not_found));
     }
+}
+/// Parses a decimal query parameter.
+pub fn query_u64(value: Option<&str>, name: &str) -> Result<u64, LedgerError> {
+    let text =
+        value.ok_or_else(|| LedgerError::bad_request(format!("missing query parameter {name}")))?;
+    if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(LedgerError::bad_request(format!(
+            "query parameter {name} must be a decimal number, not {text:?}"
+        )));
+    }
+    text.parse()
+        .map_err(|_| LedgerError::bad_request(format!("query parameter {name} is out of range")))
 }

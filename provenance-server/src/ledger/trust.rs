@@ -1,0 +1,109 @@
+//! The trust list: `GET /v1/trust` (raw and JSON) and `POST /v1/trust`.
+
+use std::sync::Arc;
+
+use crate::api::{Ack, TrustAck, TrustEntryView, TrustView};
+use provenance_core::codes;
+use provenance_core::TrustList;
+
+use crate::store::{WriteOp, WriteOutcome};
+
+use super::{unexpected, Accepted, Ledger, LedgerError, TrustState};
+
+impl Ledger {
+    /// The raw signed trust list, if one was posted.
+    pub fn trust_bytes(&self) -> Option<Arc<Vec<u8>>> {
+        match self.trust.read() {
+            Ok(t) => t.bytes.clone(),
+            Err(p) => p.into_inner().bytes.clone(),
+        }
+    }
+
+    /// `GET /v1/trust` as JSON: the ledger and operator keys and the current list.
+    pub fn trust_view(&self) -> TrustView {
+        let list = self.trust_list();
+        let content = list.content();
+        let entries = content
+            .entries
+            .iter()
+            .map(|e| TrustEntryView {
+                key: e.key.to_base64url(),
+                key_id: e.key.key_id().to_string(),
+                name: e.name.clone(),
+                roles: e.roles.iter().map(|r| r.name().to_string()).collect(),
+                valid_from: e.valid_from.to_rfc3339(),
+                valid_until: e.valid_until.map(|t| t.to_rfc3339()),
+                revoked_at: e.revoked_at.map(|t| t.to_rfc3339()),
+            })
+            .collect();
+        TrustView {
+            public_url: self.public_url.clone(),
+            version: content.version,
+            issued_at: content.issued_at.to_rfc3339(),
+            operator: self.operator.to_base64url(),
+            ledger: self.ledger_key.to_base64url(),
+            listed_ledger: content.ledger.map(|k| k.to_base64url()),
+            entries,
+        }
+    }
+
+    /// `POST /v1/trust`: stores a new operator-signed trust list with a higher version.
+    pub async fn put_trust(&self, bytes: &[u8]) -> Result<Accepted, LedgerError> {
+        let list = TrustList::verify(bytes, Some(&self.operator))?;
+        if list.content().ledger.is_some_and(|k| k != self.ledger_key) {
+            return Err(LedgerError::bad_request(format!(
+                "the trust list names ledger key {}, but this ledger's key is {}",
+                list.content()
+                    .ledger
+                    .map(|k| k.to_base64url())
+                    .unwrap_or_default(),
+                self.ledger_key
+            )));
+        }
+        let _guard = self.trust_update.lock().await;
+        let version = list.content().version;
+        let current = self.trust_list().content().version;
+        if version <= current {
+            return Err(stale_trust(version, current));
+        }
+        let op = WriteOp::Trust {
+            version,
+            issued_at: list.content().issued_at,
+            bytes: bytes.to_vec(),
+        };
+        match self.write(op).await? {
+            WriteOutcome::Stored { .. } => {
+                let entries = list.content().entries.len();
+                {
+                    let mut state = match self.trust.write() {
+                        Ok(s) => s,
+                        Err(p) => p.into_inner(),
+                    };
+                    *state = TrustState {
+                        list: Arc::new(list),
+                        bytes: Some(Arc::new(bytes.to_vec())),
+                    };
+                }
+                if let Ok(mut runs) = self.runs.lock() {
+                    runs.clear();
+                }
+                if let Ok(mut chains) = self.chains.lock() {
+                    chains.clear();
+                }
+                Ok(Accepted {
+                    created: true,
+                    body: Ack::Trust(TrustAck { version, entries }),
+                })
+            }
+            WriteOutcome::TrustStale { current } => Err(stale_trust(version, current)),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn stale_trust(version: u64, current: u64) -> LedgerError {
+    LedgerError::coded(
+        codes::LEDGER_TRUST_VERSION_STALE,
+        format!("trust list version {version} is not above the current version {current}"),
+    )
+}
