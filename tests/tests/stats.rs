@@ -422,6 +422,35 @@ fn kpis_by_hand_csv_404s_pages_and_the_cli() {
         html(&server, &format!("/dashboard/{alpha}")),
         html(&server, &format!("/dashboard/{beta}")),
     ];
+    // A browser opening the API's URL of a run or an item is sent to its sheet (303, relative
+    // location); JSON and CBOR clients still get JSON and CBOR.
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let no_redirects = ureq::AgentBuilder::new().redirects(0).build();
+    for (api, sheet) in [
+        (format!("/v1/runs/{alpha}"), format!("../../runs/{alpha}")),
+        (
+            format!("/v1/items/{}", al[0].item),
+            format!("../../items/{}", al[0].item),
+        ),
+    ] {
+        let answer = no_redirects
+            .get(&format!("{}{api}", server.url))
+            .set("Accept", browser)
+            .call()
+            .unwrap();
+        assert_eq!(answer.status(), 303, "{api}");
+        assert_eq!(answer.header("Location"), Some(sheet.as_str()), "{api}");
+        let (status, followed) = get(&format!("{}{api}", server.url), browser);
+        assert_eq!(status, 200);
+        assert!(String::from_utf8(followed)
+            .unwrap()
+            .starts_with("<!doctype html>"));
+        let (status, json) = get(&format!("{}{api}", server.url), "application/json");
+        assert_eq!(status, 200);
+        assert!(serde_json::from_slice::<Value>(&json).is_ok(), "{api}");
+    }
+    let followed = get(&format!("{}/v1/runs/{alpha}", server.url), browser).1;
+    assert_eq!(pages[1], String::from_utf8(followed).unwrap());
     for page in &pages {
         for raw in [
             "<script>alert(1)",

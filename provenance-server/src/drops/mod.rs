@@ -23,7 +23,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use provenance_core::{PublicKey, RunId};
 use serde::Serialize;
 
-use crate::http::method_not_allowed;
+use crate::http::{accepts, method_not_allowed};
 use crate::ledger::{Ledger, LedgerError};
 pub use engine::Engine;
 use provenance_core::codes;
@@ -50,21 +50,6 @@ pub fn configure(ledger: &Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/dashboard/{run}").route(web::get().to(dashboard::one_run)))
             .service(get("/dashboard/{run}/events").route(web::get().to(dashboard::events_run)));
     }
-}
-
-/// Whether the request's Accept header names `media` (essence, case-insensitive).
-pub(crate) fn accepts(req: &HttpRequest, media: &str) -> bool {
-    req.headers()
-        .get_all(header::ACCEPT)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|part| {
-            part.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case(media)
-        })
 }
 
 /// The `{run}` path parameter.

@@ -95,7 +95,8 @@ fn run_param(req: &HttpRequest) -> Result<RunId, LedgerError> {
     })
 }
 
-fn accepts(req: &HttpRequest, media: &str) -> bool {
+/// Whether the request's Accept header names `media` (essence, case-insensitive).
+pub(crate) fn accepts(req: &HttpRequest, media: &str) -> bool {
     req.headers()
         .get_all(header::ACCEPT)
         .filter_map(|v| v.to_str().ok())
@@ -155,6 +156,9 @@ async fn get_item(
 ) -> Result<HttpResponse, LedgerError> {
     let result = (|| {
         let item = item_param(&req)?;
+        if wants_a_page(&req) {
+            return Ok(see_sheet(&format!("../../items/{item}")));
+        }
         let state = ledger.item_state(&item)?;
         if accepts(&req, CBOR) {
             Ok(HttpResponse::Ok()
@@ -315,8 +319,25 @@ async fn get_qr_png(
 }
 
 async fn get_run(req: HttpRequest, ledger: web::Data<Ledger>) -> Result<HttpResponse, LedgerError> {
-    let result = run_param(&req).and_then(|run| ledger.run_view(&run));
-    result.map(|v| HttpResponse::Ok().json(v))
+    let run = run_param(&req)?;
+    if wants_a_page(&req) {
+        return Ok(see_sheet(&format!("../../runs/{run}")));
+    }
+    Ok(HttpResponse::Ok().json(ledger.run_view(&run)?))
+}
+
+/// A browser (Accept names `text/html` and not JSON) asking for an item or a run: it gets the
+/// provenance sheet, not the JSON.
+fn wants_a_page(req: &HttpRequest) -> bool {
+    accepts(req, "text/html") && !accepts(req, "application/json") && !accepts(req, CBOR)
+}
+
+/// `303 See Other` to a provenance sheet; the location is relative so it also works behind a
+/// proxy's path prefix.
+fn see_sheet(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 async fn get_trust(
