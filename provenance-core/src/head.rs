@@ -5,7 +5,7 @@
 use ciborium::Value;
 
 use crate::cbor::{self, IntMap};
-use crate::chain::VerifiedChain;
+use crate::chain::{ChainHead, VerifiedChain};
 use crate::codes;
 use crate::codes::ErrorCode;
 use crate::cose::{self, Envelope};
@@ -95,17 +95,22 @@ impl ErrorCode for HeadError {
 impl HeadStatement {
     /// The statement a ledger makes for a verified chain at `time` with its log at `log_size`.
     pub fn for_chain(chain: &VerifiedChain, time: Timestamp, log_size: u64) -> Self {
+        Self::for_head(chain.chain_head(), time, log_size)
+    }
+
+    /// The statement for a chain's verified head state (what the ledger caches per item).
+    pub fn for_head(head: &ChainHead, time: Timestamp, log_size: u64) -> Self {
         HeadStatement {
             time,
-            item: chain.item(),
-            seq: chain.seq(),
-            head: chain.head(),
-            owner: *chain.owner(),
-            stolen: chain.is_stolen(),
-            void: chain.is_void(),
-            repairs: chain.repairs().len() as u64,
-            transfers: chain.transfers().len() as u64,
-            badges: chain.badges().len() as u64,
+            item: head.item(),
+            seq: head.seq(),
+            head: head.head(),
+            owner: *head.owner(),
+            stolen: head.is_stolen(),
+            void: head.is_void(),
+            repairs: head.repair_count(),
+            transfers: head.transfer_count(),
+            badges: head.badge_count(),
             log_size,
         }
     }

@@ -31,7 +31,9 @@ pub mod record;
 pub mod text;
 pub mod trust;
 
-pub use chain::{verify_chain, verify_run, Signer, VerifiedChain, VerifiedRecord, VerifiedRun};
+pub use chain::{
+    verify_chain, verify_run, ChainHead, Signer, VerifiedChain, VerifiedRecord, VerifiedRun,
+};
 pub use codes::ErrorCode;
 pub use error::{
     ChainError, DecodeError, PayloadError, ProofError, Quota, TrustError, VerifyError,

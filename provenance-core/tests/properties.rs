@@ -9,6 +9,7 @@
 )]
 
 use proptest::prelude::*;
+use provenance_core::head::HeadStatement;
 use provenance_core::*;
 
 fn key(seed: u8) -> SigningKey {
@@ -276,6 +277,42 @@ fn extend_leaves_the_chain_unchanged_on_error() {
     assert_eq!(rec.seq(), 1);
     assert_eq!(rec.bytes(), records[1]);
     assert_eq!(chain.head(), RecordHash::of(records[1]));
+}
+
+/// The ledger's per-item state: a `ChainHead` extended record by record accepts and refuses
+/// exactly what the full chain does and ends in the full chain's head state, counts included.
+#[test]
+fn a_chain_head_follows_the_rules_of_the_full_chain() {
+    let (text, trust, now) = sample_history();
+    let payload = Payload::decode(&text).unwrap();
+    let records = payload.records();
+    let (mut head, mint) = ChainHead::start(records[0], &trust, now).unwrap();
+    assert_eq!(mint.bytes(), records[0]);
+    let before = head.clone();
+    let err = head.extend(records[2], &trust, now).unwrap_err();
+    assert_eq!(err.code(), "chain.seq_mismatch");
+    assert_eq!(head, before, "a refused record leaves the head as it was");
+    for bytes in &records[1..] {
+        let record = head.extend(bytes, &trust, now).unwrap();
+        assert_eq!(record.bytes(), *bytes);
+    }
+    let full = verify_chain(records.iter().copied(), &trust, now).unwrap();
+    assert_eq!(&head, full.chain_head());
+    assert_eq!(
+        (
+            head.repair_count(),
+            head.transfer_count(),
+            head.badge_count()
+        ),
+        (1, 1, 0)
+    );
+    assert_eq!(
+        HeadStatement::for_head(&head, now, 3),
+        HeadStatement::for_chain(&full, now, 3)
+    );
+    // A replay of the last record no longer fits the head.
+    let err = head.extend(records[2], &trust, now).unwrap_err();
+    assert_eq!(err.code(), "chain.seq_mismatch");
 }
 
 /// Signed text with a control or bidirectional-formatting character anywhere is refused as

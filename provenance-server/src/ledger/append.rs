@@ -1,5 +1,6 @@
 //! The writes of records: `POST /v1/runs`, `POST /v1/items`, `POST /v1/items/{item}/records`,
-//! and the caches of verified runs and chains they read.
+//! and the caches they read: verified runs, and each item's [`ChainHead`] (the state the
+//! append rules need, without the story).
 
 use std::time::Instant;
 
@@ -7,11 +8,11 @@ use crate::api::{Ack, RecordAck, RunAck};
 use provenance_core::codes;
 use provenance_core::limits::MAX_HISTORY_RECORDS;
 use provenance_core::{
-    verify_chain, verify_run, ErrorCode, ItemId, PublicKey, RecordHash, RecordKind, RunId,
-    TrustList, VerifiedChain, VerifiedRecord, VerifiedRun, VerifyError,
+    verify_chain, verify_run, ChainHead, ErrorCode, ItemId, PublicKey, RecordHash, RecordKind,
+    RunId, TrustList, VerifiedChain, VerifiedRecord, VerifiedRun, VerifyError,
 };
 
-use crate::store::{Head, RecordRef, RecordRow, WriteOp, WriteOutcome};
+use crate::store::{Head, RecordRef, WriteOp, WriteOutcome};
 
 use super::{now, unexpected, verify_status, Accepted, Ledger, LedgerError, MAX_CACHED_CHAINS};
 
@@ -152,7 +153,7 @@ impl Ledger {
             }
         }
         let trust = self.trust_list();
-        let (chain, record) = VerifiedChain::start(bytes, &trust, now())?;
+        let (chain, record) = ChainHead::start(bytes, &trust, now())?;
         let run = self.run_for_mint(&chain.mint().run, &chain.maker().key, &trust)?;
         chain.check_run(&run)?;
         let item = chain.item();
@@ -166,7 +167,7 @@ impl Ledger {
         match self.write(op).await? {
             WriteOutcome::Stored { log_index } => {
                 self.metrics.observe_append("mint", started.elapsed());
-                self.cache_chain(chain);
+                self.cache_head(chain);
                 Ok(Accepted {
                     created: true,
                     body: with_run(
@@ -193,23 +194,28 @@ impl Ledger {
         }
     }
 
-    pub(super) fn cache_chain(&self, chain: VerifiedChain) {
-        if let Ok(mut chains) = self.chains.lock() {
-            if chains.len() >= MAX_CACHED_CHAINS {
-                chains.clear();
+    /// Keeps `head` as the item's state for the next append, unless a newer one is cached.
+    pub(super) fn cache_head(&self, head: ChainHead) {
+        if let Ok(mut heads) = self.chain_heads.lock() {
+            if heads.len() >= MAX_CACHED_CHAINS {
+                heads.clear();
             }
-            match chains.get(&chain.item()) {
-                Some(existing) if existing.seq() >= chain.seq() => {}
+            match heads.get(&head.item()) {
+                Some(existing) if existing.seq() >= head.seq() => {}
                 _ => {
-                    chains.insert(chain.item(), chain);
+                    heads.insert(head.item(), head);
                 }
             }
         }
     }
 
+    /// Drops what is cached about `item` (its state may be behind the store).
     pub(super) fn forget_chain(&self, item: &ItemId) {
-        if let Ok(mut chains) = self.chains.lock() {
-            chains.remove(item);
+        if let Ok(mut heads) = self.chain_heads.lock() {
+            heads.remove(item);
+        }
+        if let Ok(mut stories) = self.stories.lock() {
+            stories.remove(item);
         }
     }
 
@@ -218,34 +224,45 @@ impl Ledger {
         &self,
         item: &ItemId,
         trust: &TrustList,
-    ) -> Result<(VerifiedChain, Vec<RecordRow>), LedgerError> {
+    ) -> Result<VerifiedChain, LedgerError> {
         let rows = self.store.records(item)?;
         if rows.is_empty() {
             return Err(LedgerError::not_found(format!(
                 "no item {item} on this ledger"
             )));
         }
-        let chain = verify_chain(rows.iter().map(|r| r.bytes.as_slice()), trust, now()).map_err(|e| {
+        verify_chain(rows.iter().map(|r| r.bytes.as_slice()), trust, now()).map_err(|e| {
             LedgerError::new(
                 verify_status(&e.error).max(422),
                 e.code(),
                 format!("the stored history of item {item} does not verify under the current trust list: {e}"),
             )
-        })?;
-        Ok((chain, rows))
+        })
     }
 
-    pub(super) fn chain(
+    /// The item's state at its head for the append rules: cached, or taken from a cached
+    /// story, or verified from the stored records (then cached). A copy of a few fields and
+    /// counters, never of a whole history.
+    pub(super) fn chain_head(
         &self,
         item: &ItemId,
         trust: &TrustList,
-    ) -> Result<VerifiedChain, LedgerError> {
-        if let Some(chain) = self.chains.lock().ok().and_then(|c| c.get(item).cloned()) {
-            return Ok(chain);
+    ) -> Result<ChainHead, LedgerError> {
+        if let Some(head) = self
+            .chain_heads
+            .lock()
+            .ok()
+            .and_then(|c| c.get(item).cloned())
+        {
+            return Ok(head);
         }
-        let (chain, _) = self.load_chain(item, trust)?;
-        self.cache_chain(chain.clone());
-        Ok(chain)
+        let story = self.stories.lock().ok().and_then(|s| s.get(item).cloned());
+        let head = match story {
+            Some(story) => story.chain_head().clone(),
+            None => self.load_chain(item, trust)?.into_head(),
+        };
+        self.cache_head(head.clone());
+        Ok(head)
     }
 
     /// `POST /v1/items/{item}/records`: takes any later record.
@@ -278,7 +295,7 @@ impl Ledger {
         match self.write(op).await? {
             WriteOutcome::Stored { log_index } => {
                 self.metrics.observe_append(kind.name(), started.elapsed());
-                self.cache_chain(chain);
+                self.cache_head(chain);
                 Ok(Accepted {
                     created: true,
                     body: answer(item, seq, &hash, kind, log_index),
@@ -312,16 +329,16 @@ impl Ledger {
     /// once more against the stored chain when the cache is behind the store. Returns the
     /// extended chain, the head it extends (for the writer's compare-and-swap) and the record.
     ///
-    /// `extend` checks every rule before it changes anything, so the copy taken from the cache
-    /// is extended in place: a refused record leaves it as it was (one copy per append).
+    /// `extend` checks every rule before it changes anything, so the copy of the cached head is
+    /// extended in place: a refused record leaves it as it was.
     fn extend_cached(
         &self,
         item: &ItemId,
         bytes: &[u8],
-    ) -> Result<(VerifiedChain, Head, VerifiedRecord), LedgerError> {
+    ) -> Result<(ChainHead, Head, VerifiedRecord), LedgerError> {
         let trust = self.trust_list();
-        let mut chain = self.chain(item, &trust)?;
-        let head_of = |chain: &VerifiedChain| Head {
+        let mut chain = self.chain_head(item, &trust)?;
+        let head_of = |chain: &ChainHead| Head {
             seq: chain.seq(),
             hash: chain.head(),
         };
@@ -338,7 +355,7 @@ impl Ledger {
             .ok_or_else(|| LedgerError::not_found(format!("no item {item} on this ledger")))?;
         if stored.head != expected {
             self.forget_chain(item);
-            chain = self.chain(item, &trust)?;
+            chain = self.chain_head(item, &trust)?;
             expected = head_of(&chain);
         }
         match chain.extend(bytes, &trust, now()) {

@@ -4,7 +4,7 @@
 use crate::api::HeadView;
 use provenance_core::head::HeadStatement;
 use provenance_core::payload::{HeadStatementBytes, LogAnchor};
-use provenance_core::{verify_chain, ErrorCode, History, ItemId, Payload, VerifiedChain};
+use provenance_core::{verify_chain, ChainHead, ErrorCode, History, ItemId, Payload};
 
 use crate::store::{RecordRow, StoreError};
 
@@ -45,8 +45,8 @@ impl SignedHead {
 }
 
 impl Ledger {
-    fn sign_head(&self, chain: &VerifiedChain, log_size: u64) -> SignedHead {
-        let statement = HeadStatement::for_chain(chain, now(), log_size);
+    fn sign_head(&self, chain: &ChainHead, log_size: u64) -> SignedHead {
+        let statement = HeadStatement::for_head(chain, now(), log_size);
         let bytes = statement.sign(&self.signing_key);
         self.metrics.observe_head_signed();
         SignedHead { statement, bytes }
@@ -55,7 +55,7 @@ impl Ledger {
     /// A head statement for `chain`: the one signed for this same head less than
     /// [`HEAD_STATEMENT_REUSE_SECS`] ago (and naming a log no larger than `max_log_size`), or a
     /// freshly signed one, which is then cached.
-    fn cached_head(&self, chain: &VerifiedChain, log_size: u64, max_log_size: u64) -> SignedHead {
+    fn cached_head(&self, chain: &ChainHead, log_size: u64, max_log_size: u64) -> SignedHead {
         let now = now();
         let reusable = |h: &SignedHead| {
             h.statement.seq == chain.seq()
@@ -98,7 +98,7 @@ impl Ledger {
         let state = self.item_state(item)?;
         let chain = state.chain.clone()?;
         let log_size = self.log_size_for(&state.records);
-        Ok(self.cached_head(&chain, log_size, u64::MAX))
+        Ok(self.cached_head(chain.chain_head(), log_size, u64::MAX))
     }
 
     /// The living payload (spec §14.2): mint and a fresh head statement, plus every later
@@ -114,7 +114,11 @@ impl Ledger {
                 form: "label",
             });
         };
-        let head = self.cached_head(chain, self.log_size_for(&state.records), u64::MAX);
+        let head = self.cached_head(
+            chain.chain_head(),
+            self.log_size_for(&state.records),
+            u64::MAX,
+        );
         let living = History::living(&records, HeadStatementBytes(head.bytes), LIVING_BUDGET);
         let form = if living.records.len() == records.len() {
             "living"
@@ -147,7 +151,7 @@ impl Ledger {
                 "no checkpoint covers the item's last record",
             )));
         };
-        let head = self.cached_head(&chain, cp.size, cp.size);
+        let head = self.cached_head(chain.chain_head(), cp.size, cp.size);
         Ok(History {
             records: snap.records.into_iter().map(|r| r.bytes).collect(),
             run: snap.run,

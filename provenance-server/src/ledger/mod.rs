@@ -1,8 +1,9 @@
 //! The ledger's rules, independent of HTTP: decode → verify → authorize → compare-and-swap.
 //!
 //! Verification (Ed25519 and chain rules) runs on the caller's thread (an actix worker) before
-//! anything is queued to the writer. A per-item cache of [`VerifiedChain`] means each append
-//! verifies one signature; a miss rebuilds the chain from the stored records. The writer does
+//! anything is queued to the writer. A per-item cache of [`ChainHead`] (the state the rules
+//! read, not the story) means each append verifies one signature and copies a few fields; a
+//! miss rebuilds it from the stored records. The writer does
 //! the compare-and-swap on the item's head, so of concurrent appends to one item exactly one
 //! wins and the rest get 409.
 //!
@@ -18,7 +19,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::api::Ack;
 use provenance_core::{
-    ItemId, PublicKey, RunId, SigningKey, Timestamp, TrustList, VerifiedChain, VerifiedRun,
+    ChainHead, ItemId, PublicKey, RunId, SigningKey, Timestamp, TrustList, VerifiedChain,
+    VerifiedRun,
 };
 
 use crate::metrics::Metrics;
@@ -84,7 +86,10 @@ pub struct Ledger {
     operator: PublicKey,
     trust: RwLock<TrustState>,
     trust_update: tokio::sync::Mutex<()>,
-    chains: Mutex<HashMap<ItemId, VerifiedChain>>,
+    /// Each item's state at its head, for the append rules.
+    chain_heads: Mutex<HashMap<ItemId, ChainHead>>,
+    /// Each item's verified story, for the views; brought up to date when read.
+    stories: Mutex<HashMap<ItemId, Arc<VerifiedChain>>>,
     runs: Mutex<HashMap<RunId, VerifiedRun>>,
     heads: Mutex<HashMap<ItemId, SignedHead>>,
     metrics: Arc<Metrics>,
@@ -136,7 +141,8 @@ impl Ledger {
             operator,
             trust: RwLock::new(trust),
             trust_update: tokio::sync::Mutex::new(()),
-            chains: Mutex::new(HashMap::new()),
+            chain_heads: Mutex::new(HashMap::new()),
+            stories: Mutex::new(HashMap::new()),
             runs: Mutex::new(HashMap::new()),
             heads: Mutex::new(HashMap::new()),
             metrics,

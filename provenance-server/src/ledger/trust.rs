@@ -87,8 +87,11 @@ impl Ledger {
                 if let Ok(mut runs) = self.runs.lock() {
                     runs.clear();
                 }
-                if let Ok(mut chains) = self.chains.lock() {
-                    chains.clear();
+                if let Ok(mut heads) = self.chain_heads.lock() {
+                    heads.clear();
+                }
+                if let Ok(mut stories) = self.stories.lock() {
+                    stories.clear();
                 }
                 Ok(Accepted {
                     created: true,

@@ -1,5 +1,7 @@
 //! The JSON views of an item (`GET /v1/items/{item}`) and of a run (`GET /v1/runs/{run}`).
 
+use std::sync::Arc;
+
 use crate::api::{
     BadgeInfo, CodeDetail, EditionRef, ItemFacts, ItemHead, ItemView, PartyRef, RecordInfo,
     RepairInfo, ReportInfo, RunPiece, RunView, TransferInfo,
@@ -8,7 +10,7 @@ use provenance_core::{verify_chain, ErrorCode, History, ItemId, PublicKey, RunId
 
 use crate::store::{RecordRow, StoreError};
 
-use super::{now, Ledger, LedgerError};
+use super::{now, Ledger, LedgerError, MAX_CACHED_CHAINS};
 
 impl Ledger {
     /// The stored records of an item, its run manifest and (if it verifies) its chain.
@@ -19,19 +21,7 @@ impl Ledger {
             .ok_or_else(|| LedgerError::not_found(format!("no item {item} on this ledger")))?;
         let records = self.store.records(item)?;
         let run = self.store.run(&row.run)?;
-        let trust = self.trust_list();
-        let cached = self.chains.lock().ok().and_then(|c| c.get(item).cloned());
-        let last = records.last().map(|r| (r.seq, r.hash));
-        let chain = match cached {
-            Some(c) if last == Some((c.seq(), c.head())) => Ok(c),
-            _ => match verify_chain(records.iter().map(|r| r.bytes.as_slice()), &trust, now()) {
-                Ok(c) => {
-                    self.cache_chain(c.clone());
-                    Ok(c)
-                }
-                Err(e) => Err(LedgerError::new(422, e.code(), e.to_string())),
-            },
-        };
+        let chain = self.story(item, &records);
         Ok(ItemState {
             item: *item,
             run_id: row.run,
@@ -39,6 +29,45 @@ impl Ledger {
             records,
             chain,
         })
+    }
+
+    /// The verified story of `records` (an item's stored records, mint first): the cached one
+    /// when it is at their head; else the cached one extended by the records stored since
+    /// (one signature each); else all of them verified again (then cached).
+    fn story(
+        &self,
+        item: &ItemId,
+        records: &[RecordRow],
+    ) -> Result<Arc<VerifiedChain>, LedgerError> {
+        let trust = self.trust_list();
+        let last = records.last().map(|r| (r.seq, r.hash));
+        let cached = self.stories.lock().ok().and_then(|s| s.get(item).cloned());
+        if let Some(story) = &cached {
+            if last == Some((story.seq(), story.head())) {
+                return Ok(story.clone());
+            }
+        }
+        let newer = |story: &VerifiedChain| {
+            let next = usize::try_from(story.seq()).ok()?.checked_add(1)?;
+            let mut story = story.clone();
+            for row in records.get(next..)? {
+                story.extend(&row.bytes, &trust, now()).ok()?;
+            }
+            Some(story)
+        };
+        let story = match cached.as_deref().and_then(newer) {
+            Some(story) if last == Some((story.seq(), story.head())) => story,
+            _ => verify_chain(records.iter().map(|r| r.bytes.as_slice()), &trust, now())
+                .map_err(|e| LedgerError::new(422, e.code(), e.to_string()))?,
+        };
+        let story = Arc::new(story);
+        if let Ok(mut stories) = self.stories.lock() {
+            if stories.len() >= MAX_CACHED_CHAINS {
+                stories.clear();
+            }
+            stories.insert(*item, story.clone());
+        }
+        Ok(story)
     }
 
     /// `GET /v1/runs/{run}`: the run and its minted items.
@@ -101,7 +130,7 @@ pub struct ItemState {
     /// The stored records, mint first.
     pub records: Vec<RecordRow>,
     /// The chain, or why it does not verify under the current trust list.
-    pub chain: Result<VerifiedChain, LedgerError>,
+    pub chain: Result<Arc<VerifiedChain>, LedgerError>,
 }
 
 impl ItemState {
