@@ -5,12 +5,14 @@
 //! ([`Stats::run`], [`Stats::maker`]). The facts come from log leaves the ledger verified on
 //! append ([`crate::drops::engine`] decodes them); nothing here reads a clock or the store.
 
+mod figures;
+
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use provenance_core::{ItemId, PublicKey, RecordBody, ReportStatus, RunId, RunManifest, Timestamp};
+use provenance_core::{
+    Badge, ItemId, Mint, PublicKey, RecordBody, Repair, ReportStatus, RunId, RunManifest, Timestamp,
+};
 use serde::Serialize;
-
-use crate::api::{Days, EventCount, MakerRef, MakerStats, RunLine, RunStats};
 
 /// Seconds in a day.
 pub const DAY: u64 = 86_400;
@@ -155,40 +157,9 @@ pub struct EditionStatus {
     pub badges: u64,
 }
 
-/// The maker as the stats name it.
-fn maker_ref(key: &PublicKey) -> MakerRef {
-    MakerRef {
-        key: key.to_base64url(),
-        key_id: key.key_id().to_string(),
-    }
-}
-
-fn ratio(n: u64, d: u64) -> Option<f64> {
-    (d > 0).then(|| n as f64 / d as f64)
-}
-
 fn insert_sorted(v: &mut Vec<u64>, x: u64) {
     let at = v.partition_point(|&y| y <= x);
     v.insert(at, x);
-}
-
-fn days(sorted_secs: &[u64]) -> Days {
-    let n = sorted_secs.len();
-    let day = |s: u64| s as f64 / DAY as f64;
-    let mean = (n > 0).then(|| sorted_secs.iter().map(|&s| day(s)).sum::<f64>() / n as f64);
-    let median = match n {
-        0 => None,
-        _ if n % 2 == 1 => sorted_secs.get(n / 2).map(|&s| day(s)),
-        _ => match (sorted_secs.get(n / 2 - 1), sorted_secs.get(n / 2)) {
-            (Some(&a), Some(&b)) => Some((day(a) + day(b)) / 2.0),
-            _ => None,
-        },
-    };
-    Days {
-        items: n as u64,
-        mean,
-        median,
-    }
 }
 
 fn push_recent(queue: &mut VecDeque<Event>, event: Event) {
@@ -196,6 +167,66 @@ fn push_recent(queue: &mut VecDeque<Event>, event: Event) {
         queue.pop_front();
     }
     queue.push_back(event);
+}
+
+/// Counts a repair; returns the event's detail (the note, and the parts replaced).
+fn count_repair(run: &mut RunAcc, acc: &mut ItemAcc, time: u64, r: Repair) -> String {
+    run.repairs += 1;
+    acc.repairs += 1;
+    for part in &r.parts {
+        *run.parts.entry(part.clone()).or_default() += 1;
+    }
+    if let Some(sold) = acc.sold_at {
+        if !acc.repaired_after_sale && time >= sold {
+            acc.repaired_after_sale = true;
+            insert_sorted(&mut run.sale_to_repair, time - sold);
+        }
+    }
+    if r.parts.is_empty() {
+        r.note
+    } else {
+        format!("{} (parts: {})", r.note, r.parts.join(", "))
+    }
+}
+
+/// Counts a badge (and its event, once per item); returns the event name.
+fn count_badge(run: &mut RunAcc, acc: &mut ItemAcc, b: Badge) -> String {
+    run.badges += 1;
+    acc.badges += 1;
+    if !acc.events.contains(&b.event) {
+        acc.events.push(b.event.clone());
+        *run.events.entry(b.event.clone()).or_default() += 1;
+        if acc.events.len() == 2 {
+            run.multi_event_items += 1;
+        }
+    }
+    b.event
+}
+
+/// Counts a stolen, recovered or void report; returns what the event is called.
+fn count_report(run: &mut RunAcc, acc: &mut ItemAcc, status: ReportStatus) -> &'static str {
+    match status {
+        ReportStatus::Stolen => {
+            run.stolen += 1;
+            acc.stolen = true;
+            "stolen"
+        }
+        ReportStatus::Recovered => {
+            run.recovered += 1;
+            acc.stolen = false;
+            "recovered"
+        }
+        ReportStatus::Void => {
+            if !acc.void {
+                run.void += 1;
+                if acc.owner == run.maker {
+                    run.in_stock = run.in_stock.saturating_sub(1);
+                }
+            }
+            acc.void = true;
+            "void"
+        }
+    }
 }
 
 impl Stats {
@@ -291,39 +322,7 @@ impl Stats {
 
     fn record(&mut self, index: u64, item: ItemId, time: u64, body: RecordBody) -> bool {
         if let RecordBody::Mint(m) = &body {
-            if self.items.contains_key(&item) {
-                return false;
-            }
-            let Some(run) = self.runs.get(&m.run) else {
-                return false;
-            };
-            let owner = m.owner.unwrap_or(run.maker);
-            self.items.insert(
-                item,
-                ItemAcc {
-                    run: m.run,
-                    edition: m.number,
-                    owner: run.maker,
-                    sold_at: None,
-                    repaired_after_sale: false,
-                    events: Vec::new(),
-                    repairs: 0,
-                    badges: 0,
-                    owners: 1,
-                    stolen: false,
-                    void: false,
-                },
-            );
-            if let Some(run) = self.runs.get_mut(&m.run) {
-                run.minted += 1;
-                run.in_stock += 1;
-                run.editions.insert(m.number, item);
-            }
-            self.event(index, item, time, "minted", String::new());
-            if owner != self.runs.get(&m.run).map_or(owner, |r| r.maker) {
-                self.change_owner(index, item, time, owner);
-            }
-            return true;
+            return self.mint(index, item, time, m);
         }
         let Some(acc) = self.items.get_mut(&item) else {
             return false;
@@ -331,67 +330,53 @@ impl Stats {
         let Some(run) = self.runs.get_mut(&acc.run) else {
             return false;
         };
-        match body {
+        let (what, detail) = match body {
             RecordBody::Transfer(to) => {
                 self.change_owner(index, item, time, to);
+                return true;
             }
-            RecordBody::Repair(r) => {
-                run.repairs += 1;
-                acc.repairs += 1;
-                for part in &r.parts {
-                    *run.parts.entry(part.clone()).or_default() += 1;
-                }
-                if let Some(sold) = acc.sold_at {
-                    if !acc.repaired_after_sale && time >= sold {
-                        acc.repaired_after_sale = true;
-                        insert_sorted(&mut run.sale_to_repair, time - sold);
-                    }
-                }
-                let detail = if r.parts.is_empty() {
-                    r.note
-                } else {
-                    format!("{} (parts: {})", r.note, r.parts.join(", "))
-                };
-                self.event(index, item, time, "repair", detail);
-            }
-            RecordBody::Badge(b) => {
-                run.badges += 1;
-                acc.badges += 1;
-                if !acc.events.contains(&b.event) {
-                    acc.events.push(b.event.clone());
-                    *run.events.entry(b.event.clone()).or_default() += 1;
-                    if acc.events.len() == 2 {
-                        run.multi_event_items += 1;
-                    }
-                }
-                self.event(index, item, time, "badge", b.event);
-            }
-            RecordBody::Report(status) => {
-                let what = match status {
-                    ReportStatus::Stolen => {
-                        run.stolen += 1;
-                        acc.stolen = true;
-                        "stolen"
-                    }
-                    ReportStatus::Recovered => {
-                        run.recovered += 1;
-                        acc.stolen = false;
-                        "recovered"
-                    }
-                    ReportStatus::Void => {
-                        if !acc.void {
-                            run.void += 1;
-                            if acc.owner == run.maker {
-                                run.in_stock = run.in_stock.saturating_sub(1);
-                            }
-                        }
-                        acc.void = true;
-                        "void"
-                    }
-                };
-                self.event(index, item, time, what, String::new());
-            }
+            RecordBody::Repair(r) => ("repair", count_repair(run, acc, time, r)),
+            RecordBody::Badge(b) => ("badge", count_badge(run, acc, b)),
+            RecordBody::Report(status) => (count_report(run, acc, status), String::new()),
             RecordBody::RunManifest(_) | RecordBody::Mint(_) => return false,
+        };
+        self.event(index, item, time, what, detail);
+        true
+    }
+
+    /// A mint of a registered run: the item enters the maker's stock (or, minted to a buyer,
+    /// is sold at once).
+    fn mint(&mut self, index: u64, item: ItemId, time: u64, m: &Mint) -> bool {
+        if self.items.contains_key(&item) {
+            return false;
+        }
+        let Some(run) = self.runs.get_mut(&m.run) else {
+            return false;
+        };
+        let maker = run.maker;
+        run.minted += 1;
+        run.in_stock += 1;
+        run.editions.insert(m.number, item);
+        self.items.insert(
+            item,
+            ItemAcc {
+                run: m.run,
+                edition: m.number,
+                owner: maker,
+                sold_at: None,
+                repaired_after_sale: false,
+                events: Vec::new(),
+                repairs: 0,
+                badges: 0,
+                owners: 1,
+                stolen: false,
+                void: false,
+            },
+        );
+        self.event(index, item, time, "minted", String::new());
+        let owner = m.owner.unwrap_or(maker);
+        if owner != maker {
+            self.change_owner(index, item, time, owner);
         }
         true
     }
@@ -472,162 +457,6 @@ impl Stats {
         };
         push_recent(&mut run.recent, event.clone());
         push_recent(&mut self.recent, event);
-    }
-
-    /// Every run, in registration order.
-    pub fn runs(&self) -> impl Iterator<Item = RunId> + '_ {
-        self.run_order.iter().copied()
-    }
-
-    /// Whether `maker` registered a run.
-    pub fn has_maker(&self, maker: &PublicKey) -> bool {
-        self.makers.contains_key(maker)
-    }
-
-    /// A run's KPIs, or `None` for a run not in the folded log.
-    pub fn run(&self, id: &RunId) -> Option<RunStats> {
-        let r = self.runs.get(id)?;
-        let size = r.manifest.size;
-        let [s7, s30] = r.sold_within;
-        let mut sales_by_day: Vec<[u64; 2]> = Vec::new();
-        for (n, offset) in r.sale_offsets.iter().enumerate() {
-            let day = offset / DAY;
-            let total = n as u64 + 1;
-            match sales_by_day.last_mut() {
-                Some(last) if last[0] == day => last[1] = total,
-                _ => sales_by_day.push([day, total]),
-            }
-        }
-        Some(RunStats {
-            run: id.to_base32(),
-            title: r.manifest.title.clone(),
-            microfactory: r.manifest.microfactory.clone(),
-            place: r.manifest.place.clone(),
-            maker: maker_ref(&r.maker),
-            window_start: r.manifest.window_start.to_rfc3339(),
-            window_end: r.manifest.window_end.to_rfc3339(),
-            size,
-            minted: r.minted,
-            sold: r.sold,
-            in_stock: r.in_stock,
-            sell_through_7d: ratio(s7, size).unwrap_or(0.0),
-            sell_through_30d: ratio(s30, size).unwrap_or(0.0),
-            sell_through_7d_of_minted: ratio(s7, r.minted),
-            sell_through_30d_of_minted: ratio(s30, r.minted),
-            repairs: r.repairs,
-            repairs_per_item: ratio(r.repairs, r.minted).unwrap_or(0.0),
-            repairs_by_part: r.parts.clone(),
-            days_sale_to_first_repair: days(&r.sale_to_repair),
-            stolen: r.stolen,
-            recovered: r.recovered,
-            void: r.void,
-            badges: r.badges,
-            events: r
-                .events
-                .iter()
-                .map(|(event, items)| EventCount {
-                    event: event.clone(),
-                    items: *items,
-                })
-                .collect(),
-            items_at_several_events: r.multi_event_items,
-            sales_by_day,
-            log_size: self.size,
-        })
-    }
-
-    /// A maker's KPIs across runs, or `None` for a key that registered no run.
-    pub fn maker(&self, key: &PublicKey) -> Option<MakerStats> {
-        let m = self.makers.get(key)?;
-        let mut lines: Vec<(Timestamp, RunLine)> = m
-            .runs
-            .iter()
-            .filter_map(|id| self.runs.get(id))
-            .map(|r| {
-                let size = r.manifest.size;
-                let [s7, s30] = r.sold_within;
-                (
-                    r.manifest.window_start,
-                    RunLine {
-                        run: r.id.to_base32(),
-                        title: r.manifest.title.clone(),
-                        window_start: r.manifest.window_start.to_rfc3339(),
-                        size,
-                        minted: r.minted,
-                        sold: r.sold,
-                        sell_through_7d: ratio(s7, size).unwrap_or(0.0),
-                        sell_through_30d: ratio(s30, size).unwrap_or(0.0),
-                        repairs_per_item: ratio(r.repairs, r.minted).unwrap_or(0.0),
-                    },
-                )
-            })
-            .collect();
-        lines.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.run.cmp(&b.1.run)));
-        let buyers = m.buyers.len() as u64;
-        Some(MakerStats {
-            maker: maker_ref(key),
-            runs: m.runs.len() as u64,
-            minted: lines.iter().map(|l| l.1.minted).sum(),
-            sold: lines.iter().map(|l| l.1.sold).sum(),
-            first_hand_buyers: buyers,
-            repeat_collectors: m.repeat,
-            repeat_collector_rate_12m: ratio(m.repeat, buyers),
-            by_run: lines.into_iter().map(|l| l.1).collect(),
-            log_size: self.size,
-        })
-    }
-
-    /// The editions of a run with each piece's status, by edition number.
-    pub fn editions(&self, id: &RunId) -> Vec<EditionStatus> {
-        let Some(r) = self.runs.get(id) else {
-            return Vec::new();
-        };
-        r.editions
-            .iter()
-            .filter_map(|(&number, item)| {
-                let acc = self.items.get(item)?;
-                let status = if acc.void {
-                    "void"
-                } else if acc.stolen {
-                    "stolen"
-                } else if acc.owner == r.maker {
-                    "in stock"
-                } else {
-                    "sold"
-                };
-                Some(EditionStatus {
-                    number,
-                    item: item.to_base32(),
-                    short: item.short(),
-                    status,
-                    owners: acc.owners,
-                    repairs: acc.repairs,
-                    badges: acc.badges,
-                })
-            })
-            .collect()
-    }
-
-    /// The run an item belongs to, if the item is in the folded log.
-    pub fn item_run(&self, item: &ItemId) -> Option<RunId> {
-        self.items.get(item).map(|a| a.run)
-    }
-
-    /// The most recent events (oldest first) of one run, or of the whole ledger.
-    pub fn recent(&self, run: Option<&RunId>) -> Vec<Event> {
-        match run {
-            Some(id) => self
-                .runs
-                .get(id)
-                .map(|r| r.recent.iter().cloned().collect())
-                .unwrap_or_default(),
-            None => self.recent.iter().cloned().collect(),
-        }
-    }
-
-    /// When the run was registered (the manifest's time).
-    pub fn registered(&self, id: &RunId) -> Option<Timestamp> {
-        self.runs.get(id).map(|r| r.registered)
     }
 }
 
