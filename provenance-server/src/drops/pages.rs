@@ -9,11 +9,11 @@ use std::fmt::Write as _;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use provenance_core::{ItemId, Payload, TrustList};
-use provenance_verify::{verify_with, Input, Options, Report};
+use provenance_verify::{verify_with, Input, Options, Report, Story};
 
 use super::html::{escape, page, percent};
+use super::stats::EditionStatus;
 use super::{refreshed, run_figures, run_param, Engine, TEXT_HTML};
-use crate::http::problem_response;
 use crate::ledger::{now, Ledger, LedgerError};
 use crate::qr;
 use provenance_core::codes;
@@ -42,89 +42,96 @@ fn gone(engine: &Engine) -> Result<std::sync::Arc<Ledger>, LedgerError> {
 }
 
 /// `GET /runs/{run}`.
-pub async fn run_sheet(req: HttpRequest, engine: web::Data<Engine>) -> HttpResponse {
-    let result = (|| {
-        let run = run_param(&req)?;
-        let ledger = gone(&engine)?;
-        let info = ledger.run_view(&run)?;
-        let figures = run_figures(&engine, &run)?;
-        let editions = engine.read(|s| s.editions(&run));
-        let title = info.title.as_str();
-        let mut body = String::new();
-        let _ = write!(
-            body,
-            "<article class=\"sheet\" data-run=\"{run}\"><h1>{}</h1>\
+pub async fn run_sheet(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, LedgerError> {
+    let run = run_param(&req)?;
+    let ledger = gone(&engine)?;
+    let info = ledger.run_view(&run)?;
+    let figures = run_figures(&engine, &run)?;
+    let editions = engine.read(|s| s.editions(&run));
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<article class=\"sheet\" data-run=\"{run}\"><h1>{}</h1>\
 <p class=\"muted\">Provenance sheet of run <code>{run}</code></p>\
 <dl class=\"facts\"><dt>Maker</dt><dd data-field=\"maker\">{} <code>{}</code></dd>\
 <dt>Microfactory</dt><dd data-field=\"microfactory\">{}</dd>\
 <dt>Place</dt><dd data-field=\"place\">{}</dd>\
 <dt>Window</dt><dd data-field=\"window\">{} – {}</dd>\
 <dt>Edition size</dt><dd data-field=\"size\">{}</dd></dl>",
-            escape(title),
-            escape(&info.maker.name),
-            escape(&info.maker.key_id),
-            escape(&info.microfactory),
-            escape(&info.place),
-            escape(info.window_start.get(..10).unwrap_or("")),
-            escape(info.window_end.get(..10).unwrap_or("")),
-            figures.size,
-        );
-        let _ = write!(
-            body,
-            "<div class=\"kpis\"><div class=\"kpi\"><b data-kpi=\"minted\">{}</b><span>minted</span></div>\
+        escape(&info.title),
+        escape(&info.maker.name),
+        escape(&info.maker.key_id),
+        escape(&info.microfactory),
+        escape(&info.place),
+        escape(info.window_start.get(..10).unwrap_or("")),
+        escape(info.window_end.get(..10).unwrap_or("")),
+        figures.size,
+    );
+    let _ = write!(
+        body,
+        "<div class=\"kpis\"><div class=\"kpi\"><b data-kpi=\"minted\">{}</b><span>minted</span></div>\
 <div class=\"kpi\"><b data-kpi=\"sold\">{}</b><span>sold</span></div>\
 <div class=\"kpi\"><b data-kpi=\"in_stock\">{}</b><span>in stock</span></div></div>",
-            figures.minted, figures.sold, figures.in_stock
-        );
-        body.push_str(
-            "<h2>Editions</h2><table class=\"editions\"><thead><tr><th class=\"n\">n</th><th>piece</th>\
+        figures.minted, figures.sold, figures.in_stock
+    );
+    editions_table(&mut body, &ledger, &editions, figures.size);
+    let _ = write!(
+        body,
+        "<p class=\"muted noprint\"><a href=\"/dashboard/{run}\">Live dashboard</a> · \
+<a href=\"/v1/runs/{run}/stats\">KPIs (JSON)</a> · sell-through 7 d {} · 30 d {}</p></article>",
+        percent(Some(figures.sell_through_7d)),
+        percent(Some(figures.sell_through_30d)),
+    );
+    Ok(html(page(
+        &format!("{} — provenance sheet", info.title),
+        &body,
+    )))
+}
+
+/// The run sheet's table of editions: each piece's status, owners, repairs and badges, and
+/// (for the first [`SHEET_QR_LIMIT`], when the ledger has a public URL) its label's QR.
+fn editions_table(body: &mut String, ledger: &Ledger, editions: &[EditionStatus], size: u64) {
+    body.push_str(
+        "<h2>Editions</h2><table class=\"editions\"><thead><tr><th class=\"n\">n</th><th>piece</th>\
 <th>status</th><th class=\"n\">owners</th><th class=\"n\">repairs</th><th class=\"n\">badges</th><th class=\"noprint\"></th></tr></thead><tbody>",
-        );
-        let store = ledger.store();
-        for (i, e) in editions.iter().enumerate() {
-            let qr_svg = if i < SHEET_QR_LIMIT && ledger.public_url().is_some() {
-                ItemId::from_base32(&e.item)
-                    .and_then(|id| store.records(&id).ok())
-                    .and_then(|records| records.into_iter().next())
-                    .and_then(|mint| verifier_qr(&ledger, &Payload::Label(mint.bytes).encode()))
-                    .map(|svg| format!("<span class=\"small-qr\">{svg}</span>"))
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            };
-            let _ = write!(
-                body,
-                "<tr data-item=\"{item}\"><td class=\"n\">{n}/{size}</td><td><a href=\"/items/{item}\"><code>{short}</code></a> {qr_svg}</td>\
-<td class=\"status-{class}\" data-field=\"status\">{status}</td><td class=\"n\">{owners}</td><td class=\"n\">{repairs}</td><td class=\"n\">{badges}</td>\
-<td class=\"noprint\"><a href=\"/items/{item}\">sheet</a></td></tr>",
-                item = escape(&e.item),
-                n = e.number,
-                size = figures.size,
-                short = escape(&e.short),
-                class = e.status.replace(' ', "-"),
-                status = e.status,
-                owners = e.owners,
-                repairs = e.repairs,
-                badges = e.badges,
-            );
-        }
-        body.push_str("</tbody></table>");
-        if editions.len() > SHEET_QR_LIMIT && ledger.public_url().is_some() {
-            let _ = write!(
-                body,
-                "<p class=\"muted\">QR codes on the first {SHEET_QR_LIMIT} editions; every piece's own sheet carries its QR.</p>"
-            );
-        }
+    );
+    let with_qr = ledger.public_url().is_some();
+    for (i, e) in editions.iter().enumerate() {
+        let qr_svg = if i < SHEET_QR_LIMIT && with_qr {
+            ItemId::from_base32(&e.item)
+                .and_then(|id| ledger.store().records(&id).ok())
+                .and_then(|records| records.into_iter().next())
+                .and_then(|mint| verifier_qr(ledger, &Payload::Label(mint.bytes).encode()))
+                .map(|svg| format!("<span class=\"small-qr\">{svg}</span>"))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         let _ = write!(
             body,
-            "<p class=\"muted noprint\"><a href=\"/dashboard/{run}\">Live dashboard</a> · \
-<a href=\"/v1/runs/{run}/stats\">KPIs (JSON)</a> · sell-through 7 d {} · 30 d {}</p></article>",
-            percent(Some(figures.sell_through_7d)),
-            percent(Some(figures.sell_through_30d)),
+            "<tr data-item=\"{item}\"><td class=\"n\">{n}/{size}</td><td><a href=\"/items/{item}\"><code>{short}</code></a> {qr_svg}</td>\
+<td class=\"status-{class}\" data-field=\"status\">{status}</td><td class=\"n\">{owners}</td><td class=\"n\">{repairs}</td><td class=\"n\">{badges}</td>\
+<td class=\"noprint\"><a href=\"/items/{item}\">sheet</a></td></tr>",
+            item = escape(&e.item),
+            n = e.number,
+            short = escape(&e.short),
+            class = e.status.replace(' ', "-"),
+            status = e.status,
+            owners = e.owners,
+            repairs = e.repairs,
+            badges = e.badges,
         );
-        Ok::<_, LedgerError>(page(&format!("{title} — provenance sheet"), &body))
-    })();
-    result.map_or_else(|p| problem_response(&p), html)
+    }
+    body.push_str("</tbody></table>");
+    if editions.len() > SHEET_QR_LIMIT && with_qr {
+        let _ = write!(
+            body,
+            "<p class=\"muted\">QR codes on the first {SHEET_QR_LIMIT} editions; every piece's own sheet carries its QR.</p>"
+        );
+    }
 }
 
 /// The verifier's report on the ledger's full history of `item`.
@@ -149,115 +156,128 @@ pub fn item_report(ledger: &Ledger, item: &ItemId) -> Result<Report, LedgerError
 }
 
 /// `GET /items/{item}`.
-pub async fn item_sheet(req: HttpRequest, engine: web::Data<Engine>) -> HttpResponse {
-    let result = (|| {
-        let text_id = req.match_info().get("item").unwrap_or("");
-        let item = ItemId::from_base32(text_id).ok_or_else(|| {
-            LedgerError::bad_request(format!(
-                "{text_id:?} is not an item id (26 characters of base32)"
-            ))
-        })?;
-        let ledger = gone(&engine)?;
-        refreshed(&engine)?;
-        let report = item_report(&ledger, &item)?;
-        let place = engine
-            .read(|s| s.item_run(&item))
-            .and_then(|run| ledger.run_view(&run).ok())
-            .map(|v| v.place)
-            .unwrap_or_default();
-        let qr_svg = ledger
-            .living_payload(&item)
-            .ok()
-            .and_then(|p| verifier_qr(&ledger, &p.text))
-            .map(|svg| format!("<div class=\"qr\" data-field=\"qr\">{svg}<p class=\"muted\">Scan to verify</p></div>"))
-            .unwrap_or_default();
-        let mut body = String::new();
-        let title = report
-            .story
-            .as_ref()
-            .map_or_else(|| format!("Item {item}"), |s| s.title.clone());
-        let _ = write!(
-            body,
-            "<article class=\"sheet\" data-item=\"{item}\">{qr_svg}<h1>{}</h1>\
+pub async fn item_sheet(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+) -> Result<HttpResponse, LedgerError> {
+    let text_id = req.match_info().get("item").unwrap_or("");
+    let item = ItemId::from_base32(text_id).ok_or_else(|| {
+        LedgerError::bad_request(format!(
+            "{text_id:?} is not an item id (26 characters of base32)"
+        ))
+    })?;
+    let ledger = gone(&engine)?;
+    refreshed(&engine)?;
+    let report = item_report(&ledger, &item)?;
+    let place = engine
+        .read(|s| s.item_run(&item))
+        .and_then(|run| ledger.run_view(&run).ok())
+        .map(|v| v.place)
+        .unwrap_or_default();
+    let qr_svg = ledger
+        .living_payload(&item)
+        .ok()
+        .and_then(|p| verifier_qr(&ledger, &p.text))
+        .map(|svg| format!("<div class=\"qr\" data-field=\"qr\">{svg}<p class=\"muted\">Scan to verify</p></div>"))
+        .unwrap_or_default();
+    let title = report
+        .story
+        .as_ref()
+        .map_or_else(|| format!("Item {item}"), |s| s.title.clone());
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<article class=\"sheet\" data-item=\"{item}\">{qr_svg}<h1>{}</h1>\
 <p class=\"verdict\" data-field=\"verdict\">{}</p><p data-field=\"summary\">{}</p>",
-            escape(&title),
-            report.verdict.headline(),
-            escape(&report.summary),
-        );
-        if let Some(s) = &report.story {
-            let _ = write!(
-                body,
-                "<dl class=\"facts\"><dt>Edition</dt><dd data-field=\"edition\">{}/{}</dd>\
+        escape(&title),
+        report.verdict.headline(),
+        escape(&report.summary),
+    );
+    if let Some(story) = &report.story {
+        story_facts(&mut body, story, &place);
+        story_events(&mut body, story);
+    }
+    findings(&mut body, &report);
+    body.push_str("<p class=\"muted\">Told by provenance-verify from the ledger's full history.</p></article>");
+    Ok(html(page(&format!("{title} — provenance sheet"), &body)))
+}
+
+/// The item sheet's facts: edition, maker, microfactory, place, run, owners, freshness.
+fn story_facts(body: &mut String, s: &Story, place: &str) {
+    let _ = write!(
+        body,
+        "<dl class=\"facts\"><dt>Edition</dt><dd data-field=\"edition\">{}/{}</dd>\
 <dt>Maker</dt><dd data-field=\"maker\">{} <code>{}</code></dd>\
 <dt>Microfactory</dt><dd data-field=\"microfactory\">{}</dd><dt>Place</dt><dd data-field=\"place\">{}</dd>\
 <dt>Run</dt><dd><a href=\"/runs/{}\"><code>{}</code></a></dd><dt>Minted</dt><dd>{}</dd>\
 <dt>Owners</dt><dd data-field=\"owners\">{}</dd><dt>Current owner</dt><dd><code>{}</code></dd>\
 <dt>Freshness</dt><dd>{}</dd></dl>",
-                s.edition.number,
-                s.edition.size,
-                escape(&s.maker.name),
-                escape(&s.maker.key_id),
-                escape(&s.microfactory),
-                escape(&place),
-                escape(&s.run),
-                escape(&s.run),
-                escape(&s.minted_at),
-                s.owner_count,
-                escape(&s.current_owner.key_id),
-                escape(&s.freshness.note),
-            );
-            let _ = write!(body, "<h2>Repairs ({})</h2>", s.repair_count);
-            if !s.repairs.is_empty() {
-                body.push_str("<table class=\"repairs\"><thead><tr><th>date</th><th>desk</th><th>note</th><th>parts</th></tr></thead><tbody>");
-                for r in &s.repairs {
-                    let _ = write!(
-                        body,
-                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                        escape(&r.time),
-                        escape(&r.desk.name),
-                        escape(&r.note),
-                        escape(&r.parts.join(", "))
-                    );
-                }
-                body.push_str("</tbody></table>");
-            }
-            let _ = write!(body, "<h2>Badges ({})</h2>", s.badge_count);
-            if !s.badges.is_empty() {
-                body.push_str("<table class=\"badges\"><thead><tr><th>date</th><th>event</th><th>place</th><th>host</th></tr></thead><tbody>");
-                for b in &s.badges {
-                    let _ = write!(
-                        body,
-                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                        escape(&b.time),
-                        escape(&b.event),
-                        escape(b.place.as_deref().unwrap_or("")),
-                        escape(&b.host.name)
-                    );
-                }
-                body.push_str("</tbody></table>");
-            }
-            if !s.reports.is_empty() {
-                body.push_str("<h2>Reports</h2><ul>");
-                for r in &s.reports {
-                    let _ = write!(body, "<li>{} {}</li>", escape(&r.time), r.status);
-                }
-                body.push_str("</ul>");
-            }
+        s.edition.number,
+        s.edition.size,
+        escape(&s.maker.name),
+        escape(&s.maker.key_id),
+        escape(&s.microfactory),
+        escape(place),
+        escape(&s.run),
+        escape(&s.run),
+        escape(&s.minted_at),
+        s.owner_count,
+        escape(&s.current_owner.key_id),
+        escape(&s.freshness.note),
+    );
+}
+
+/// The item sheet's repairs, badges and reports.
+fn story_events(body: &mut String, s: &Story) {
+    let _ = write!(body, "<h2>Repairs ({})</h2>", s.repair_count);
+    if !s.repairs.is_empty() {
+        body.push_str("<table class=\"repairs\"><thead><tr><th>date</th><th>desk</th><th>note</th><th>parts</th></tr></thead><tbody>");
+        for r in &s.repairs {
+            let cells = [&r.time, &r.desk.name, &r.note, &r.parts.join(", ")];
+            table_row(body, &cells);
         }
-        if !report.findings.is_empty() {
-            body.push_str("<h2>Findings</h2><ul class=\"findings\">");
-            for f in &report.findings {
-                let _ = write!(
-                    body,
-                    "<li><code>{}</code> {}</li>",
-                    f.code,
-                    escape(&f.message)
-                );
-            }
-            body.push_str("</ul>");
+        body.push_str("</tbody></table>");
+    }
+    let _ = write!(body, "<h2>Badges ({})</h2>", s.badge_count);
+    if !s.badges.is_empty() {
+        body.push_str("<table class=\"badges\"><thead><tr><th>date</th><th>event</th><th>place</th><th>host</th></tr></thead><tbody>");
+        for b in &s.badges {
+            let place = b.place.clone().unwrap_or_default();
+            table_row(body, &[&b.time, &b.event, &place, &b.host.name]);
         }
-        body.push_str("<p class=\"muted\">Told by provenance-verify from the ledger's full history.</p></article>");
-        Ok::<_, LedgerError>(page(&format!("{title} — provenance sheet"), &body))
-    })();
-    result.map_or_else(|p| problem_response(&p), html)
+        body.push_str("</tbody></table>");
+    }
+    if !s.reports.is_empty() {
+        body.push_str("<h2>Reports</h2><ul>");
+        for r in &s.reports {
+            let _ = write!(body, "<li>{} {}</li>", escape(&r.time), r.status);
+        }
+        body.push_str("</ul>");
+    }
+}
+
+/// One table row of escaped cells.
+fn table_row(body: &mut String, cells: &[&String]) {
+    body.push_str("<tr>");
+    for cell in cells {
+        let _ = write!(body, "<td>{}</td>", escape(cell));
+    }
+    body.push_str("</tr>");
+}
+
+/// The verifier's findings, each with its code.
+fn findings(body: &mut String, report: &Report) {
+    if report.findings.is_empty() {
+        return;
+    }
+    body.push_str("<h2>Findings</h2><ul class=\"findings\">");
+    for f in &report.findings {
+        let _ = write!(
+            body,
+            "<li><code>{}</code> {}</li>",
+            f.code,
+            escape(&f.message)
+        );
+    }
+    body.push_str("</ul>");
 }
