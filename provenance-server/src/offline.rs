@@ -493,26 +493,33 @@ fn resign_or_conflict(
         ..entry.clone()
     };
     summary.resigned += 1;
+    deliver_resigned(client, outbox, &moved, record.time, summary)
+}
+
+/// Posts a re-signed record: acknowledged, it leaves the outbox; refused, it stays as a
+/// conflict; raced again or unreachable, it stays queued for the next sync (the error).
+fn deliver_resigned(
+    client: &Client,
+    outbox: &mut Outbox,
+    moved: &Entry,
+    time: Timestamp,
+    summary: &mut SyncSummary,
+) -> Result<(), CliError> {
     match client.post(
-        &format!("/v1/items/{}/records", entry.item),
+        &format!("/v1/items/{}/records", moved.item),
         "application/cose",
         &moved.bytes,
     ) {
         Ok(_) => {
-            outbox
-                .acknowledged(&moved, record.time)
-                .map_err(outbox_error)?;
+            outbox.acknowledged(moved, time).map_err(outbox_error)?;
             summary.sent += 1;
             Ok(())
         }
-        Err(e) if unreachable(&e) || e.code.as_deref() == Some(codes::CHAIN_SEQ_MISMATCH) => {
-            // Raced again, or the ledger went away: it stays queued for the next sync.
-            Err(e)
-        }
+        Err(e) if unreachable(&e) || e.code.as_deref() == Some(codes::CHAIN_SEQ_MISMATCH) => Err(e),
         Err(e) => {
             outbox
                 .conflict(
-                    entry.id,
+                    moved.id,
                     &format!("refused by the ledger after re-signing: {e}"),
                 )
                 .map_err(outbox_error)?;

@@ -129,19 +129,25 @@ pub fn run_table(s: &RunStats) -> String {
             ),
         ],
     );
-    if !s.repairs_by_part.is_empty() {
-        let _ = writeln!(out, "  parts replaced:");
-        for (part, n) in &s.repairs_by_part {
-            let _ = writeln!(out, "    {:<20} {n}", safe(part));
-        }
-    }
-    if !s.events.is_empty() {
-        let _ = writeln!(out, "  events (distinct items):");
-        for e in &s.events {
-            let _ = writeln!(out, "    {:<20} {}", safe(&e.event), e.items);
-        }
-    }
+    let parts = s
+        .repairs_by_part
+        .iter()
+        .map(|(part, n)| (part.as_str(), *n));
+    listing(&mut out, "parts replaced", parts);
+    let events = s.events.iter().map(|e| (e.event.as_str(), e.items));
+    listing(&mut out, "events (distinct items)", events);
     out
+}
+
+/// A titled list of `name  count` lines, or nothing when empty.
+fn listing<'a>(out: &mut String, title: &str, lines: impl Iterator<Item = (&'a str, u64)>) {
+    let mut lines = lines.peekable();
+    if lines.peek().is_some() {
+        let _ = writeln!(out, "  {title}:");
+        for (name, n) in lines {
+            let _ = writeln!(out, "    {:<20} {n}", safe(name));
+        }
+    }
 }
 
 /// The table of a maker's KPIs.
