@@ -27,8 +27,9 @@ pub const CODE_UNREACHABLE: &str = "cli.unreachable";
 pub struct CliError {
     /// What went wrong.
     pub message: String,
-    /// The spec's error code, if any.
-    pub code: Option<String>,
+    /// The spec's error code (or the CLI's own `cli.*`/`outbox.*` code), if any: always one
+    /// of the known constants, never free text.
+    pub code: Option<&'static str>,
     /// The HTTP status, if the ledger answered.
     pub status: Option<u16>,
     /// For 409: the item's current head.
@@ -52,9 +53,9 @@ impl CliError {
     }
 
     /// An error with a spec code.
-    pub fn coded(message: impl Into<String>, code: &str) -> Self {
+    pub fn coded(message: impl Into<String>, code: &'static str) -> Self {
         CliError {
-            code: Some(code.to_string()),
+            code: Some(code),
             ..Self::msg(message)
         }
     }
@@ -112,11 +113,19 @@ impl Client {
             ureq::Error::Status(status, resp) => {
                 let body = read_limited(resp).unwrap_or_default();
                 match serde_json::from_slice::<ProblemBody>(&body) {
-                    Ok(p) => CliError {
-                        message: p.detail,
-                        code: Some(p.code),
-                        status: Some(status),
-                        head: p.head,
+                    Ok(p) => match known_code(&p.code) {
+                        Some(code) => CliError {
+                            message: p.detail,
+                            code: Some(code),
+                            status: Some(status),
+                            head: p.head,
+                        },
+                        // A code this CLI does not know (a newer ledger): kept in the text.
+                        None => CliError {
+                            status: Some(status),
+                            head: p.head,
+                            ..CliError::msg(format!("{} [{}]", p.detail, p.code))
+                        },
                     },
                     _ => CliError {
                         status: Some(status),
@@ -357,10 +366,31 @@ pub fn parse_time(text: &str) -> Result<Timestamp, CliError> {
     })
 }
 
+/// The spec's code spelled `text`, as its constant; `None` for a code this CLI does not know.
+pub fn known_code(text: &str) -> Option<&'static str> {
+    codes::ALL_CODES
+        .iter()
+        .map(|(code, _)| *code)
+        .find(|code| *code == text)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_ledger_code_is_read_as_its_constant_and_an_unknown_one_is_not_kept() {
+        for (code, _) in codes::ALL_CODES {
+            assert_eq!(known_code(code), Some(*code));
+        }
+        assert_eq!(
+            known_code(&String::from("chain.seq_mismatch")),
+            Some(codes::CHAIN_SEQ_MISMATCH)
+        );
+        assert_eq!(known_code("chain.seq_mismatch "), None);
+        assert_eq!(known_code("future.code"), None);
+    }
 
     #[test]
     fn key_files_are_pkcs8_v1_and_round_trip() {
@@ -390,7 +420,7 @@ mod tests {
             key.public_key()
         );
         assert_eq!(
-            parse_public("nope").unwrap_err().code.as_deref(),
+            parse_public("nope").unwrap_err().code,
             Some(codes::DECODE_BAD_PUBLIC_KEY)
         );
     }

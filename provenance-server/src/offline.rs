@@ -46,7 +46,7 @@ fn print(json: bool, human: impl FnOnce() -> String, machine: Value) {
 
 /// Whether an error means the ledger could not be reached (so the record is queued).
 pub fn unreachable(e: &CliError) -> bool {
-    e.code.as_deref() == Some(CODE_UNREACHABLE)
+    e.code == Some(CODE_UNREACHABLE)
 }
 
 /// The head from a `GET /v1/items/{item}` answer.
@@ -365,7 +365,7 @@ fn deliver(
             Ok(())
         }
         Err(e) if unreachable(&e) => Err(e),
-        Err(e) if e.code.as_deref() == Some(codes::CHAIN_SEQ_MISMATCH) => {
+        Err(e) if e.code == Some(codes::CHAIN_SEQ_MISMATCH) => {
             resign_or_conflict(client, outbox, entry, decoded, keys, summary)
         }
         Err(e) => {
@@ -418,7 +418,7 @@ fn queued_signer_key(entry: &Entry, signer: KeyId) -> Result<SigningKey, CliErro
         );
         CliError {
             message,
-            code: e.code.clone().or_else(|| Some(CODE_KEY_FILE.to_string())),
+            code: e.code.or(Some(CODE_KEY_FILE)),
             ..e
         }
     })?;
@@ -515,7 +515,7 @@ fn deliver_resigned(
             summary.sent += 1;
             Ok(())
         }
-        Err(e) if unreachable(&e) || e.code.as_deref() == Some(codes::CHAIN_SEQ_MISMATCH) => Err(e),
+        Err(e) if unreachable(&e) || e.code == Some(codes::CHAIN_SEQ_MISMATCH) => Err(e),
         Err(e) => {
             outbox
                 .conflict(

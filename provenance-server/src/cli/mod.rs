@@ -92,7 +92,7 @@ pub fn main() -> i32 {
                 println!("{v}");
             }
             eprintln!("error: {e}");
-            if e.code.as_deref() == Some(crate::offline::CODE_CONFLICT) {
+            if e.code == Some(crate::offline::CODE_CONFLICT) {
                 3
             } else {
                 1
