@@ -559,6 +559,25 @@ pub struct MakerStats {
     pub log_size: u64,
 }
 
+/// The dashboard's `update` event (`GET /dashboard/events`, `/dashboard/{run}/events`): the
+/// log size the figures cover and the re-rendered live part of the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardUpdate {
+    /// Log entries folded into the figures.
+    pub size: u64,
+    /// The live part of the dashboard, HTML (record text escaped).
+    pub html: String,
+}
+
+/// The dashboard's `problem` event: the figures could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardProblem {
+    /// The spec's code.
+    pub code: String,
+    /// What went wrong.
+    pub detail: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -943,6 +962,24 @@ mod tests {
                 },
             );
         }
+    }
+
+    #[test]
+    fn the_dashboard_events_match_their_schemas() {
+        conforms(
+            "DashboardUpdate",
+            &DashboardUpdate {
+                size: 3,
+                html: "<p>x</p>".into(),
+            },
+        );
+        conforms(
+            "DashboardProblem",
+            &DashboardProblem {
+                code: "ledger.internal".into(),
+                detail: "d".into(),
+            },
+        );
     }
 
     #[test]

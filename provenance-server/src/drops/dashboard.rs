@@ -18,13 +18,12 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::{select, Either};
 use provenance_core::RunId;
-use serde_json::json;
 
 use super::chart::sales_chart;
 use super::html::{escape, page, percent};
 use super::stats::Event;
 use super::{refreshed, run_figures, run_param, Engine, TEXT_HTML};
-use crate::api::RunStats;
+use crate::api::{DashboardProblem, DashboardUpdate, RunStats};
 use crate::http::problem_response;
 use crate::ledger::LedgerError;
 
@@ -195,16 +194,22 @@ fn update(engine: &Engine, run: Option<&RunId>) -> Bytes {
     match fragment(engine, run) {
         Ok(html) => {
             let size = engine.read(super::stats::Stats::size);
-            Bytes::from(format!(
-                "event: update\ndata: {}\n\n",
-                json!({"size": size, "html": html})
-            ))
+            sse_event("update", &DashboardUpdate { size, html })
         }
-        Err(p) => Bytes::from(format!(
-            "event: problem\ndata: {}\n\n",
-            json!({"code": p.code, "detail": p.detail})
-        )),
+        Err(p) => sse_event(
+            "problem",
+            &DashboardProblem {
+                code: p.code.to_string(),
+                detail: p.detail,
+            },
+        ),
     }
+}
+
+/// One server-sent event: its name and its JSON data on one line.
+fn sse_event<T: serde::Serialize>(name: &str, data: &T) -> Bytes {
+    let data = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }
 
 async fn stopping() {
