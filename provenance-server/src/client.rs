@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use provenance_core::codes;
 use provenance_core::{ItemId, PublicKey, RecordHash, SigningKey, Timestamp};
-use serde_json::Value;
 
 use crate::api::{HeadRef, ItemView, ProblemBody};
 
@@ -145,11 +144,6 @@ impl Client {
         }
     }
 
-    /// GET a JSON document.
-    pub fn get_json(&self, path: &str) -> Result<Value, CliError> {
-        self.get(path)
-    }
-
     /// GET a JSON document as one of the API's types ([`crate::api`]); an answer of another
     /// shape is an error that names the field, never a silent default.
     pub fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
@@ -183,7 +177,12 @@ impl Client {
     }
 
     /// POST bytes with a Content-Type; returns the status and JSON answer.
-    pub fn post(&self, path: &str, media: &str, body: &[u8]) -> Result<(u16, Value), CliError> {
+    pub fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        media: &str,
+        body: &[u8],
+    ) -> Result<(u16, T), CliError> {
         let resp = self
             .agent
             .post(&self.url(path))
@@ -191,8 +190,11 @@ impl Client {
             .send_bytes(body)
             .map_err(|e| self.fail(e))?;
         let status = resp.status();
-        let value = serde_json::from_slice(&read_limited(resp)?)
-            .map_err(|e| CliError::msg(format!("the ledger's answer is not JSON: {e}")))?;
+        let value = serde_json::from_slice(&read_limited(resp)?).map_err(|e| {
+            CliError::msg(format!(
+                "the ledger's answer to {path} is not what this CLI reads: {e}"
+            ))
+        })?;
         Ok((status, value))
     }
 

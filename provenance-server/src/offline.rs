@@ -11,9 +11,9 @@ use provenance_core::{
     ChainLink, DecodedRecord, ItemId, KeyId, PublicKey, Record, RecordBody, RecordHash, RecordKind,
     ReportStatus, RunId, SigningKey, Timestamp,
 };
-use serde_json::{json, Value};
 
-use crate::api::{ItemView, RunView};
+use crate::api::{HeadRef, ItemView, RecordAck, RunView};
+use crate::cli::output::{OutboxOutput, OutboxRow, PullOutput, QueuedRecordOutput, SyncOutput};
 use crate::client::{read_key, CliError, Client, CODE_KEY_FILE, CODE_UNREACHABLE};
 use crate::outbox::{
     CachedHead, CachedRun, Entry, EntryState, NewEntry, Outbox, CODE_CORRUPT, LOCK_FILE,
@@ -35,10 +35,15 @@ pub fn open(home: &Path) -> Result<Outbox, CliError> {
     Outbox::open(home).map_err(outbox_error)
 }
 
-fn print(json: bool, human: impl FnOnce() -> String, machine: Value) {
+/// Prints the sentences, or with `--json` the answer as one line of JSON.
+pub(crate) fn print<T: serde::Serialize>(json: bool, human: impl FnOnce() -> String, machine: &T) {
     let mut out = std::io::stdout().lock();
     let _ = if json {
-        writeln!(out, "{machine}")
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(machine).unwrap_or_else(|_| "{}".into())
+        )
     } else {
         write!(out, "{}", human())
     };
@@ -104,7 +109,11 @@ pub fn pull(
                 outbox.path().display()
             )
         },
-        json!({"items": items.len(), "run": run.map(|r| r.to_base32()), "outbox": outbox.path().display().to_string()}),
+        &PullOutput {
+            items: items.len(),
+            run: run.map(|r| r.to_base32()),
+            outbox: outbox.path().display().to_string(),
+        },
     );
     Ok(())
 }
@@ -170,7 +179,13 @@ pub fn queue_append(
                 record.seq
             )
         },
-        json!({"queued": true, "item": item.to_base32(), "seq": record.seq, "kind": kind.name(), "reason": reason}),
+        &QueuedRecordOutput {
+            queued: true,
+            item: item.to_base32(),
+            seq: record.seq,
+            kind: kind.name().to_string(),
+            reason: reason.to_string(),
+        },
     );
     Ok(())
 }
@@ -329,7 +344,12 @@ pub fn sync(client: &Client, home: &Path, json: bool, keys: &[PathBuf]) -> Resul
                 summary.sent, summary.resigned, summary.conflicts
             )
         },
-        json!({"sent": summary.sent, "resigned": summary.resigned, "new_conflicts": summary.conflicts, "conflicts": left}),
+        &SyncOutput {
+            sent: summary.sent,
+            resigned: summary.resigned,
+            new_conflicts: summary.conflicts,
+            conflicts: left,
+        },
     );
     drop(lock);
     if left > 0 {
@@ -356,7 +376,7 @@ fn deliver(
     };
     let decoded = DecodedRecord::decode(&entry.bytes)
         .map_err(|e| CliError::coded(format!("a queued record: {e}"), CODE_CORRUPT))?;
-    match client.post(&path, "application/cose", &entry.bytes) {
+    match client.post::<RecordAck>(&path, "application/cose", &entry.bytes) {
         Ok(_) => {
             outbox
                 .acknowledged(entry, decoded.record.time)
@@ -505,7 +525,7 @@ fn deliver_resigned(
     time: Timestamp,
     summary: &mut SyncSummary,
 ) -> Result<(), CliError> {
-    match client.post(
+    match client.post::<RecordAck>(
         &format!("/v1/items/{}/records", moved.item),
         "application/cose",
         &moved.bytes,
@@ -533,57 +553,60 @@ fn deliver_resigned(
 pub fn list(client: &Client, home: &Path, json: bool) -> Result<(), CliError> {
     let outbox = open(home)?;
     let entries = outbox.entries().map_err(outbox_error)?;
-    let rows: Vec<Value> = entries
+    let entries = entries
         .iter()
-        .map(|e| {
-            let mut row = json!({
-                "id": e.id, "item": e.item.to_base32(), "kind": e.kind.name(), "seq": e.seq,
-                "state": e.state_name(), "reason": e.reason, "queued_at": e.queued_at.to_rfc3339(),
-                "key_file": e.key_file.display().to_string(),
-            });
-            if e.state == EntryState::Conflict {
-                // The item's current head, when the ledger can be asked.
-                if let Ok(v) = client.get::<ItemView>(&format!("/v1/items/{}", e.item)) {
-                    if let (Some(h), Some(map)) = (head_of(&v), row.as_object_mut()) {
-                        map.insert(
-                            "current_head".into(),
-                            json!({"seq": h.seq, "hash": h.hash.to_hex()}),
-                        );
-                    }
-                }
-            }
-            row
+        .map(|e| OutboxRow {
+            id: e.id,
+            item: e.item.to_base32(),
+            kind: e.kind.name().to_string(),
+            seq: e.seq,
+            state: e.state_name().to_string(),
+            reason: e.reason.clone(),
+            queued_at: e.queued_at.to_rfc3339(),
+            key_file: e.key_file.display().to_string(),
+            // The item's current head, when the ledger can be asked.
+            current_head: (e.state == EntryState::Conflict)
+                .then(|| {
+                    client
+                        .get::<ItemView>(&format!("/v1/items/{}", e.item))
+                        .ok()
+                })
+                .flatten()
+                .and_then(|v| head_of(&v))
+                .map(|h| HeadRef {
+                    seq: h.seq,
+                    hash: h.hash.to_hex(),
+                }),
         })
         .collect();
-    print(
-        json,
-        || {
-            if rows.is_empty() {
-                return format!("the outbox {} is empty\n", outbox.path().display());
-            }
-            let mut s = String::new();
-            for r in &rows {
-                let head = r["current_head"]["seq"]
-                    .as_u64()
-                    .map(|h| format!(" (item now at #{h})"))
-                    .unwrap_or_default();
-                s.push_str(&format!(
-                    "{:<8} {} {:<8} #{:<4} {}{head}\n",
-                    r["state"].as_str().unwrap_or_default(),
-                    r["item"]
-                        .as_str()
-                        .and_then(|i| i.get(..8))
-                        .unwrap_or_default(),
-                    r["kind"].as_str().unwrap_or_default(),
-                    r["seq"],
-                    provenance_core::text::escape_for_terminal(
-                        r["reason"].as_str().unwrap_or_default()
-                    )
-                ));
-            }
-            s
-        },
-        json!({"outbox": outbox.path().display().to_string(), "entries": rows}),
-    );
+    let answer = OutboxOutput {
+        outbox: outbox.path().display().to_string(),
+        entries,
+    };
+    print(json, || outbox_text(&answer), &answer);
     Ok(())
+}
+
+/// `provenance outbox` without `--json`: a line per entry.
+fn outbox_text(answer: &OutboxOutput) -> String {
+    if answer.entries.is_empty() {
+        return format!("the outbox {} is empty\n", answer.outbox);
+    }
+    let mut s = String::new();
+    for r in &answer.entries {
+        let head = r
+            .current_head
+            .as_ref()
+            .map(|h| format!(" (item now at #{})", h.seq))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "{:<8} {} {:<8} #{:<4} {}{head}\n",
+            r.state,
+            r.item.get(..8).unwrap_or_default(),
+            r.kind,
+            r.seq,
+            provenance_core::text::escape_for_terminal(&r.reason)
+        ));
+    }
+    s
 }

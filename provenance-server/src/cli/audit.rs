@@ -2,6 +2,7 @@
 //! checkpoints, prove append-only, recompute every leaf from its record).
 
 use super::args::LedgerKeyArgs;
+use super::output::{CheckpointOutput, LogVerifyOutput};
 use super::trust::ledger_key;
 use super::Ctx;
 use crate::api::{ConsistencyProof, LogEntries, LogEntryView};
@@ -13,8 +14,6 @@ use provenance_core::log::audit::{Audit, AuditError, Leaf, TreeHead};
 use provenance_core::ErrorCode;
 use provenance_core::PublicKey;
 use provenance_core::{ItemId, RunId};
-use serde_json::json;
-use serde_json::Value;
 use std::path::Path;
 use std::path::PathBuf;
 
@@ -41,9 +40,15 @@ fn save_note(path: &Path, note: &str) -> Result<(), CliError> {
         .map_err(|e| CliError::io(format!("cannot write {}: {e}", path.display())))
 }
 
-fn checkpoint_json(cp: &Checkpoint) -> Value {
+fn checkpoint_output(cp: &Checkpoint) -> CheckpointOutput {
     use base64::Engine;
-    json!({"origin": cp.origin, "size": cp.size, "root": base64::engine::general_purpose::STANDARD.encode(cp.root.0)})
+    CheckpointOutput {
+        origin: cp.origin.clone(),
+        size: cp.size,
+        root: base64::engine::general_purpose::STANDARD.encode(cp.root.0),
+        note: None,
+        ledger_key: None,
+    }
 }
 
 pub(super) fn log_checkpoint(
@@ -57,11 +62,11 @@ pub(super) fn log_checkpoint(
     if let Some(path) = &save {
         save_note(path, &note)?;
     }
-    let mut machine = checkpoint_json(&cp);
-    if let Some(map) = machine.as_object_mut() {
-        map.insert("note".into(), Value::String(note.clone()));
-        map.insert("ledger_key".into(), Value::String(key.to_base64url()));
-    }
+    let machine = CheckpointOutput {
+        note: Some(note.clone()),
+        ledger_key: Some(key.to_base64url()),
+        ..checkpoint_output(&cp)
+    };
     ctx.print(
         || {
             let mut s = format!(
@@ -76,7 +81,7 @@ pub(super) fn log_checkpoint(
             }
             s
         },
-        machine,
+        &machine,
     );
     Ok(())
 }
@@ -154,7 +159,12 @@ pub(super) fn log_verify(
                 saved.size, current.size, saved.origin, current.origin
             )
         },
-        json!({"consistent": true, "since": checkpoint_json(&saved), "current": checkpoint_json(&current), "audited": audited.size}),
+        &LogVerifyOutput {
+            consistent: true,
+            since: checkpoint_output(&saved),
+            current: checkpoint_output(&current),
+            audited: audited.size,
+        },
     );
     Ok(())
 }

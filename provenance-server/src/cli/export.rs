@@ -4,8 +4,8 @@ use std::path::Path;
 
 use provenance_core::codes;
 use provenance_core::{ErrorCode, History, Payload};
-use serde_json::json;
 
+use super::output::ExportOutput;
 use super::trust::load_trust;
 use super::Ctx;
 use crate::client::{parse_item, CliError};
@@ -57,7 +57,14 @@ pub(super) fn export(
                 bytes.len()
             )
         },
-        json!({"file": out.display().to_string(), "records": history.records.len(), "run": history.run.is_some(), "bytes": bytes.len(), "log_index": index, "checkpoint_size": size}),
+        &ExportOutput {
+            file: out.display().to_string(),
+            records: history.records.len(),
+            run: history.run.is_some(),
+            bytes: bytes.len(),
+            log_index: index,
+            checkpoint_size: size,
+        },
     );
     Ok(())
 }

@@ -10,11 +10,11 @@ use provenance_core::codes;
 use provenance_core::{
     ItemId, Mint, Payload, PublicKey, Record, RecordBody, RunId, RunManifest, SigningKey, Timestamp,
 };
-use serde_json::json;
 
 use super::args::{MintArgs, RunCreateArgs};
+use super::output::{MintOutput, MintedItem, QueuedMint, QueuedMintsOutput};
 use super::{refuse_bad_text, Ctx};
-use crate::api::{RunAck, RunView, TrustView};
+use crate::api::{RecordAck, RunAck, RunView, TrustView};
 use crate::client::{parse_public, read_key, CliError};
 use crate::ledger::now;
 use crate::qr;
@@ -45,17 +45,11 @@ pub(super) fn run_create(ctx: &Ctx, a: RunCreateArgs) -> Result<(), CliError> {
     };
     refuse_bad_text(&record)?;
     let bytes = record.sign(&maker, None);
-    let (_, answer) = ctx.client.post("/v1/runs", "application/cose", &bytes)?;
-    let ack: RunAck = serde_json::from_value(answer.clone()).map_err(|e| {
-        CliError::msg(format!(
-            "the ledger's answer to a run is not what this CLI reads: {e}"
-        ))
-    })?;
-    let run = ack.run;
+    let (_, answer): (_, RunAck) = ctx.client.post("/v1/runs", "application/cose", &bytes)?;
     if !ctx.json {
         eprintln!("registered run \"{title}\" of {size} pieces");
     }
-    ctx.print(|| format!("{run}\n"), answer);
+    ctx.print(|| format!("{}\n", answer.run), &answer);
     Ok(())
 }
 
@@ -195,7 +189,7 @@ fn post_mints(
                 };
                 let result = ctx
                     .client
-                    .post("/v1/items", "application/cose", bytes)
+                    .post::<RecordAck>("/v1/items", "application/cose", bytes)
                     .and_then(|_| label_files(*number, bytes, labels))
                     .map_err(|e| (*number, e));
                 if let Some(bar) = &bar {
@@ -257,17 +251,24 @@ fn print_minted(
     sheets: &[PathBuf],
     labels: Option<&Path>,
 ) {
-    let machine = json!({
-        "run": run_id.to_base32(),
-        "items": minted.iter().map(|m| json!({
-            "number": m.number, "size": run.size, "item": m.item.to_base32(), "short": m.item.short(),
-            "labels": m.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "sheets": sheets.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
-    });
+    let shown = |files: &[PathBuf]| files.iter().map(|f| f.display().to_string()).collect();
+    let machine = MintOutput {
+        run: run_id.to_base32(),
+        items: minted
+            .iter()
+            .map(|m| MintedItem {
+                number: m.number,
+                size: run.size,
+                item: m.item.to_base32(),
+                short: m.item.short(),
+                labels: shown(&m.files),
+            })
+            .collect(),
+        sheets: shown(sheets),
+    };
     ctx.print(
         || minted.iter().map(|m| format!("{}\n", m.item)).collect(),
-        machine,
+        &machine,
     );
     if ctx.json || minted.is_empty() {
         return;
@@ -385,8 +386,18 @@ fn mint_offline(
     let numbers: Vec<u64> = items.iter().map(|m| m.number).collect();
     ctx.print(
         || items.iter().map(|m| format!("{}\n", m.item)).collect(),
-        json!({"run": run.to_base32(), "queued": true, "reason": reason,
-               "items": items.iter().map(|m| json!({"number": m.number, "item": m.item.to_base32()})).collect::<Vec<_>>()}),
+        &QueuedMintsOutput {
+            run: run.to_base32(),
+            queued: true,
+            reason: reason.to_string(),
+            items: items
+                .iter()
+                .map(|m| QueuedMint {
+                    number: m.number,
+                    item: m.item.to_base32(),
+                })
+                .collect(),
+        },
     );
     if !ctx.json {
         eprintln!(

@@ -16,13 +16,11 @@
 //!
 //! `serve` is [`crate::server`]; `pull`, `sync` and `outbox` are [`crate::offline`].
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Parser;
 use provenance_core::codes;
 use provenance_core::Record;
-use serde_json::{json, Value};
 
 use crate::client::{parse_public, CliError, Client};
 use crate::server::{serve, ServeOptions};
@@ -31,6 +29,7 @@ pub mod args;
 mod audit;
 mod export;
 mod mint;
+pub mod output;
 mod payload;
 mod records;
 mod show;
@@ -58,25 +57,9 @@ pub(super) struct Ctx {
 }
 
 impl Ctx {
-    fn print(&self, human: impl FnOnce() -> String, machine: Value) {
-        let mut out = std::io::stdout().lock();
-        let _ = if self.json {
-            writeln!(out, "{machine}")
-        } else {
-            write!(out, "{}", human())
-        };
-    }
-
-    /// Like `print`, with a typed answer as the JSON.
-    fn print_serialized<T: serde::Serialize>(
-        &self,
-        human: impl FnOnce() -> String,
-        machine: &T,
-    ) -> Result<(), CliError> {
-        let machine = serde_json::to_value(machine)
-            .map_err(|e| CliError::msg(format!("cannot write the answer as JSON: {e}")))?;
-        self.print(human, machine);
-        Ok(())
+    /// Prints the sentences, or with `--json` the answer as one line of JSON.
+    fn print<T: serde::Serialize>(&self, human: impl FnOnce() -> String, machine: &T) {
+        crate::offline::print(self.json, human, machine);
     }
 }
 
@@ -88,8 +71,12 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             if json {
-                let v = json!({"error": e.message, "code": e.code, "status": e.status});
-                println!("{v}");
+                let output = output::ErrorOutput {
+                    error: &e.message,
+                    code: e.code,
+                    status: e.status,
+                };
+                println!("{}", serde_json::to_string(&output).unwrap_or_default());
             }
             eprintln!("error: {e}");
             if e.code == Some(crate::offline::CODE_CONFLICT) {

@@ -2,9 +2,9 @@
 //! blocks.
 
 use provenance_core::{History, Payload};
-use serde_json::json;
 
 use super::args::{PayloadArgs, QrArgs};
+use super::output::PayloadOutput;
 use super::Ctx;
 use crate::client::{parse_item, CliError};
 use crate::qr;
@@ -37,7 +37,12 @@ pub(super) fn payload_command(ctx: &Ctx, a: &PayloadArgs) -> Result<(), CliError
     };
     ctx.print(
         || format!("{text}\n"),
-        json!({"item": item.to_base32(), "form": form, "payload": text}),
+        &PayloadOutput {
+            item: Some(item.to_base32()),
+            file: None,
+            form: form.to_string(),
+            payload: text.to_string(),
+        },
     );
     Ok(())
 }
@@ -84,12 +89,22 @@ pub(super) fn qr_command(ctx: &Ctx, a: QrArgs) -> Result<(), CliError> {
                     text.trim().len()
                 )
             },
-            json!({"file": out.display().to_string(), "form": form, "payload": text.trim()}),
+            &PayloadOutput {
+                item: None,
+                file: Some(out.display().to_string()),
+                form: form.to_string(),
+                payload: text.trim().to_string(),
+            },
         );
     } else {
         ctx.print(
             || qr::terminal(&code),
-            json!({"form": form, "payload": text.trim()}),
+            &PayloadOutput {
+                item: None,
+                file: None,
+                form: form.to_string(),
+                payload: text.trim().to_string(),
+            },
         );
     }
     Ok(())

@@ -9,9 +9,9 @@ use provenance_core::{
     challenge, Badge, ChainLink, ErrorCode, ItemId, Payload, Record, RecordBody, Repair,
     ReportStatus, RunId, SigningKey, Timestamp,
 };
-use serde_json::json;
 
 use super::args::{BadgeArgs, ProveArgs, RepairArgs, ReportArgs, TransferArgs};
+use super::output::ProveOutput;
 use super::{refuse_bad_text, Ctx};
 use crate::api::RecordAck;
 use crate::client::{parse_item, parse_public, read_key, CliError};
@@ -107,15 +107,14 @@ fn append_item(
         };
         refuse_bad_text(&record)?;
         let bytes = record.sign(signer, Some(&ChainLink { item, prev }));
-        match ctx.client.post(
+        match ctx.client.post::<RecordAck>(
             &format!("/v1/items/{item}/records"),
             "application/cose",
             &bytes,
         ) {
             Ok((status, answer)) => {
                 let kind = record.body.kind();
-                let shown_seq = serde_json::from_value::<RecordAck>(answer.clone())
-                    .map_or(record.seq, |ack| ack.seq);
+                let shown_seq = answer.seq;
                 ctx.print(
                     || {
                         let again = if status == 200 {
@@ -129,7 +128,7 @@ fn append_item(
                             shown_seq
                         )
                     },
-                    answer,
+                    &answer,
                 );
                 return Ok(());
             }
@@ -222,7 +221,12 @@ pub(super) fn prove(ctx: &Ctx, a: ProveArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::coded(e.to_string(), provenance_core::ErrorCode::code(&e)))?;
     ctx.print(
         || format!("{answer}\n"),
-        json!({"item": item.to_base32(), "challenge": a.challenge, "answer": answer, "owner": key.public_key().to_base64url()}),
+        &ProveOutput {
+            item: item.to_base32(),
+            challenge: a.challenge.clone(),
+            answer: answer.to_string(),
+            owner: key.public_key().to_base64url(),
+        },
     );
     Ok(())
 }

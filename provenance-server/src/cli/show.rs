@@ -22,8 +22,7 @@ pub(super) fn show(ctx: &Ctx, item: &str) -> Result<(), CliError> {
     // The list is the ledger's own, fetched just now: no trust-anchor note (that is for a
     // collector's copy of a list, which `provenance-verify --operator` pins).
     let report = verify_with(Input::Bytes(&bytes), &trust, now(), Options::default());
-    let machine = serde_json::to_value(&report).map_err(|e| CliError::msg(e.to_string()))?;
-    ctx.print(|| report.to_text(), machine);
+    ctx.print(|| report.to_text(), &report);
     match report.verdict {
         Verdict::Genuine | Verdict::GenuineWithWarnings => Ok(()),
         Verdict::NotGenuine | Verdict::Unreadable => {

@@ -22,12 +22,14 @@ pub(super) fn stats(ctx: &Ctx, args: &StatsArgs) -> Result<(), CliError> {
                 )
             })?;
             let figures: RunStats = ctx.client.get(&format!("/v1/runs/{run}/stats"))?;
-            ctx.print_serialized(|| run_table(&figures), &figures)
+            ctx.print(|| run_table(&figures), &figures);
+            Ok(())
         }
         (None, Some(maker)) => {
             let key = parse_public(maker)?;
             let figures: MakerStats = ctx.client.get(&format!("/v1/makers/{key}/stats"))?;
-            ctx.print_serialized(|| maker_table(&figures), &figures)
+            ctx.print(|| maker_table(&figures), &figures);
+            Ok(())
         }
         (None, None) => Err(CliError::msg("give --run RUN or --maker KEY")),
     }

@@ -7,10 +7,11 @@ use provenance_core::codes;
 use provenance_core::{
     ErrorCode, PublicKey, Role, Roles, Timestamp, TrustEntry, TrustList, TrustListContent,
 };
-use serde_json::json;
 
 use super::args::{LedgerKeyArgs, TrustAddArgs};
+use super::output::{KeyOutput, TrustAddOutput, TrustExportOutput};
 use super::Ctx;
+use crate::api::TrustAck;
 use crate::api::TrustView;
 use crate::client::{generate_key, parse_public, parse_time, read_key, write_key, CliError};
 use crate::ledger::now;
@@ -28,7 +29,11 @@ pub(super) fn keygen(ctx: &Ctx, out: &Path) -> Result<(), CliError> {
                 out.display()
             )
         },
-        json!({"public_key": public.to_base64url(), "key_id": public.key_id().to_string(), "file": out.display().to_string()}),
+        &KeyOutput {
+            public_key: public.to_base64url(),
+            key_id: public.key_id().to_string(),
+            file: out.display().to_string(),
+        },
     );
     Ok(())
 }
@@ -84,7 +89,7 @@ pub(super) fn trust_add(ctx: &Ctx, a: TrustAddArgs) -> Result<(), CliError> {
     content.version += 1;
     content.issued_at = now;
     let signed = content.sign(&operator);
-    let (_, answer) = ctx.client.post("/v1/trust", "application/cose", &signed)?;
+    let (_, answer): (_, TrustAck) = ctx.client.post("/v1/trust", "application/cose", &signed)?;
     ctx.print(
         || {
             format!(
@@ -94,7 +99,15 @@ pub(super) fn trust_add(ctx: &Ctx, a: TrustAddArgs) -> Result<(), CliError> {
                 roles.join(", ")
             )
         },
-        json!({"version": content.version, "key": key.to_base64url(), "key_id": key.key_id().to_string(), "name": name, "roles": roles, "standing": standing, "ledger": answer}),
+        &TrustAddOutput {
+            version: content.version,
+            key: key.to_base64url(),
+            key_id: key.key_id().to_string(),
+            name: name.to_string(),
+            roles: roles.iter().map(ToString::to_string).collect(),
+            standing: standing.to_string(),
+            ledger: answer,
+        },
     );
     Ok(())
 }
@@ -176,7 +189,12 @@ pub(super) fn trust_export(ctx: &Ctx, out: &Path) -> Result<(), CliError> {
                 list.operator().key_id()
             )
         },
-        json!({"file": out.display().to_string(), "version": c.version, "entries": c.entries.len(), "operator": list.operator().to_base64url()}),
+        &TrustExportOutput {
+            file: out.display().to_string(),
+            version: c.version,
+            entries: c.entries.len(),
+            operator: list.operator().to_base64url(),
+        },
     );
     Ok(())
 }

@@ -1,0 +1,256 @@
+//! What `provenance --json` prints: one type per command's answer, so the JSON a script reads
+//! is declared in one place and cannot drift from the sentences printed without `--json`.
+//! Ledger answers that are printed as they came (a run's ack) are [`crate::api`] types.
+
+use serde::Serialize;
+
+use crate::api::{HeadRef, TrustAck};
+
+/// `keygen`.
+#[derive(Debug, Serialize)]
+pub struct KeyOutput {
+    /// The public key, unpadded base64url.
+    pub public_key: String,
+    /// Its key id.
+    pub key_id: String,
+    /// The private key file written.
+    pub file: String,
+}
+
+/// `trust add`.
+#[derive(Debug, Serialize)]
+pub struct TrustAddOutput {
+    /// The new list's version.
+    pub version: u64,
+    /// The key added or changed.
+    pub key: String,
+    /// Its key id.
+    pub key_id: String,
+    /// Its display name.
+    pub name: String,
+    /// Its roles.
+    pub roles: Vec<String>,
+    /// `is trusted`, `is revoked`, `has expired` or `will be trusted`.
+    pub standing: String,
+    /// The ledger's answer.
+    pub ledger: TrustAck,
+}
+
+/// `trust export`.
+#[derive(Debug, Serialize)]
+pub struct TrustExportOutput {
+    /// The file written.
+    pub file: String,
+    /// The list's version.
+    pub version: u64,
+    /// Its entries.
+    pub entries: usize,
+    /// The operator key that signed it.
+    pub operator: String,
+}
+
+/// A checkpoint as `log checkpoint` and `log verify` name it.
+#[derive(Debug, Serialize)]
+pub struct CheckpointOutput {
+    /// The log's origin line.
+    pub origin: String,
+    /// Leaves in the tree.
+    pub size: u64,
+    /// The root hash, standard base64 (as in the note).
+    pub root: String,
+    /// The signed note (`log checkpoint` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The ledger key it verified with (`log checkpoint` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_key: Option<String>,
+}
+
+/// `log verify`.
+#[derive(Debug, Serialize)]
+pub struct LogVerifyOutput {
+    /// Always true: an inconsistent log is an error.
+    pub consistent: bool,
+    /// The saved checkpoint.
+    pub since: CheckpointOutput,
+    /// The current one.
+    pub current: CheckpointOutput,
+    /// Leaves audited (every leaf recomputed from its record).
+    pub audited: u64,
+}
+
+/// `export`.
+#[derive(Debug, Serialize)]
+pub struct ExportOutput {
+    /// The file written.
+    pub file: String,
+    /// Records in it.
+    pub records: usize,
+    /// Whether it holds the run manifest.
+    pub run: bool,
+    /// Its size in bytes.
+    pub bytes: usize,
+    /// The last record's leaf index.
+    pub log_index: u64,
+    /// The size of the checkpoint the inclusion proof is for.
+    pub checkpoint_size: u64,
+}
+
+/// One minted piece.
+#[derive(Debug, Serialize)]
+pub struct MintedItem {
+    /// Edition number n.
+    pub number: u64,
+    /// Edition size N.
+    pub size: u64,
+    /// The item id.
+    pub item: String,
+    /// Its short id.
+    pub short: String,
+    /// Label files written for it.
+    pub labels: Vec<String>,
+}
+
+/// `mint`.
+#[derive(Debug, Serialize)]
+pub struct MintOutput {
+    /// The run.
+    pub run: String,
+    /// The pieces minted.
+    pub items: Vec<MintedItem>,
+    /// A4 label sheets written.
+    pub sheets: Vec<String>,
+}
+
+/// One queued mint.
+#[derive(Debug, Serialize)]
+pub struct QueuedMint {
+    /// Edition number n.
+    pub number: u64,
+    /// The item id.
+    pub item: String,
+}
+
+/// `mint --offline` (or with the ledger unreachable).
+#[derive(Debug, Serialize)]
+pub struct QueuedMintsOutput {
+    /// The run.
+    pub run: String,
+    /// Always true: the mints are in the outbox.
+    pub queued: bool,
+    /// Why they were queued.
+    pub reason: String,
+    /// The pieces queued.
+    pub items: Vec<QueuedMint>,
+}
+
+/// `payload`, and `qr` when it writes a file or the terminal.
+#[derive(Debug, Serialize)]
+pub struct PayloadOutput {
+    /// The item (`payload`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// The file written (`qr --out`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// `living`, `living-mint` or `label`.
+    pub form: String,
+    /// The `PV1:` string.
+    pub payload: String,
+}
+
+/// `prove`.
+#[derive(Debug, Serialize)]
+pub struct ProveOutput {
+    /// The item.
+    pub item: String,
+    /// The buyer's challenge.
+    pub challenge: String,
+    /// The owner's answer.
+    pub answer: String,
+    /// The owner's public key.
+    pub owner: String,
+}
+
+/// `pull`.
+#[derive(Debug, Serialize)]
+pub struct PullOutput {
+    /// Items whose heads were cached.
+    pub items: usize,
+    /// The run cached, with `--run`.
+    pub run: Option<String>,
+    /// The outbox file.
+    pub outbox: String,
+}
+
+/// A record signed and queued instead of posted.
+#[derive(Debug, Serialize)]
+pub struct QueuedRecordOutput {
+    /// Always true.
+    pub queued: bool,
+    /// The item.
+    pub item: String,
+    /// The record's sequence number.
+    pub seq: u64,
+    /// Its kind.
+    pub kind: String,
+    /// Why it was queued.
+    pub reason: String,
+}
+
+/// `sync`.
+#[derive(Debug, Serialize)]
+pub struct SyncOutput {
+    /// Records the ledger acknowledged.
+    pub sent: u64,
+    /// Records re-signed on a moved head.
+    pub resigned: u64,
+    /// Records that became conflicts in this sync.
+    pub new_conflicts: u64,
+    /// Conflicts left in the outbox.
+    pub conflicts: usize,
+}
+
+/// One outbox entry.
+#[derive(Debug, Serialize)]
+pub struct OutboxRow {
+    /// Its queue position.
+    pub id: i64,
+    /// The item.
+    pub item: String,
+    /// The record's kind.
+    pub kind: String,
+    /// Its sequence number.
+    pub seq: u64,
+    /// `queued` or `conflict`.
+    pub state: String,
+    /// Why it is queued or conflicted.
+    pub reason: String,
+    /// When it was queued, RFC 3339.
+    pub queued_at: String,
+    /// The key file that signed it.
+    pub key_file: String,
+    /// For a conflict: the item's current head, when the ledger answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_head: Option<HeadRef>,
+}
+
+/// `outbox`.
+#[derive(Debug, Serialize)]
+pub struct OutboxOutput {
+    /// The outbox file.
+    pub outbox: String,
+    /// Its entries, in queue order.
+    pub entries: Vec<OutboxRow>,
+}
+
+/// Any command's error, with `--json`.
+#[derive(Debug, Serialize)]
+pub struct ErrorOutput<'a> {
+    /// The message.
+    pub error: &'a str,
+    /// The code, if any.
+    pub code: Option<&'a str>,
+    /// The ledger's HTTP status, if it answered.
+    pub status: Option<u16>,
+}
