@@ -30,16 +30,22 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    fn from_number(n: u64) -> Result<Self, DecodeError> {
-        Ok(match n {
+    /// The kind with CBOR kind number `n`, if there is one.
+    pub fn from_number(n: u64) -> Option<Self> {
+        Some(match n {
             1 => RecordKind::RunManifest,
             2 => RecordKind::Mint,
             3 => RecordKind::Repair,
             4 => RecordKind::Transfer,
             5 => RecordKind::Badge,
             6 => RecordKind::Report,
-            other => return Err(DecodeError::UnknownKind(other)),
+            _ => return None,
         })
+    }
+
+    /// The CBOR kind number (payload key 1).
+    pub fn number(self) -> u64 {
+        self as u64
     }
 
     /// The lower-case name used in JSON and messages.
@@ -266,7 +272,8 @@ impl Record {
     pub fn from_payload(bytes: &[u8]) -> Result<Self, DecodeError> {
         let value = cbor::decode_one(bytes, MAX_RECORD_BYTES)?;
         let mut map = IntMap::new(value, "record")?;
-        let kind = RecordKind::from_number(map.uint(1)?)?;
+        let number = map.uint(1)?;
+        let kind = RecordKind::from_number(number).ok_or(DecodeError::UnknownKind(number))?;
         let time = Timestamp(map.uint(2)?);
         let genesis = matches!(kind, RecordKind::RunManifest | RecordKind::Mint);
         let seq = if genesis { 0 } else { map.uint(3)? };

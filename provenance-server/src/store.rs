@@ -328,13 +328,5 @@ pub fn kind_number(kind: RecordKind) -> i64 {
 
 /// The record kind for a stored kind number.
 pub fn kind_from_number(n: i64) -> Option<RecordKind> {
-    Some(match n {
-        1 => RecordKind::RunManifest,
-        2 => RecordKind::Mint,
-        3 => RecordKind::Repair,
-        4 => RecordKind::Transfer,
-        5 => RecordKind::Badge,
-        6 => RecordKind::Report,
-        _ => return None,
-    })
+    u64::try_from(n).ok().and_then(RecordKind::from_number)
 }

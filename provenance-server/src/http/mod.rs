@@ -272,36 +272,24 @@ async fn get_inclusion(
     req: HttpRequest,
     ledger: web::Data<Ledger>,
 ) -> Result<HttpResponse, LedgerError> {
-    let result = (|| {
-        let index = query_u64(query(&req, "index"), "index")?;
-        let size = query_u64(query(&req, "size"), "size")?;
-        ledger.inclusion(index, size)
-    })();
-    result.map(|v| HttpResponse::Ok().json(v))
+    let [index, size] = query_numbers(&req, ["index", "size"])?;
+    Ok(HttpResponse::Ok().json(ledger.inclusion(index, size)?))
 }
 
 async fn get_consistency(
     req: HttpRequest,
     ledger: web::Data<Ledger>,
 ) -> Result<HttpResponse, LedgerError> {
-    let result = (|| {
-        let first = query_u64(query(&req, "first"), "first")?;
-        let second = query_u64(query(&req, "second"), "second")?;
-        ledger.consistency(first, second)
-    })();
-    result.map(|v| HttpResponse::Ok().json(v))
+    let [first, second] = query_numbers(&req, ["first", "second"])?;
+    Ok(HttpResponse::Ok().json(ledger.consistency(first, second)?))
 }
 
 async fn get_entries(
     req: HttpRequest,
     ledger: web::Data<Ledger>,
 ) -> Result<HttpResponse, LedgerError> {
-    let result = (|| {
-        let start = query_u64(query(&req, "start"), "start")?;
-        let end = query_u64(query(&req, "end"), "end")?;
-        ledger.entries(start, end)
-    })();
-    result.map(|v| HttpResponse::Ok().json(v))
+    let [start, end] = query_numbers(&req, ["start", "end"])?;
+    Ok(HttpResponse::Ok().json(ledger.entries(start, end)?))
 }
 
 async fn get_qr_svg(
@@ -458,6 +446,18 @@ pub fn configure_with(ledger: Arc<Ledger>, limits: Limits) -> impl FnOnce(&mut w
             .default_service(web::to(not_found));
     }
 }
+/// The decimal query parameters `names`, in that order.
+fn query_numbers<const N: usize>(
+    req: &HttpRequest,
+    names: [&str; N],
+) -> Result<[u64; N], LedgerError> {
+    let mut numbers = [0; N];
+    for (number, name) in numbers.iter_mut().zip(names) {
+        *number = query_u64(query(req, name), name)?;
+    }
+    Ok(numbers)
+}
+
 /// Parses a decimal query parameter.
 pub fn query_u64(value: Option<&str>, name: &str) -> Result<u64, LedgerError> {
     let text =
