@@ -65,6 +65,7 @@ pub struct Metrics {
     appends: Mutex<BTreeMap<&'static str, u64>>,
     idempotent: AtomicU64,
     head_statements_signed: AtomicU64,
+    wal_frames_checkpointed: AtomicU64,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
     batch: Histogram,
     latency: Histogram,
@@ -76,6 +77,7 @@ impl Default for Metrics {
             appends: Mutex::new(BTreeMap::new()),
             idempotent: AtomicU64::new(0),
             head_statements_signed: AtomicU64::new(0),
+            wal_frames_checkpointed: AtomicU64::new(0),
             rejections: Mutex::new(BTreeMap::new()),
             batch: Histogram::new(&[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0], 1.0),
             latency: Histogram::new(
@@ -114,6 +116,17 @@ impl Metrics {
         self.head_statements_signed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts WAL frames the background checkpointer copied into the database file.
+    pub fn observe_wal_checkpoint(&self, frames: u64) {
+        self.wal_frames_checkpointed
+            .fetch_add(frames, Ordering::Relaxed);
+    }
+
+    /// WAL frames the background checkpointer has copied so far.
+    pub fn wal_frames_checkpointed(&self) -> u64 {
+        self.wal_frames_checkpointed.load(Ordering::Relaxed)
+    }
+
     /// Records the size of one group-commit batch.
     pub fn observe_batch(&self, size: usize) {
         self.batch.observe(size as f64);
@@ -135,6 +148,13 @@ impl Metrics {
              # TYPE provenance_head_statements_signed_total counter\n\
              provenance_head_statements_signed_total {}",
             self.head_statements_signed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP provenance_wal_frames_checkpointed_total WAL frames copied into the database file by the background checkpointer.\n\
+             # TYPE provenance_wal_frames_checkpointed_total counter\n\
+             provenance_wal_frames_checkpointed_total {}",
+            self.wal_frames_checkpointed()
         );
         let _ = writeln!(
             out,

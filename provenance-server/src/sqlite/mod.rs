@@ -30,6 +30,7 @@ use crate::store::{
     SignedCheckpoint, StoreError, StoreStats, WriteOp, WriteResult,
 };
 
+mod checkpointer;
 mod log;
 mod rows;
 mod schema;
@@ -37,7 +38,10 @@ mod schema;
 mod tests;
 mod writer;
 
+pub use checkpointer::WAL_CHECKPOINT_INTERVAL;
 pub use log::{LogSigner, SqliteNodes};
+
+use checkpointer::{writer_settings, Checkpointer};
 
 use log::{open_log, read_checkpoint, LogWriter, Published};
 use rows::{blob, find_record_in, key, records_in, u, unwrap_proof};
@@ -65,6 +69,7 @@ pub struct SqliteStore {
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     checkpoint: Published,
+    wal: Mutex<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -72,9 +77,21 @@ impl SqliteStore {
     /// older rows their log leaves, checks the log against its latest checkpoint (signing a new
     /// one if needed) and starts the writer thread.
     pub fn open(path: &Path, metrics: Arc<Metrics>, signer: LogSigner) -> Result<Self, StoreError> {
+        Self::open_with(path, metrics, signer, WAL_CHECKPOINT_INTERVAL)
+    }
+
+    /// [`Self::open`] with the WAL checkpointer's interval.
+    pub fn open_with(
+        path: &Path,
+        metrics: Arc<Metrics>,
+        signer: LogSigner,
+        wal_interval: std::time::Duration,
+    ) -> Result<Self, StoreError> {
         let mut conn = open_write(path)?;
         migrate(&mut conn)?;
         backfill_log(&mut conn)?;
+        writer_settings(&conn)?;
+        let wal = Checkpointer::start(path, wal_interval, metrics.clone())?;
         let (latest, tainted) = open_log(&conn, &signer)?;
         let checkpoint: Published = Arc::new(RwLock::new(latest.map(Arc::new)));
         let log = LogWriter {
@@ -92,6 +109,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
             checkpoint,
+            wal: Mutex::new(wal),
         })
     }
 
@@ -357,6 +375,9 @@ impl LedgerStore for SqliteStore {
         let handle = self.writer.lock().ok().and_then(|mut h| h.take());
         if let Some(handle) = handle {
             let _ = handle.join();
+        }
+        if let Ok(mut wal) = self.wal.lock() {
+            wal.stop();
         }
     }
 }
