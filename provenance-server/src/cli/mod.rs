@@ -12,6 +12,7 @@
 //! | `payload` | `payload`, `qr` |
 //! | `export` | `export` |
 //! | `audit` | `log checkpoint`, `log verify` |
+//! | `migrate` | `migrate` (SQLite to PostgreSQL) |
 //!
 //! `serve` is [`crate::server`]; `pull`, `sync` and `outbox` are [`crate::offline`].
 
@@ -29,6 +30,7 @@ use crate::server::{serve, ServeOptions};
 pub mod args;
 mod audit;
 mod export;
+mod migrate;
 mod mint;
 mod payload;
 mod records;
@@ -40,6 +42,7 @@ pub use mint::edition_ranges;
 
 use audit::{log_checkpoint, log_verify};
 use export::export;
+use migrate::migrate;
 use mint::{mint, run_create};
 use payload::{payload_command, qr_command};
 use records::{badge_many, prove, pull, repair, report, transfer};
@@ -130,6 +133,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Log(LogCommand::Verify { since, save, key }) => {
             log_verify(&ctx, &since, save, &key)
         }
+        Command::Migrate { from, to } => migrate(&ctx, &from, &to),
     }
 }
 
