@@ -185,6 +185,58 @@ fn transfer(
     .sign(owner, Some(&ChainLink { item, prev }))
 }
 
+/// Two conflicting transfers of `item` from its mint, to `x` through server a and to `y`
+/// through server b at the same moment: exactly one wins, the other gets 409 naming it; the
+/// winner re-posted to the other server is idempotent. Returns the winner's leaf index.
+fn race_pair(p: &Pair, n: usize, item: &str, maker: &SigningKey, [x, y]: [&SigningKey; 2]) -> u64 {
+    let id = ItemId::from_base32(item).unwrap();
+    let mint = RecordHash::of(&p.b.history(item).records[0]);
+    let to_x = transfer(maker, &x.public_key(), id, 1, mint);
+    let to_y = transfer(maker, &y.public_key(), id, 1, mint);
+    // The two conflicting transfers reach the two servers at the same moment.
+    let barrier = Arc::new(Barrier::new(2));
+    let path = format!("/v1/items/{item}/records");
+    let sent: Vec<_> = [
+        (p.a.url.clone(), to_x.clone()),
+        (p.b.url.clone(), to_y.clone()),
+    ]
+    .into_iter()
+    .map(|(url, body)| {
+        let (barrier, path) = (barrier.clone(), path.clone());
+        std::thread::spawn(move || {
+            barrier.wait();
+            post(&url, &path, &body)
+        })
+    })
+    .collect();
+    let answers: Vec<(u16, Value)> = sent.into_iter().map(|h| h.join().unwrap()).collect();
+    let won: Vec<usize> = (0..2).filter(|i| answers[*i].0 == 201).collect();
+    assert_eq!(won.len(), 1, "item {n}: exactly one winner: {answers:?}");
+    let (w, l) = (won[0], 1 - won[0]);
+    let winner = if w == 0 { &to_x } else { &to_y };
+    let winner_hash = RecordHash::of(winner).to_hex();
+    assert_problem(&answers[l], 409, "chain.seq_mismatch");
+    assert_eq!(answers[l].1["head"]["seq"], 1, "409 names the current head");
+    assert_eq!(answers[l].1["head"]["hash"], winner_hash.as_str());
+    let index = answers[w].1["log_index"].as_u64().unwrap();
+    // The retry goes to the other server: idempotent, same place in the log.
+    let other = if w == 0 { &p.b.url } else { &p.a.url };
+    let again = post(other, &path, winner);
+    assert_eq!(again.0, 200, "re-post to the other server: {}", again.1);
+    assert_eq!(again.1["log_index"], index);
+    assert_eq!(again.1["seq"], 1);
+    let history = p.a.history(item);
+    assert_eq!(history.records.len(), 2, "no fork");
+    assert_eq!(&history.records[1], winner);
+    verify_chain(
+        history.records.iter().map(Vec::as_slice),
+        &p.a.trust(),
+        common::now(),
+    )
+    .unwrap();
+    index
+}
+
 #[test]
 fn two_servers_one_ledger_keep_every_guarantee() {
     if !postgres_or_skip("two_servers_one_ledger_keep_every_guarantee") {
@@ -208,52 +260,7 @@ fn two_servers_one_ledger_keep_every_guarantee() {
 
     let mut indexes = Vec::new();
     for (n, item) in items.iter().enumerate() {
-        let id = ItemId::from_base32(item).unwrap();
-        let mint = RecordHash::of(&p.b.history(item).records[0]);
-        let to_x = transfer(&maker, &x.public_key(), id, 1, mint);
-        let to_y = transfer(&maker, &y.public_key(), id, 1, mint);
-        // The two conflicting transfers reach the two servers at the same moment.
-        let barrier = Arc::new(Barrier::new(2));
-        let path = format!("/v1/items/{item}/records");
-        let sent: Vec<_> = [
-            (p.a.url.clone(), to_x.clone()),
-            (p.b.url.clone(), to_y.clone()),
-        ]
-        .into_iter()
-        .map(|(url, body)| {
-            let (barrier, path) = (barrier.clone(), path.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                post(&url, &path, &body)
-            })
-        })
-        .collect();
-        let answers: Vec<(u16, Value)> = sent.into_iter().map(|h| h.join().unwrap()).collect();
-        let won: Vec<usize> = (0..2).filter(|i| answers[*i].0 == 201).collect();
-        assert_eq!(won.len(), 1, "item {n}: exactly one winner: {answers:?}");
-        let (w, l) = (won[0], 1 - won[0]);
-        let winner = if w == 0 { &to_x } else { &to_y };
-        let winner_hash = RecordHash::of(winner).to_hex();
-        assert_problem(&answers[l], 409, "chain.seq_mismatch");
-        assert_eq!(answers[l].1["head"]["seq"], 1, "409 names the current head");
-        assert_eq!(answers[l].1["head"]["hash"], winner_hash.as_str());
-        let index = answers[w].1["log_index"].as_u64().unwrap();
-        indexes.push(index);
-        // The retry goes to the other server: idempotent, same place in the log.
-        let other = if w == 0 { &p.b.url } else { &p.a.url };
-        let again = post(other, &path, winner);
-        assert_eq!(again.0, 200, "re-post to the other server: {}", again.1);
-        assert_eq!(again.1["log_index"], index);
-        assert_eq!(again.1["seq"], 1);
-        let history = p.a.history(item);
-        assert_eq!(history.records.len(), 2, "no fork");
-        assert_eq!(&history.records[1], winner);
-        verify_chain(
-            history.records.iter().map(Vec::as_slice),
-            &p.a.trust(),
-            common::now(),
-        )
-        .unwrap();
+        indexes.push(race_pair(&p, n, item, &maker, [&x, &y]));
     }
     indexes.sort_unstable();
     indexes.dedup();
@@ -393,8 +400,17 @@ fn under_load(disrupt: impl FnOnce(Server) -> Server) {
         "{} acknowledged transfers, {acked_before} before the disruption",
         acks.len()
     );
+    check_after_load(&a, &b, &items, &acks, &url, &dir);
+    a.stop();
+    b.stop();
+}
+
+/// After the load: every acknowledged transfer is stored where it was acknowledged, both
+/// servers serve the same verifying chains, the log is gap-free, and both servers'
+/// checkpoints extend the one saved before the load (`log verify --since` passes on both).
+fn check_after_load(a: &Server, b: &Server, items: &[String], acks: &[Ack], url: &str, dir: &Path) {
     let trust = b.trust();
-    for item in &items {
+    for item in items {
         let history = b.history(item);
         verify_chain(
             history.records.iter().map(Vec::as_slice),
@@ -416,20 +432,20 @@ fn under_load(disrupt: impl FnOnce(Server) -> Server) {
             assert_eq!(RecordHash::of(stored), ack.hash, "{item} seq {}", ack.seq);
         }
     }
-    let size = log_tables_agree(&url);
-    let ledger = key(&dir, "ledger.pem").public_key();
+    let size = log_tables_agree(url);
+    let ledger = key(dir, "ledger.pem").public_key();
     let before = Checkpoint::verify_own_origin(
         &std::fs::read_to_string(dir.join("before.txt")).unwrap(),
         &ledger,
     )
     .unwrap();
-    for server in [&a, &b] {
+    for server in [a, b] {
         let cp = checkpoint(&server.url, &ledger);
         assert_eq!(cp.size, size);
         consistent(&server.url, &before, &cp);
         let out = cli(
             &server.url,
-            &dir,
+            dir,
             &["log", "verify", "--since", "before.txt"],
         );
         assert!(
@@ -438,8 +454,6 @@ fn under_load(disrupt: impl FnOnce(Server) -> Server) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    a.stop();
-    b.stop();
 }
 
 #[test]
@@ -533,6 +547,41 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A record edited in the SQLite file: its leaf no longer has the signed root. Refused with
+/// the code, and the target stays empty.
+fn tampered_source_is_refused(dir: &Path, db: &Path) {
+    let tampered = dir.join("tampered.db");
+    std::fs::copy(db, &tampered).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&tampered).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE records SET bytes = CAST(bytes || X'00' AS BLOB)
+                 WHERE id = (SELECT MAX(id) FROM records)",
+                [],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+    let fresh = common::create_pg_database();
+    let out = migrate(dir, &tampered, &fresh);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("[log.root_mismatch]"),
+        "{}",
+        stderr(&out)
+    );
+    let mut client = postgres::Client::connect(&fresh, postgres::NoTls).unwrap();
+    let rows: i64 = client
+        .query_one(
+            "SELECT (SELECT COUNT(*) FROM records) + (SELECT COUNT(*) FROM runs)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "a refused migration writes nothing");
+}
+
 #[test]
 fn migrate_copies_a_sqlite_ledger_with_every_root_unchanged() {
     if !postgres_or_skip("migrate_copies_a_sqlite_ledger_with_every_root_unchanged") {
@@ -606,38 +655,7 @@ fn migrate_copies_a_sqlite_ledger_with_every_root_unchanged() {
     assert!(out.status.success(), "{}", stderr(&out));
     pg.stop();
 
-    // A record edited in the SQLite file: its leaf no longer has the signed root. Refused
-    // with the code, and the target stays empty.
-    let tampered = dir.join("tampered.db");
-    std::fs::copy(&db, &tampered).unwrap();
-    {
-        let conn = rusqlite::Connection::open(&tampered).unwrap();
-        let changed = conn
-            .execute(
-                "UPDATE records SET bytes = CAST(bytes || X'00' AS BLOB)
-                 WHERE id = (SELECT MAX(id) FROM records)",
-                [],
-            )
-            .unwrap();
-        assert_eq!(changed, 1);
-    }
-    let fresh = common::create_pg_database();
-    let out = migrate(dir, &tampered, &fresh);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("[log.root_mismatch]"),
-        "{}",
-        stderr(&out)
-    );
-    let mut client = postgres::Client::connect(&fresh, postgres::NoTls).unwrap();
-    let rows: i64 = client
-        .query_one(
-            "SELECT (SELECT COUNT(*) FROM records) + (SELECT COUNT(*) FROM runs)",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(rows, 0, "a refused migration writes nothing");
+    tampered_source_is_refused(dir, &db);
 }
 
 /// Without the variable, every test here prints why it skipped (and the harness uses SQLite).
