@@ -5,7 +5,8 @@
 //! and the ledger operator. See `README.md` in this crate for the HTTP and CLI references.
 //!
 //! Layers: [`http`] (media types, limits, problem+json) → [`ledger`] (decode → verify →
-//! authorize → compare-and-swap, chain cache) → [`store::LedgerStore`] ([`sqlite`] backend).
+//! authorize → compare-and-swap, chain cache) → [`store::LedgerStore`] ([`sqlite`] backend;
+//! [`postgres`] for several servers on one database).
 #![forbid(unsafe_code)]
 
 pub mod admission;
@@ -18,6 +19,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod offline;
 pub mod outbox;
+pub mod postgres;
 pub mod qr;
 pub mod server;
 pub mod sqlite;

@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::ToSocketAddrs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer};
@@ -12,13 +12,15 @@ use provenance_core::PublicKey;
 use crate::client::{generate_key, read_ledger_key, write_key, CliError};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
+use crate::postgres::{is_postgres_url, redacted, PgStore};
 use crate::sqlite::{LogSigner, SqliteStore};
-use crate::store::LedgerStore;
+use crate::store::{LedgerStore, StoreError};
 
 /// How to run the service.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// SQLite database path.
+    /// SQLite database path, or a `postgres://USER@HOST:PORT/DB` URL (several servers may share
+    /// one PostgreSQL database).
     pub db: PathBuf,
     /// Listen address (`host:port`; port 0 picks one).
     pub listen: String,
@@ -72,6 +74,34 @@ fn fit_connections(
         per_worker.saturating_mul(workers)
     );
     (fitted, per_worker)
+}
+
+/// The database for display: a path, or a `postgres://` URL without its password.
+fn db_name(db: &Path) -> String {
+    let text = db.to_string_lossy();
+    if is_postgres_url(&text) {
+        redacted(&text)
+    } else {
+        db.display().to_string()
+    }
+}
+
+/// Opens the store `--db` names: a `postgres://` (or `postgresql://`) URL is a PostgreSQL
+/// database that several servers may share ([`PgStore`]); anything else is a SQLite file.
+fn open_store(
+    db: &Path,
+    metrics: Arc<Metrics>,
+    signer: LogSigner,
+) -> Result<Arc<dyn LedgerStore>, CliError> {
+    let cannot = |e: StoreError| CliError::io(format!("cannot open database {}: {e}", db_name(db)));
+    match db.to_str() {
+        Some(url) if is_postgres_url(url) => Ok(Arc::new(
+            PgStore::open(url, metrics, signer).map_err(cannot)?,
+        )),
+        _ => Ok(Arc::new(
+            SqliteStore::open(db, metrics, signer).map_err(cannot)?,
+        )),
+    }
 }
 
 /// Runs the ledger until a shutdown signal.
@@ -155,20 +185,11 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
         key: key.clone(),
         origin: origin.clone(),
     };
-    let store = Arc::new(
-        SqliteStore::open(&opts.db, metrics.clone(), signer).map_err(|e| {
-            CliError::io(format!("cannot open database {}: {e}", opts.db.display()))
-        })?,
-    );
+    let store = open_store(&opts.db, metrics.clone(), signer)?;
     let ledger = Arc::new(
-        Ledger::new(
-            store.clone() as Arc<dyn LedgerStore>,
-            key,
-            operator,
-            metrics,
-        )
-        .map_err(|e| CliError::msg(e.to_string()))?
-        .with_public_url(opts.public_url.clone()),
+        Ledger::new(store.clone(), key, operator, metrics)
+            .map_err(|e| CliError::msg(e.to_string()))?
+            .with_public_url(opts.public_url.clone()),
     );
     {
         let mut out = std::io::stdout().lock();
@@ -229,7 +250,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
             }
             let _ = out.flush();
         }
-        tracing::info!(db = %opts.db.display(), "ledger started");
+        tracing::info!(db = %db_name(&opts.db), "ledger started");
         server
             .run()
             .await

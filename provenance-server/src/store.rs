@@ -1,5 +1,5 @@
 //! The storage boundary: everything the HTTP layer needs from a ledger backend, behind the
-//! [`LedgerStore`] trait, so another backend (PostgreSQL) can follow without touching HTTP.
+//! [`LedgerStore`] trait, so another backend ([`crate::postgres`]) serves HTTP unchanged.
 //!
 //! Writes go through [`LedgerStore::submit`] and carry only verified values
 //! ([`VerifiedRun`], [`VerifiedRecord`]); the answer arrives on a oneshot channel after the
@@ -223,6 +223,12 @@ pub trait LedgerStore: Send + Sync {
     fn run_items(&self, run: &RunId) -> Result<Vec<(u64, ItemId)>, StoreError>;
     /// The newest stored trust list's bytes.
     fn latest_trust(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The newest stored trust list's version when other processes may store one (several
+    /// servers on one database): the ledger reloads the list when this is above its own copy's.
+    /// `None` (the default) when this process is the only writer, so its copy is current.
+    fn shared_trust_version(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
     /// Row counts.
     fn stats(&self) -> Result<StoreStats, StoreError>;
     /// Lets the writer finish every queued write, then stops it. Later writes fail.

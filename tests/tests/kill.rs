@@ -391,6 +391,11 @@ fn run_kills(kills: usize) {
 /// `PROVENANCE_KILLS` kills (at least 5, the suite's default); `scripts/kill-loop.sh` runs 50.
 #[test]
 fn kills_at_random_moments() {
+    common::for_each_backend(kills_at_random_moments_once);
+}
+
+/// One backend's run of [`kills_at_random_moments`].
+fn kills_at_random_moments_once() {
     let kills = std::env::var("PROVENANCE_KILLS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())

@@ -170,6 +170,13 @@ fn verify_file(dir: &Path, file: &str) -> (i32, Value) {
 
 #[test]
 fn every_record_is_included_and_the_log_stays_consistent_across_appends_and_restart() {
+    common::for_each_backend(
+        every_record_is_included_and_the_log_stays_consistent_across_appends_and_restart_once,
+    );
+}
+
+/// One backend's run of [`every_record_is_included_and_the_log_stays_consistent_across_appends_and_restart`].
+fn every_record_is_included_and_the_log_stays_consistent_across_appends_and_restart_once() {
     let mut f = setup(3);
     let s = f.server();
     s.ok(&[

@@ -58,6 +58,11 @@ fn racer(
 
 #[test]
 fn racing_appends_have_one_winner_and_never_fork() {
+    common::for_each_backend(racing_appends_have_one_winner_and_never_fork_once);
+}
+
+/// One backend's run of [`racing_appends_have_one_winner_and_never_fork`].
+fn racing_appends_have_one_winner_and_never_fork_once() {
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();

@@ -114,6 +114,11 @@ fn repair(note: &str) -> RecordBody {
 
 #[test]
 fn every_rejection_changes_nothing() {
+    common::for_each_backend(every_rejection_changes_nothing_once);
+}
+
+/// One backend's run of [`every_rejection_changes_nothing`].
+fn every_rejection_changes_nothing_once() {
     let f = setup();
     let before = f.snapshot();
     let a = f.a.as_str();
@@ -286,6 +291,11 @@ fn every_rejection_changes_nothing() {
 
 #[test]
 fn concurrent_appends_to_one_item_have_exactly_one_winner() {
+    common::for_each_backend(concurrent_appends_to_one_item_have_exactly_one_winner_once);
+}
+
+/// One backend's run of [`concurrent_appends_to_one_item_have_exactly_one_winner`].
+fn concurrent_appends_to_one_item_have_exactly_one_winner_once() {
     let f = setup();
     let a = f.a.as_str();
     let records: Vec<Vec<u8>> = (0..8)

@@ -16,6 +16,11 @@ use provenance_core::{challenge, verify_chain, ItemId, Payload, Timestamp, Trust
 
 #[test]
 fn whole_story_then_restart() {
+    common::for_each_backend(whole_story_then_restart_once);
+}
+
+/// One backend's run of [`whole_story_then_restart`].
+fn whole_story_then_restart_once() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
 

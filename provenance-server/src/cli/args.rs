@@ -91,6 +91,9 @@ mod examples {
   provenance log checkpoint --save checkpoint.txt";
     pub const LOG_VERIFY: &str = "Examples:
   provenance log verify --since checkpoint.txt --save checkpoint.txt";
+    pub const MIGRATE: &str = "Examples:
+  provenance migrate --from provenance.db --to postgres://ledger@db.internal:5432/provenance
+  provenance serve --db postgres://ledger@db.internal:5432/provenance --ledger-key ledger.pem --origin ledger.example";
 }
 
 /// Every command.
@@ -181,6 +184,16 @@ pub enum Command {
     Log(LogCommand),
     /// Drop KPIs of a run or a maker (sold, stock, sell-through, repairs, badges, repeat collectors).
     Stats(StatsArgs),
+    /// Copy a SQLite ledger into an empty PostgreSQL database (stop the server first), then check that the log root at the stored checkpoint is unchanged; nothing is written unless it is.
+    #[command(after_help = examples::MIGRATE)]
+    Migrate {
+        /// The SQLite ledger to copy (opened read-only).
+        #[arg(long, value_name = "FILE", default_value = "provenance.db")]
+        from: PathBuf,
+        /// The empty PostgreSQL database: postgres://USER@HOST:PORT/DB.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// `log` subcommands.
@@ -227,7 +240,8 @@ pub struct LedgerKeyArgs {
 #[derive(Debug, Args)]
 #[allow(rustdoc::bare_urls)] // the field docs are also the --help text, where links stay plain
 pub struct ServeArgs {
-    /// The SQLite database (created with its schema on first start).
+    /// The SQLite database (created with its schema on first start), or a PostgreSQL database
+    /// as postgres://USER@HOST:PORT/DB that several servers may share (docs/DEPLOY.md).
     #[arg(long, default_value = "provenance.db")]
     pub db: PathBuf,
     /// Address and port to listen on (port 0 picks a free port; the bound address is printed).

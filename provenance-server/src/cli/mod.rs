@@ -13,6 +13,7 @@
 //! | `export` | `export` |
 //! | `audit` | `log checkpoint`, `log verify` |
 //! | `stats` | `stats` (drop KPIs) |
+//! | `migrate` | `migrate` (SQLite to PostgreSQL) |
 //!
 //! `serve` is [`crate::server`]; `pull`, `sync` and `outbox` are [`crate::offline`].
 
@@ -28,6 +29,7 @@ use crate::server::{serve, ServeOptions};
 pub mod args;
 mod audit;
 mod export;
+mod migrate;
 mod mint;
 pub mod output;
 mod payload;
@@ -41,6 +43,7 @@ pub use mint::edition_ranges;
 
 use audit::{log_checkpoint, log_verify};
 use export::export;
+use migrate::migrate;
 use mint::{mint, run_create};
 use payload::{payload_command, qr_command};
 use records::{badge_many, prove, pull, repair, report, transfer};
@@ -133,6 +136,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             log_verify(&ctx, &since, save, &key)
         }
         Command::Stats(a) => stats(&ctx, &a),
+        Command::Migrate { from, to } => migrate(&ctx, &from, &to),
     }
 }
 

@@ -2,6 +2,8 @@
 //! is declared in one place and cannot drift from the sentences printed without `--json`.
 //! Ledger answers that are printed as they came (a run's ack) are [`crate::api`] types.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::api::{HeadRef, TrustAck};
@@ -253,4 +255,17 @@ pub struct ErrorOutput<'a> {
     pub code: Option<&'a str>,
     /// The ledger's HTTP status, if it answered.
     pub status: Option<u16>,
+}
+
+/// `migrate`.
+#[derive(Debug, Serialize)]
+pub struct MigrateOutput {
+    /// Rows copied, by table.
+    pub rows: BTreeMap<String, u64>,
+    /// Log leaves copied.
+    pub leaves: u64,
+    /// The size of the checkpoint whose root was recomputed unchanged, if one was stored.
+    pub checkpoint_size: Option<u64>,
+    /// The target, without its password.
+    pub to: String,
 }

@@ -173,6 +173,7 @@ impl Ledger {
     }
 
     fn trust_list(&self) -> Arc<TrustList> {
+        self.refresh_trust();
         match self.trust.read() {
             Ok(t) => t.list.clone(),
             Err(poisoned) => poisoned.into_inner().list.clone(),

@@ -11,8 +11,72 @@ use crate::store::{WriteOp, WriteOutcome};
 use super::{unexpected, Accepted, Ledger, LedgerError, TrustState};
 
 impl Ledger {
+    /// With several servers on one database, another server may have stored a newer trust
+    /// list: reload it (and drop what was verified under the old one) before it is used. A
+    /// store with one writer answers `None` and this costs nothing.
+    pub(super) fn refresh_trust(&self) {
+        let stored = match self.store.shared_trust_version() {
+            Ok(Some(v)) => v,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!("cannot check the stored trust list's version: {e}");
+                return;
+            }
+        };
+        let current = match self.trust.read() {
+            Ok(t) => t.list.content().version,
+            Err(p) => p.into_inner().list.content().version,
+        };
+        if stored <= current {
+            return;
+        }
+        let bytes = match self.store.latest_trust() {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!("cannot reload the stored trust list: {e}");
+                return;
+            }
+        };
+        let list = match TrustList::verify(&bytes, Some(&self.operator)) {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::error!("the stored trust list does not verify for the operator: {e}");
+                return;
+            }
+        };
+        {
+            let mut state = match self.trust.write() {
+                Ok(s) => s,
+                Err(p) => p.into_inner(),
+            };
+            if state.list.content().version >= list.content().version {
+                return;
+            }
+            *state = TrustState {
+                list: Arc::new(list),
+                bytes: Some(Arc::new(bytes)),
+            };
+        }
+        self.forget_verified();
+    }
+
+    /// Drops every run, head and story verified under an older trust list.
+    fn forget_verified(&self) {
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.clear();
+        }
+        if let Ok(mut heads) = self.chain_heads.lock() {
+            heads.clear();
+        }
+        if let Ok(mut stories) = self.stories.lock() {
+            stories.clear();
+        }
+    }
+
     /// The raw signed trust list, if one was posted.
     pub fn trust_bytes(&self) -> Option<Arc<Vec<u8>>> {
+        self.refresh_trust();
         match self.trust.read() {
             Ok(t) => t.bytes.clone(),
             Err(p) => p.into_inner().bytes.clone(),
@@ -84,15 +148,7 @@ impl Ledger {
                         bytes: Some(Arc::new(bytes.to_vec())),
                     };
                 }
-                if let Ok(mut runs) = self.runs.lock() {
-                    runs.clear();
-                }
-                if let Ok(mut heads) = self.chain_heads.lock() {
-                    heads.clear();
-                }
-                if let Ok(mut stories) = self.stories.lock() {
-                    stories.clear();
-                }
+                self.forget_verified();
                 Ok(Accepted {
                     created: true,
                     body: Ack::Trust(TrustAck { version, entries }),

@@ -48,6 +48,9 @@ use rows::{blob, find_record_in, key, records_in, u, unwrap_proof};
 use schema::{backfill_log, migrate, open_write};
 use writer::writer_loop;
 
+/// The schema version this program writes (`PRAGMA user_version`); `provenance migrate` copies
+/// only a ledger at this version.
+pub const SCHEMA_VERSION: usize = schema::MIGRATIONS.len();
 /// Most writes committed in one transaction.
 pub const MAX_BATCH: usize = 256;
 /// Reader connections kept open between requests. Enough for every concurrent handler under

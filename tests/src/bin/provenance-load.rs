@@ -9,7 +9,10 @@
 //! the server's CPU time per append and its group-commit batch sizes, and, in the same run,
 //! the machine's limits: raw Ed25519 `verify_strict` per second (one thread and all cores) and
 //! raw SQLite durable commits per second (WAL, `synchronous=FULL`, one row and 256 rows per
-//! commit), with the ratios. Any append not acknowledged with 201 is counted by HTTP status and
+//! commit), with the ratios. With `--db postgres://…` the server(s) run on PostgreSQL
+//! (`--servers N` spawns N servers on that one database sharing the ledger key and origin, and
+//! the connections are spread over them), and the raw PostgreSQL durable commit rate on that
+//! database is measured too. Any append not acknowledged with 201 is counted by HTTP status and
 //! problem code, and makes the program exit 1 after its report.
 //!
 //! ```text
@@ -55,6 +58,14 @@ struct Args {
     /// Actix workers of the spawned server (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// The spawned servers' database: a postgres:// URL of an empty scratch database (default:
+    /// a temporary SQLite file). The raw PostgreSQL commit rate is measured on it too.
+    #[arg(long, value_name = "URL")]
+    db: Option<String>,
+    /// Servers to spawn on --db, sharing its ledger key and origin (more than one needs a
+    /// postgres:// --db); the connections are spread over them.
+    #[arg(long, default_value_t = 1)]
+    servers: usize,
     /// Items to mint and append to.
     #[arg(long, default_value_t = 2000)]
     items: usize,
@@ -222,7 +233,26 @@ struct Target {
     url: String,
     operator: SigningKey,
     child: Option<Child>,
+    /// The other servers on the same database (`--servers`).
+    more: Vec<Target>,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl Target {
+    /// Every server's address.
+    fn addrs(&self) -> Vec<SocketAddr> {
+        std::iter::once(self.addr)
+            .chain(self.more.iter().map(|t| t.addr))
+            .collect()
+    }
+
+    /// The spawned servers' process ids.
+    fn pids(&self) -> Vec<String> {
+        std::iter::once(self)
+            .chain(&self.more)
+            .filter_map(|t| t.child.as_ref().map(|c| c.id().to_string()))
+            .collect()
+    }
 }
 
 impl Drop for Target {
@@ -265,6 +295,10 @@ fn spawn_server(args: &Args) -> Result<Target, Error> {
             bin.display()
         ));
     }
+    let postgres = args.db.as_deref().filter(|d| d.starts_with("postgres"));
+    if args.servers == 0 || (args.servers > 1 && postgres.is_none()) {
+        return fail("--servers must be 1, or more with a postgres:// --db");
+    }
     let dir = tempfile::tempdir()?;
     let operator = SigningKey::from_seed([0x4c; 32]);
     let pem = dir.path().join("ledger.pem");
@@ -273,17 +307,46 @@ fn spawn_server(args: &Args) -> Result<Target, Error> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&pem, std::fs::Permissions::from_mode(0o600))?;
     }
-    let mut cmd = Command::new(&bin);
+    let db = match postgres {
+        Some(url) => url.to_string(),
+        None => dir.path().join("ledger.db").to_string_lossy().into_owned(),
+    };
+    let mut servers = Vec::new();
+    for _ in 0..args.servers {
+        let (url, child) = spawn_one(&bin, &db, &pem, args.workers)?;
+        servers.push(Target {
+            addr: resolve(&url)?,
+            url,
+            operator: SigningKey::from_seed([0x4c; 32]),
+            child: Some(child),
+            more: Vec::new(),
+            _dir: None,
+        });
+    }
+    let mut first = servers.remove(0);
+    first.more = servers;
+    first._dir = Some(dir);
+    first.operator = operator;
+    Ok(first)
+}
+
+/// Starts one `provenance serve` on `db`; its URL and process.
+fn spawn_one(
+    bin: &Path,
+    db: &str,
+    pem: &Path,
+    workers: Option<usize>,
+) -> Result<(String, Child), Error> {
+    let mut cmd = Command::new(bin);
     cmd.arg("serve")
-        .arg("--db")
-        .arg(dir.path().join("ledger.db"))
+        .args(["--db", db])
         .arg("--ledger-key")
-        .arg(&pem)
-        .args(["--listen", "127.0.0.1:0"])
+        .arg(pem)
+        .args(["--listen", "127.0.0.1:0", "--origin", "load.test"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    if let Some(w) = args.workers {
+    if let Some(w) = workers {
         cmd.args(["--workers", &w.to_string()]);
     }
     let mut child = cmd
@@ -308,14 +371,7 @@ fn spawn_server(args: &Args) -> Result<Target, Error> {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    let addr = resolve(&url)?;
-    Ok(Target {
-        addr,
-        url,
-        operator,
-        child: Some(child),
-        _dir: Some(dir),
-    })
+    Ok((url, child))
 }
 
 fn resolve(url: &str) -> Result<SocketAddr, Error> {
@@ -347,6 +403,7 @@ fn target(args: &Args) -> Result<Target, Error> {
                 url: url.trim_end_matches('/').to_string(),
                 operator,
                 child: None,
+                more: Vec::new(),
                 _dir: None,
             })
         }
@@ -770,6 +827,41 @@ fn sqlite_rate(dir: &Path, batch: usize, time: Duration) -> Result<(f64, f64), E
     Ok((rows as f64 / secs, commits as f64 / secs))
 }
 
+/// Raw PostgreSQL durable commits on `url` (`synchronous_commit` on, the server's default):
+/// `batch` rows of ~200 bytes per commit into a scratch table, dropped afterwards. Returns
+/// rows and commits per second.
+fn postgres_rate(url: &str, batch: usize, time: Duration) -> Result<(f64, f64), Error> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+    let table = format!("load_limit_{}_{batch}", std::process::id());
+    client.batch_execute(&format!(
+        "SET synchronous_commit = on; DROP TABLE IF EXISTS {table};
+         CREATE TABLE {table} (id bigserial PRIMARY KEY, item bytea NOT NULL, seq bigint NOT NULL,
+         hash bytea NOT NULL UNIQUE, bytes bytea NOT NULL)"
+    ))?;
+    let insert = client.prepare(&format!(
+        "INSERT INTO {table} (item, seq, hash, bytes) VALUES ($1, $2, $3, $4)"
+    ))?;
+    let blob = [0xabu8; 200];
+    let started = Instant::now();
+    let (mut rows, mut commits) = (0u64, 0u64);
+    while started.elapsed() < time {
+        let mut tx = client.transaction()?;
+        for _ in 0..batch {
+            let hash = RecordHash::of(&rows.to_le_bytes());
+            tx.execute(
+                &insert,
+                &[&&hash.0[..16], &(rows as i64), &&hash.0[..], &&blob[..]],
+            )?;
+            rows += 1;
+        }
+        tx.commit()?;
+        commits += 1;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    client.batch_execute(&format!("DROP TABLE {table}"))?;
+    Ok((rows as f64 / secs, commits as f64 / secs))
+}
+
 // ---------------------------------------------------------------------------------------------
 
 fn run(args: Args) -> Result<(), Error> {
@@ -804,17 +896,29 @@ fn run(args: Args) -> Result<(), Error> {
     );
 
     let target = target(&args)?;
-    println!("server: {}", target.url);
+    println!(
+        "server: {} ({} on {})",
+        target.url,
+        match target.more.len() {
+            0 => "one server".to_string(),
+            n => format!("{} servers", n + 1),
+        },
+        match args.db.as_deref() {
+            Some(db) if db.starts_with("postgres") => "PostgreSQL",
+            _ => "SQLite",
+        }
+    );
     let maker = SigningKey::from_seed([0x11; 32]);
     let desk = SigningKey::from_seed([0x22; 32]);
     let items = setup(&target, args.items, &maker, &desk)?;
     let records = presign(&items, per_item, &desk);
 
-    let pid = target.child.as_ref().map(|c| c.id().to_string());
-    let before_metrics = metrics(target.addr)?;
-    let server_cpu_before = pid.as_deref().and_then(cpu_seconds);
+    let pids = target.pids();
+    let addrs = target.addrs();
+    let before_metrics = all_metrics(&addrs)?;
+    let server_cpu_before = sum_over(&pids, cpu_seconds);
     let self_cpu_before = cpu_seconds("self");
-    let server_io_before = pid.as_deref().and_then(io_written);
+    let server_io_before = sum_over(&pids, io_written);
     let stop = AtomicBool::new(false);
     let sent = AtomicU64::new(0);
     let start = Instant::now() + Duration::from_millis(50);
@@ -823,7 +927,7 @@ fn run(args: Args) -> Result<(), Error> {
         let handles: Vec<_> = (0..args.concurrency)
             .map(|j| {
                 let (items, records, stop, sent) = (&items, &records, &stop, &sent);
-                let (addr, conc, rate) = (target.addr, args.concurrency, args.rate);
+                let (addr, conc, rate) = (addrs[j % addrs.len()], args.concurrency, args.rate);
                 s.spawn(move || {
                     let now = Instant::now();
                     if start > now {
@@ -839,16 +943,12 @@ fn run(args: Args) -> Result<(), Error> {
             .collect()
     });
     let elapsed = start.elapsed().as_secs_f64();
-    let server_cpu = pid
-        .as_deref()
-        .and_then(cpu_seconds)
+    let server_cpu = sum_over(&pids, cpu_seconds)
         .zip(server_cpu_before)
         .map(|(a, b)| a - b);
     let self_cpu = cpu_seconds("self").zip(self_cpu_before).map(|(a, b)| a - b);
-    let after_metrics = metrics(target.addr)?;
-    let server_io = pid
-        .as_deref()
-        .and_then(io_written)
+    let after_metrics = all_metrics(&addrs)?;
+    let server_io = sum_over(&pids, io_written)
         .zip(server_io_before)
         .map(|(a, b)| (a.0 - b.0, a.1 - b.1));
 
@@ -926,8 +1026,8 @@ fn run(args: Args) -> Result<(), Error> {
         ("provenance_append_latency_seconds", " ms", 1000.0),
     ] {
         if let (Some((s0, c0)), Some((s1, c1))) = (
-            histogram(&before_metrics, name),
-            histogram(&after_metrics, name),
+            histograms(&before_metrics, name),
+            histograms(&after_metrics, name),
         ) {
             if c1 > c0 {
                 println!(
@@ -977,11 +1077,61 @@ fn run(args: Args) -> Result<(), Error> {
         appends_per_sec / single_rows,
         appends_per_sec / batch_rows
     );
+    if let Some(url) = args.db.as_deref().filter(|d| d.starts_with("postgres")) {
+        let (single, _) = postgres_rate(url, 1, args.limit_time)?;
+        let (rows, commits) = postgres_rate(url, 256, args.limit_time)?;
+        println!(
+            "limit: raw PostgreSQL synchronous_commit=on: {single:.0} commits/s one row per \
+             commit; {rows:.0} rows/s in batches of 256 ({commits:.0} commits/s)"
+        );
+        println!(
+            "ratio: appends/s / PostgreSQL one-row commits/s = {:.2}; / PostgreSQL batched rows/s = {:.3}",
+            appends_per_sec / single,
+            appends_per_sec / rows
+        );
+    }
     println!(
         "load average after the run {}: other work on the machine skews every figure",
         uptime_load()
     );
     unacknowledged(errors)
+}
+
+/// Every server's /metrics text, concatenated (histogram sums and counts add up).
+fn all_metrics(addrs: &[SocketAddr]) -> Result<Vec<String>, Error> {
+    addrs.iter().map(|a| metrics(*a)).collect()
+}
+
+/// The sum of `f` over the processes, if it answers for each.
+fn sum_over<T: Sum>(pids: &[String], f: impl Fn(&str) -> Option<T>) -> Option<T> {
+    let mut values = pids.iter().map(|p| f(p));
+    let first = values.next()??;
+    values.try_fold(first, |acc, v| v.map(|v| acc.plus(v)))
+}
+
+/// Values that add up over several servers.
+trait Sum {
+    fn plus(self, other: Self) -> Self;
+}
+
+impl Sum for f64 {
+    fn plus(self, other: f64) -> f64 {
+        self + other
+    }
+}
+
+impl Sum for (f64, f64) {
+    fn plus(self, other: (f64, f64)) -> (f64, f64) {
+        (self.0 + other.0, self.1 + other.1)
+    }
+}
+
+/// A histogram's (sum, count) over every server's metrics.
+fn histograms(metrics: &[String], name: &str) -> Option<(f64, f64)> {
+    metrics
+        .iter()
+        .map(|m| histogram(m, name))
+        .try_fold((0.0, 0.0), |acc, h| h.map(|h| acc.plus(h)))
 }
 
 fn uptime_load() -> String {

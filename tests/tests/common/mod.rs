@@ -1,5 +1,11 @@
 //! Shared helpers: build and locate the real `provenance` binary, run a ledger on an
 //! ephemeral loopback port with a temporary database, run CLI commands, raw HTTP.
+//!
+//! Backends: a server starts on SQLite (`ledger.db` in its directory) unless its directory was
+//! first started on PostgreSQL (a fresh database per directory, remembered in `ledger.pgurl`).
+//! [`for_each_backend`] runs a test body on SQLite and, when `PROVENANCE_TEST_POSTGRES` names a
+//! PostgreSQL server (a base URL such as `postgres://pgtest@127.0.0.1:55432/postgres`), again on
+//! PostgreSQL; with the variable unset it runs the body once, on SQLite, exactly as before.
 #![allow(
     clippy::unwrap_used,
     dead_code,
@@ -8,6 +14,7 @@
     clippy::cast_possible_truncation
 )]
 
+use std::cell::Cell;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -88,6 +95,156 @@ pub fn verifier_bin() -> &'static Path {
     })
 }
 
+/// A ledger backend a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `ledger.db` in the server's directory.
+    Sqlite,
+    /// A fresh database on the server `PROVENANCE_TEST_POSTGRES` names.
+    Postgres,
+}
+
+/// The env variable naming the PostgreSQL server the tests may create databases on.
+pub const POSTGRES_ENV: &str = "PROVENANCE_TEST_POSTGRES";
+/// The file in a server's directory that holds its PostgreSQL database's URL.
+const PG_MARKER: &str = "ledger.pgurl";
+
+thread_local! {
+    /// The backend `Server::start` uses for a directory that has none yet.
+    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Sqlite) };
+}
+
+/// The base URL of the test PostgreSQL server, if `PROVENANCE_TEST_POSTGRES` is set.
+pub fn postgres_base() -> Option<String> {
+    std::env::var(POSTGRES_ENV).ok().filter(|v| !v.is_empty())
+}
+
+/// SQLite, and PostgreSQL when `PROVENANCE_TEST_POSTGRES` is set.
+pub fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::Sqlite];
+    if postgres_base().is_some() {
+        all.push(Backend::Postgres);
+    }
+    all
+}
+
+/// Runs `body` once per backend of [`backends`]; during each run, a server started in a new
+/// directory uses that backend.
+pub fn for_each_backend(body: impl Fn()) {
+    for backend in backends() {
+        eprintln!("-- backend: {backend:?}");
+        BACKEND.with(|b| b.set(backend));
+        body();
+    }
+    BACKEND.with(|b| b.set(Backend::Sqlite));
+}
+
+/// The backend a server started now in a new directory uses.
+pub fn current_backend() -> Backend {
+    BACKEND.with(|b| b.get())
+}
+
+/// `base` (a `postgres://` URL) with its database name replaced by `db`.
+pub fn pg_url(base: &str, db: &str) -> String {
+    let (scheme, rest) = base.split_once("://").expect("a postgres:// URL");
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, format!("?{q}")),
+        None => (rest, String::new()),
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{authority}/{db}{query}")
+}
+
+/// Creates a fresh, uniquely named database on the test PostgreSQL server; returns its URL.
+pub fn create_pg_database() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let base = postgres_base().expect("PROVENANCE_TEST_POSTGRES is set");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!(
+        "prov_t{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("cannot connect to {base} ({POSTGRES_ENV}): {e}"));
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    pg_url(&base, &name)
+}
+
+/// The `--db` of a server in `dir`: its PostgreSQL URL if the directory has one, a new
+/// database if the current backend is PostgreSQL, else `dir/ledger.db`.
+pub fn db_arg(dir: &Path) -> String {
+    let marker = dir.join(PG_MARKER);
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return url.trim().to_string();
+    }
+    match current_backend() {
+        Backend::Sqlite => dir.join("ledger.db").to_string_lossy().into_owned(),
+        Backend::Postgres => {
+            let url = create_pg_database();
+            std::fs::write(&marker, &url).unwrap();
+            url
+        }
+    }
+}
+
+/// Gives `dir` a fresh PostgreSQL database (the server started there runs on it); returns its
+/// URL.
+pub fn use_postgres(dir: &Path) -> String {
+    let url = create_pg_database();
+    std::fs::write(dir.join(PG_MARKER), &url).unwrap();
+    url
+}
+
+/// Whether the server in `dir` runs (or will run) on PostgreSQL.
+pub fn is_postgres(dir: &Path) -> bool {
+    dir.join(PG_MARKER).is_file()
+}
+
+/// Makes `second` a directory whose server shares `first`'s database and ledger key (one
+/// ledger, two servers); `first` must have been started once.
+pub fn share_ledger(first: &Path, second: &Path) {
+    for file in [PG_MARKER, "ledger.pem"] {
+        std::fs::copy(first.join(file), second.join(file)).unwrap();
+    }
+}
+
+/// The PostgreSQL database of the server in `dir`, as it stands: the SHA-256 of a logical dump
+/// (every row of every table as text, sorted), and the dump.
+pub fn pg_fingerprint(dir: &Path) -> (String, Vec<String>) {
+    use sha2::{Digest, Sha256};
+    let url = std::fs::read_to_string(dir.join(PG_MARKER)).unwrap();
+    let mut client = postgres::Client::connect(url.trim(), postgres::NoTls).unwrap();
+    let tables: Vec<String> = client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut dump = Vec::new();
+    for table in tables {
+        let sql = format!("SELECT t::text FROM \"{table}\" t ORDER BY 1");
+        for row in client.query(sql.as_str(), &[]).unwrap() {
+            let text: String = row.get(0);
+            dump.push(format!("{table}: {text}"));
+        }
+    }
+    let digest = Sha256::digest(dump.join("\n").as_bytes());
+    (
+        format!("{} rows, sha256 {}", dump.len(), hex::encode(digest)),
+        dump,
+    )
+}
+
 /// A running `provenance serve`.
 pub struct Server {
     child: Child,
@@ -106,7 +263,7 @@ impl Server {
         let mut child = Command::new(bin())
             .arg("serve")
             .arg("--db")
-            .arg(dir.join("ledger.db"))
+            .arg(db_arg(dir))
             .arg("--ledger-key")
             .arg(dir.join("ledger.pem"))
             .args(["--listen", "127.0.0.1:0", "--workers", "2"])
