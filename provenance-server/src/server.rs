@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer};
-use provenance_core::PublicKey;
+use provenance_core::{PublicKey, SigningKey};
 
 use crate::client::{generate_key, read_ledger_key, write_key, CliError};
 use crate::ledger::Ledger;
@@ -106,80 +106,17 @@ fn open_store(
 
 /// Runs the ledger until a shutdown signal.
 pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // Colour only on a terminal: a log file or journal gets no ANSI escapes.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
-
+    init_tracing();
     // Bind first: a port in use fails before anything is created on disk, and the default
     // origin is the address actually listened on.
-    let addrs: Vec<_> = opts
-        .listen
-        .to_socket_addrs()
-        .map_err(|e| CliError::io(format!("cannot resolve --listen {}: {e}", opts.listen)))?
-        .collect();
-    let listener = std::net::TcpListener::bind(&addrs[..])
-        .map_err(|e| CliError::io(format!("cannot listen on {}: {e}", opts.listen)))?;
-    let bound = listener
-        .local_addr()
-        .map_err(|e| CliError::io(format!("cannot listen on {}: {e}", opts.listen)))?;
-    let origin = opts.origin.clone().unwrap_or_else(|| bound.to_string());
-    if origin.is_empty() || origin.chars().any(|c| c.is_whitespace() || c == '+') {
-        return Err(CliError::msg(format!(
-            "--origin {origin:?}: a log origin must be non-empty, without spaces or '+'"
-        )));
-    }
-
+    let (listener, bound) = bind(&opts.listen)?;
+    let origin = check_origin(opts.origin.clone().unwrap_or_else(|| bound.to_string()))?;
     if let Some(url) = &opts.public_url {
-        let ok = (url.starts_with("https://") || url.starts_with("http://"))
-            && !url.contains(['#', '?', ' '])
-            && url.len() <= 200;
-        if !ok {
-            return Err(CliError::msg(format!(
-                "--public-url {url:?}: give the ledger's base URL, e.g. https://ledger.example \
-                 (http or https, no query or fragment)"
-            )));
-        }
+        check_public_url(url)?;
     }
-    let created = !opts.ledger_key.exists();
-    let key = if created {
-        let key = generate_key()?;
-        write_key(&opts.ledger_key, &key)?;
-        key
-    } else {
-        read_ledger_key(&opts.ledger_key)?
-    };
-    let key = Arc::new(key);
-    let ledger_public = key.public_key();
-    let operator = opts.operator.unwrap_or(ledger_public);
-    let mut out = std::io::stdout().lock();
-    if created {
-        let _ = writeln!(
-            out,
-            "created ledger key {} (mode 0600)",
-            opts.ledger_key.display()
-        );
-    }
-    let _ = writeln!(
-        out,
-        "ledger public key: {ledger_public} (key id {})",
-        ledger_public.key_id()
-    );
-    let _ = writeln!(out, "trust-list operator key: {operator}");
-    drop(out);
-    if operator == ledger_public {
-        tracing::warn!(
-            "the trust-list operator key is the ledger key: whoever takes this server can also \
-             rewrite who is trusted. Fine for a one-person ledger; otherwise keep an operator \
-             key offline and start with --operator <its public key> (provenance-server/README.md)"
-        );
-    }
-
+    let key = Arc::new(load_or_create_key(&opts.ledger_key)?);
+    let operator = opts.operator.unwrap_or(key.public_key());
+    announce_keys(&key.public_key(), &operator);
     let metrics = Arc::new(Metrics::default());
     let signer = LogSigner {
         key: key.clone(),
@@ -195,69 +132,153 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "log origin: {origin}");
     }
-    let result = actix_web::rt::System::new().block_on(async move {
-        let app_ledger = ledger.clone();
-        // actix-web takes 1 to 512 workers; its default is the available parallelism.
-        let workers = opts
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .clamp(1, 512);
-        let (limits, per_worker) = fit_connections(opts.limits, workers);
-        let admission = crate::admission::Admission::new(limits);
-        let server = HttpServer::new(move || {
-            App::new()
-                // Outermost: refuse over-bound connections before any route runs, and hold every
-                // request body until its answer is written (`http::HeldPayload`).
-                .wrap_fn(|mut req, srv| {
-                    use actix_web::dev::Service as _;
-                    use futures_util::future::{ready, Either, FutureExt as _};
-                    let held = crate::http::hold_payload(&mut req);
-                    let answer =
-                        match crate::http::admission_refusal(req.request()) {
-                            Some(refusal) => Either::Left(ready(Ok(req
-                                .into_response(refusal)
-                                .map_into_boxed_body()))),
-                            None => Either::Right(srv.call(req).map(|r| {
-                                r.map(actix_web::dev::ServiceResponse::map_into_boxed_body)
-                            })),
-                        };
-                    answer.map(move |r| {
-                        r.map(|res| {
-                            res.map_body(|_, body| crate::http::HoldingBody::new(body, held))
-                        })
-                    })
-                })
-                .configure(crate::http::configure_with(app_ledger.clone(), limits))
-        })
-        .on_connect(move |conn, ext| {
-            let peer = conn
-                .downcast_ref::<actix_web::rt::net::TcpStream>()
-                .and_then(|s| s.peer_addr().ok())
-                .map(|a| a.ip());
-            ext.insert(admission.admit(peer));
-        })
-        .client_request_timeout(limits.head_timeout)
-        .workers(workers)
-        .max_connections(per_worker)
-        .shutdown_timeout(30);
-        let server = server
-            .listen(listener)
-            .map_err(|e| CliError::io(format!("cannot listen on {}: {e}", opts.listen)))?;
-        {
-            let mut out = std::io::stdout().lock();
-            for addr in server.addrs() {
-                let _ = writeln!(out, "listening on http://{addr}");
-            }
-            let _ = out.flush();
-        }
-        tracing::info!(db = %db_name(&opts.db), "ledger started");
-        server
-            .run()
-            .await
-            .map_err(|e| CliError::msg(format!("server error: {e}")))
-    });
+    let result = actix_web::rt::System::new().block_on(run_http(ledger, listener, &opts));
     tracing::info!("HTTP stopped; draining the writer");
     store.shutdown();
     tracing::info!("ledger stopped");
     result
+}
+
+/// Logs to stderr at `RUST_LOG` (default `info`), in colour only on a terminal.
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+}
+
+/// Binds `--listen`; returns the listener and the address actually bound.
+fn bind(listen: &str) -> Result<(std::net::TcpListener, std::net::SocketAddr), CliError> {
+    let cannot = |e: std::io::Error| CliError::io(format!("cannot listen on {listen}: {e}"));
+    let addrs: Vec<_> = listen
+        .to_socket_addrs()
+        .map_err(|e| CliError::io(format!("cannot resolve --listen {listen}: {e}")))?
+        .collect();
+    let listener = std::net::TcpListener::bind(&addrs[..]).map_err(cannot)?;
+    let bound = listener.local_addr().map_err(cannot)?;
+    Ok((listener, bound))
+}
+
+/// A log origin: non-empty, without spaces or `+` (it is a signed note's key name).
+fn check_origin(origin: String) -> Result<String, CliError> {
+    if origin.is_empty() || origin.chars().any(|c| c.is_whitespace() || c == '+') {
+        return Err(CliError::msg(format!(
+            "--origin {origin:?}: a log origin must be non-empty, without spaces or '+'"
+        )));
+    }
+    Ok(origin)
+}
+
+/// `--public-url`: an http(s) base URL without query or fragment.
+fn check_public_url(url: &str) -> Result<(), CliError> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && !url.contains(['#', '?', ' '])
+        && url.len() <= 200;
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::msg(format!(
+            "--public-url {url:?}: give the ledger's base URL, e.g. https://ledger.example \
+             (http or https, no query or fragment)"
+        )))
+    }
+}
+
+/// The ledger key at `path`, created (mode 0600, and said so) on first start.
+fn load_or_create_key(path: &Path) -> Result<SigningKey, CliError> {
+    if path.exists() {
+        return read_ledger_key(path);
+    }
+    let key = generate_key()?;
+    write_key(path, &key)?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "created ledger key {} (mode 0600)", path.display());
+    Ok(key)
+}
+
+/// Prints the ledger and operator keys; warns when they are the same key.
+fn announce_keys(ledger_public: &PublicKey, operator: &PublicKey) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "ledger public key: {ledger_public} (key id {})",
+        ledger_public.key_id()
+    );
+    let _ = writeln!(out, "trust-list operator key: {operator}");
+    drop(out);
+    if operator == ledger_public {
+        tracing::warn!(
+            "the trust-list operator key is the ledger key: whoever takes this server can also \
+             rewrite who is trusted. Fine for a one-person ledger; otherwise keep an operator \
+             key offline and start with --operator <its public key> (provenance-server/README.md)"
+        );
+    }
+}
+
+/// Runs actix-web on `listener` until a shutdown signal: admission first (connection slots,
+/// held bodies), then the routes.
+async fn run_http(
+    ledger: Arc<Ledger>,
+    listener: std::net::TcpListener,
+    opts: &ServeOptions,
+) -> Result<(), CliError> {
+    // actix-web takes 1 to 512 workers; its default is the available parallelism.
+    let workers = opts
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .clamp(1, 512);
+    let (limits, per_worker) = fit_connections(opts.limits, workers);
+    let admission = crate::admission::Admission::new(limits);
+    let server = HttpServer::new(move || {
+        App::new()
+            // Outermost: refuse over-bound connections before any route runs, and hold every
+            // request body until its answer is written (`http::HeldPayload`).
+            .wrap_fn(|mut req, srv| {
+                use actix_web::dev::Service as _;
+                use futures_util::future::{ready, Either, FutureExt as _};
+                let held = crate::http::hold_payload(&mut req);
+                let answer = match crate::http::admission_refusal(req.request()) {
+                    Some(refusal) => {
+                        Either::Left(ready(Ok(req.into_response(refusal).map_into_boxed_body())))
+                    }
+                    None => Either::Right(
+                        srv.call(req)
+                            .map(|r| r.map(actix_web::dev::ServiceResponse::map_into_boxed_body)),
+                    ),
+                };
+                answer.map(move |r| {
+                    r.map(|res| res.map_body(|_, body| crate::http::HoldingBody::new(body, held)))
+                })
+            })
+            .configure(crate::http::configure_with(ledger.clone(), limits))
+    })
+    .on_connect(move |conn, ext| {
+        let peer = conn
+            .downcast_ref::<actix_web::rt::net::TcpStream>()
+            .and_then(|s| s.peer_addr().ok())
+            .map(|a| a.ip());
+        ext.insert(admission.admit(peer));
+    })
+    .client_request_timeout(limits.head_timeout)
+    .workers(workers)
+    .max_connections(per_worker)
+    .shutdown_timeout(30)
+    .listen(listener)
+    .map_err(|e| CliError::io(format!("cannot listen on {}: {e}", opts.listen)))?;
+    {
+        let mut out = std::io::stdout().lock();
+        for addr in server.addrs() {
+            let _ = writeln!(out, "listening on http://{addr}");
+        }
+        let _ = out.flush();
+    }
+    tracing::info!(db = %db_name(&opts.db), "ledger started");
+    server
+        .run()
+        .await
+        .map_err(|e| CliError::msg(format!("server error: {e}")))
 }
