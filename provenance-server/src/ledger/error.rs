@@ -118,7 +118,7 @@ impl From<TrustError> for LedgerError {
     }
 }
 
-/// Why [`Ledger::new`] cannot open the ledger.
+/// Why [`super::Ledger::new`] cannot open the ledger.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LedgerOpenError {
