@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use provenance_core::log::TreeHash;
 use provenance_core::{
-    ItemId, PublicKey, RecordHash, RecordKind, RunId, Timestamp, VerifiedRecord, VerifiedRun,
+    ItemId, PublicKey, RecordHash, RecordKind, RunId, Timestamp, TrustError, TrustList,
+    VerifiedRecord, VerifiedRun,
 };
 use tokio::sync::oneshot;
 
@@ -129,14 +130,46 @@ pub enum WriteOp {
         record: Box<VerifiedRecord>,
     },
     /// Store a new operator-signed trust list if its version is above every stored one.
-    Trust {
-        /// The list's version.
-        version: u64,
-        /// When the operator signed it.
-        issued_at: Timestamp,
-        /// The exact signed bytes.
-        bytes: Vec<u8>,
-    },
+    Trust(Box<VerifiedTrust>),
+}
+
+/// A trust list that verified for the ledger's operator key, with the exact bytes it was
+/// verified from: what [`WriteOp::Trust`] stores. Built only by [`VerifiedTrust::verify`], so
+/// the writer never stores a list nobody checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedTrust {
+    version: u64,
+    issued_at: Timestamp,
+    bytes: Vec<u8>,
+}
+
+impl VerifiedTrust {
+    /// Verifies `bytes` as a trust list signed by `operator`; returns what the store keeps and
+    /// the list itself.
+    pub fn verify(bytes: &[u8], operator: &PublicKey) -> Result<(Self, TrustList), TrustError> {
+        let list = TrustList::verify(bytes, Some(operator))?;
+        let verified = VerifiedTrust {
+            version: list.content().version,
+            issued_at: list.content().issued_at,
+            bytes: bytes.to_vec(),
+        };
+        Ok((verified, list))
+    }
+
+    /// The list's version.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// When the operator signed it.
+    pub fn issued_at(&self) -> Timestamp {
+        self.issued_at
+    }
+
+    /// The exact signed bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// What a write did. Every variant other than `Stored` changed nothing.

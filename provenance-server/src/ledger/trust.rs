@@ -6,7 +6,7 @@ use crate::api::{Ack, TrustAck, TrustEntryView, TrustView};
 use provenance_core::codes;
 use provenance_core::TrustList;
 
-use crate::store::{WriteOp, WriteOutcome};
+use crate::store::{VerifiedTrust, WriteOp, WriteOutcome};
 
 use super::{unexpected, Accepted, Ledger, LedgerError, TrustState};
 
@@ -113,7 +113,7 @@ impl Ledger {
 
     /// `POST /v1/trust`: stores a new operator-signed trust list with a higher version.
     pub async fn put_trust(&self, bytes: &[u8]) -> Result<Accepted, LedgerError> {
-        let list = TrustList::verify(bytes, Some(&self.operator))?;
+        let (verified, list) = VerifiedTrust::verify(bytes, &self.operator)?;
         if list.content().ledger.is_some_and(|k| k != self.ledger_key) {
             return Err(LedgerError::bad_request(format!(
                 "the trust list names ledger key {}, but this ledger's key is {}",
@@ -130,11 +130,7 @@ impl Ledger {
         if version <= current {
             return Err(stale_trust(version, current));
         }
-        let op = WriteOp::Trust {
-            version,
-            issued_at: list.content().issued_at,
-            bytes: bytes.to_vec(),
-        };
+        let op = WriteOp::Trust(Box::new(verified));
         match self.write(op).await? {
             WriteOutcome::Stored { .. } => {
                 let entries = list.content().entries.len();

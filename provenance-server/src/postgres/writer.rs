@@ -320,19 +320,20 @@ fn apply_one<C: GenericClient>(
             expected,
             record,
         } => apply_append(db, item, expected, record, now, &mut log),
-        WriteOp::Trust {
-            version,
-            issued_at,
-            bytes,
-        } => {
+        WriteOp::Trust(list) => {
             let current = latest_trust_version(db)?.unwrap_or(0);
-            if *version <= current {
+            if list.version() <= current {
                 return Ok(Ok(WriteOutcome::TrustStale { current }));
             }
             db.exec(
                 "INSERT INTO trust_lists (version, issued_at, bytes, received_at)
                  VALUES ($1, $2, $3, $4)",
-                &[&u64_text(*version), &u64_text(issued_at.0), bytes, &now],
+                &[
+                    &u64_text(list.version()),
+                    &u64_text(list.issued_at().0),
+                    &list.bytes(),
+                    &now,
+                ],
             )?;
             Ok(Ok(WriteOutcome::Stored { log_index: None }))
         }

@@ -36,6 +36,18 @@ fn trust(maker: &SigningKey) -> TrustList {
     TrustList::verify(&content.sign(&operator), None).unwrap()
 }
 
+/// A trust list of `version` signed by the test operator, verified as the writer takes it.
+fn signed_trust(version: u64, issued_at: Timestamp) -> (crate::store::VerifiedTrust, TrustList) {
+    let operator = SigningKey::from_seed([9; 32]);
+    let content = TrustListContent {
+        version,
+        issued_at,
+        ledger: None,
+        entries: Vec::new(),
+    };
+    crate::store::VerifiedTrust::verify(&content.sign(&operator), &operator.public_key()).unwrap()
+}
+
 #[test]
 fn migrations_group_commit_cas_and_edition_uniqueness() {
     let dir = tempfile::tempdir().unwrap();
@@ -390,28 +402,28 @@ fn trust_lists_migrate_to_the_whole_u64_range() {
     }
     let store = SqliteStore::open(&path, Arc::new(Metrics::default()), signer()).unwrap();
     assert_eq!(store.latest_trust().unwrap(), Some(b"twelve".to_vec()));
-    let put = |version: u64, bytes: &[u8]| {
-        store
-            .submit(WriteOp::Trust {
-                version,
-                issued_at: Timestamp(u64::MAX),
-                bytes: bytes.to_vec(),
-            })
+    let put = |version: u64| {
+        let (list, _) = signed_trust(version, Timestamp(u64::MAX));
+        let bytes = list.bytes().to_vec();
+        let outcome = store
+            .submit(WriteOp::Trust(Box::new(list)))
             .blocking_recv()
             .unwrap()
-            .unwrap()
+            .unwrap();
+        (outcome, bytes)
     };
     assert!(matches!(
-        put(12, b"again"),
+        put(12).0,
         WriteOutcome::TrustStale { current: 12 }
     ));
-    assert!(matches!(put(1 << 63, b"big"), WriteOutcome::Stored { .. }));
+    assert!(matches!(put(1 << 63).0, WriteOutcome::Stored { .. }));
     assert!(matches!(
-        put((1 << 63) - 1, b"smaller"),
+        put((1 << 63) - 1).0,
         WriteOutcome::TrustStale { current } if current == 1 << 63
     ));
-    assert!(matches!(put(u64::MAX, b"max"), WriteOutcome::Stored { .. }));
-    assert_eq!(store.latest_trust().unwrap(), Some(b"max".to_vec()));
+    let (stored, max) = put(u64::MAX);
+    assert!(matches!(stored, WriteOutcome::Stored { .. }));
+    assert_eq!(store.latest_trust().unwrap(), Some(max));
     store.shutdown();
 }
 
@@ -451,11 +463,9 @@ fn writer_waits_for_a_write_lock_held_elsewhere() {
     let store = SqliteStore::open(&path, Arc::new(Metrics::default()), signer()).unwrap();
     let other = Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let mut reply = store.submit(WriteOp::Trust {
-        version: 1,
-        issued_at: Timestamp(1),
-        bytes: b"list".to_vec(),
-    });
+    let (list, _) = signed_trust(1, Timestamp(1));
+    let bytes = list.bytes().to_vec();
+    let mut reply = store.submit(WriteOp::Trust(Box::new(list)));
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(
         matches!(
@@ -469,7 +479,7 @@ fn writer_waits_for_a_write_lock_held_elsewhere() {
         reply.blocking_recv().unwrap().unwrap(),
         WriteOutcome::Stored { log_index: None }
     ));
-    assert_eq!(store.latest_trust().unwrap(), Some(b"list".to_vec()));
+    assert_eq!(store.latest_trust().unwrap(), Some(bytes));
     store.shutdown();
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use provenance_core::{ItemId, RunId, Timestamp, VerifiedRecord, VerifiedRun};
+use provenance_core::{ItemId, RunId, VerifiedRecord, VerifiedRun};
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
@@ -12,7 +12,8 @@ use super::rows::{blob, find_record_in, head_in, to_int, u64_from_text, u64_text
 use super::{Msg, MAX_BATCH};
 use crate::metrics::Metrics;
 use crate::store::{
-    kind_number, Head, LeafKind, SignedCheckpoint, StoreError, WriteOp, WriteOutcome, WriteResult,
+    kind_number, Head, LeafKind, SignedCheckpoint, StoreError, VerifiedTrust, WriteOp,
+    WriteOutcome, WriteResult,
 };
 
 pub(super) fn writer_loop(
@@ -167,11 +168,7 @@ pub(super) fn apply_one(tx: &Connection, op: WriteOp, now: i64, log_size: u64) -
             expected,
             record,
         } => store_append(tx, &item, expected, &record, now, log_size),
-        WriteOp::Trust {
-            version,
-            issued_at,
-            bytes,
-        } => store_trust(tx, version, issued_at, &bytes, now),
+        WriteOp::Trust(list) => store_trust(tx, &list, now),
     }
 }
 
@@ -286,13 +283,8 @@ fn store_append(
 }
 
 /// A trust list, if its version is above every stored one.
-fn store_trust(
-    tx: &Connection,
-    version: u64,
-    issued_at: Timestamp,
-    bytes: &[u8],
-    now: i64,
-) -> WriteResult {
+fn store_trust(tx: &Connection, list: &VerifiedTrust, now: i64) -> WriteResult {
+    let version = list.version();
     let current: Option<String> =
         tx.query_row("SELECT MAX(version) FROM trust_lists", [], |r| r.get(0))?;
     let current = current
@@ -305,7 +297,12 @@ fn store_trust(
     }
     tx.execute(
         "INSERT INTO trust_lists (version, issued_at, bytes, received_at) VALUES (?1, ?2, ?3, ?4)",
-        params![u64_text(version), u64_text(issued_at.0), bytes, now],
+        params![
+            u64_text(version),
+            u64_text(list.issued_at().0),
+            list.bytes(),
+            now
+        ],
     )?;
     Ok(WriteOutcome::Stored { log_index: None })
 }
