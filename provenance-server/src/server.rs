@@ -9,7 +9,8 @@ use std::sync::Arc;
 use actix_web::{App, HttpServer};
 use provenance_core::{PublicKey, SigningKey};
 
-use crate::client::{generate_key, read_ledger_key, write_key, CliError};
+use crate::client::CliError;
+use crate::keyfile::{generate_key, read_ledger_key, write_key};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::postgres::{is_postgres_url, redacted, PgStore};

@@ -8,8 +8,9 @@ use provenance_core::{ErrorCode, History, Payload};
 use super::output::ExportOutput;
 use super::trust::load_trust;
 use super::Ctx;
-use crate::client::{parse_item, CliError};
+use crate::client::CliError;
 use crate::ledger::now;
+use crate::parse::parse_item;
 
 pub(super) fn export(
     ctx: &Ctx,

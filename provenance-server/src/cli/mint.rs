@@ -15,8 +15,10 @@ use super::args::{MintArgs, RunCreateArgs};
 use super::output::{MintOutput, MintedItem, QueuedMint, QueuedMintsOutput};
 use super::{refuse_bad_text, Ctx};
 use crate::api::{RecordAck, RunAck, RunView, TrustView};
-use crate::client::{parse_public, read_key, CliError};
+use crate::client::CliError;
+use crate::keyfile::read_key;
 use crate::ledger::now;
+use crate::parse::parse_public;
 use crate::qr;
 use crate::qr::LabelText;
 

@@ -23,7 +23,8 @@ use clap::Parser;
 use provenance_core::codes;
 use provenance_core::Record;
 
-use crate::client::{parse_public, CliError, Client};
+use crate::client::{CliError, Client};
+use crate::parse::parse_public;
 use crate::server::{serve, ServeOptions};
 
 pub mod args;

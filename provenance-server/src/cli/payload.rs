@@ -6,7 +6,8 @@ use provenance_core::{History, Payload};
 use super::args::{PayloadArgs, QrArgs};
 use super::output::PayloadOutput;
 use super::Ctx;
-use crate::client::{parse_item, CliError};
+use crate::client::CliError;
+use crate::parse::parse_item;
 use crate::qr;
 
 pub(super) fn payload_command(ctx: &Ctx, a: &PayloadArgs) -> Result<(), CliError> {

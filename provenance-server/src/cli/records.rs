@@ -14,8 +14,10 @@ use super::args::{BadgeArgs, ProveArgs, RepairArgs, ReportArgs, TransferArgs};
 use super::output::ProveOutput;
 use super::{refuse_bad_text, Ctx};
 use crate::api::RecordAck;
-use crate::client::{parse_item, parse_public, read_key, CliError};
+use crate::client::CliError;
+use crate::keyfile::read_key;
 use crate::ledger::now;
+use crate::parse::{parse_item, parse_public};
 
 /// `repair`: a repair record by a trusted desk.
 pub(super) fn repair(ctx: &Ctx, a: RepairArgs) -> Result<(), CliError> {

@@ -8,8 +8,9 @@ use provenance_verify::{verify_with, Input, Options, Verdict};
 
 use super::trust::load_trust;
 use super::Ctx;
-use crate::client::{parse_item, CliError};
+use crate::client::CliError;
 use crate::ledger::now;
+use crate::parse::parse_item;
 
 /// Prints the verifier's report of the piece's full history; fails (after printing it) when the
 /// history does not verify.

@@ -8,8 +8,9 @@ use provenance_core::{codes, RunId};
 
 use super::{Ctx, StatsArgs};
 use crate::api::{MakerStats, RunStats};
-use crate::client::{parse_public, CliError};
+use crate::client::CliError;
 use crate::drops::html::percent;
+use crate::parse::parse_public;
 
 /// Runs `provenance stats`.
 pub(super) fn stats(ctx: &Ctx, args: &StatsArgs) -> Result<(), CliError> {

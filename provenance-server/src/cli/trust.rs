@@ -13,8 +13,10 @@ use super::output::{KeyOutput, TrustAddOutput, TrustExportOutput};
 use super::Ctx;
 use crate::api::TrustAck;
 use crate::api::TrustView;
-use crate::client::{generate_key, parse_public, parse_time, read_key, write_key, CliError};
+use crate::client::CliError;
+use crate::keyfile::{generate_key, read_key, write_key};
 use crate::ledger::now;
+use crate::parse::{parse_public, parse_time};
 
 pub(super) fn keygen(ctx: &Ctx, out: &Path) -> Result<(), CliError> {
     let key = generate_key()?;

@@ -12,7 +12,8 @@ use provenance_core::{
 
 use crate::api::{ItemView, RecordAck};
 use crate::cli::output::SyncOutput;
-use crate::client::{read_key, CliError, Client, CODE_KEY_FILE};
+use crate::client::{CliError, Client, CODE_KEY_FILE};
+use crate::keyfile::read_key;
 use crate::outbox::{Entry, EntryState, Outbox, CODE_CORRUPT, LOCK_FILE};
 
 use super::{head_of, open, outbox_error, print, unreachable, CODE_CONFLICT};
