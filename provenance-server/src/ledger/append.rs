@@ -269,16 +269,24 @@ impl Ledger {
     pub async fn append(&self, item: &ItemId, bytes: &[u8]) -> Result<Accepted, LedgerError> {
         let started = Instant::now();
         let hash = RecordHash::of(bytes);
-        if let Some(found) = self.store.find_record(&hash)? {
-            if found.item == *item {
-                self.metrics.observe_idempotent();
-                return Ok(Accepted {
-                    created: false,
-                    body: record_ref_answer(&found, &hash),
-                });
+        // No read before the rules: a new record (the common case) costs no lookup. A stored
+        // record sent again fails the rules (its seq is not head + 1), and only then is it
+        // looked up, to answer 200 with the first answer.
+        let (chain, expected, record) = match self.extend_cached(item, bytes) {
+            Ok(extended) => extended,
+            Err(refusal) => {
+                return match self.store.find_record(&hash)? {
+                    Some(found) if found.item == *item => {
+                        self.metrics.observe_idempotent();
+                        Ok(Accepted {
+                            created: false,
+                            body: record_ref_answer(&found, &hash),
+                        })
+                    }
+                    _ => Err(refusal),
+                };
             }
-        }
-        let (chain, expected, record) = self.extend_cached(item, bytes)?;
+        };
         if usize::try_from(record.seq()).map_or(true, |seq| seq >= MAX_HISTORY_RECORDS) {
             return Err(LedgerError::coded(
                 codes::DECODE_TOO_LARGE,
