@@ -13,6 +13,7 @@ pub mod admission;
 pub mod api;
 pub mod cli;
 pub mod client;
+pub(crate) mod columns;
 pub mod drops;
 pub mod http;
 pub mod keyfile;

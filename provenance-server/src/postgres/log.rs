@@ -11,7 +11,7 @@ use provenance_core::log::{self as tlog, NodeSource, TreeHash};
 use provenance_core::{ItemId, RunId};
 
 use super::conn::{Conn, Db};
-use super::rows::{blob, int, u, unix_now};
+use crate::columns::{blob, to_int, u, unix_now};
 use crate::sqlite::LogSigner;
 use crate::store::{LeafKind, SignedCheckpoint, StoreError};
 
@@ -23,7 +23,7 @@ impl<C: GenericClient> NodeSource for PgNodes<'_, '_, C> {
     type Error = StoreError;
 
     fn perfect(&self, level: u32, index: u64) -> Result<TreeHash, StoreError> {
-        let index = int(index, "log index")?;
+        let index = to_int(index, "log index")?;
         let mut db = self.0.borrow_mut();
         let row = if level == 0 {
             db.opt("SELECT hash FROM log_leaves WHERE idx = $1", &[&index])?
@@ -145,13 +145,13 @@ impl Pending {
         for (level, i, h) in frontier.push(leaf)? {
             self.node_level
                 .push(i32::try_from(level).map_err(|_| StoreError::Corrupt("log level"))?);
-            self.node_idx.push(int(i, "node index")?);
+            self.node_idx.push(to_int(i, "node index")?);
             self.node_hash.push(h.0.to_vec());
         }
-        self.idx.push(int(index, "log index")?);
+        self.idx.push(to_int(index, "log index")?);
         self.kind.push(i16::from(kind.number()));
         self.id.push(id.to_vec());
-        self.seq.push(int(seq, "seq")?);
+        self.seq.push(to_int(seq, "seq")?);
         self.hash.push(leaf.0.to_vec());
         Ok(index)
     }
@@ -215,7 +215,7 @@ pub(super) fn store_checkpoint<C: GenericClient>(
         "INSERT INTO log_checkpoint (id, size, root, note, signed_at) VALUES (1, $1, $2, $3, $4)
          ON CONFLICT (id) DO UPDATE SET size = EXCLUDED.size, root = EXCLUDED.root,
              note = EXCLUDED.note, signed_at = EXCLUDED.signed_at",
-        &[&int(size, "size")?, &&root.0[..], &note, &now],
+        &[&to_int(size, "size")?, &&root.0[..], &note, &now],
     )?;
     Ok(SignedCheckpoint { size, root, note })
 }

@@ -48,7 +48,6 @@ use crate::store::{
 mod conn;
 mod log;
 mod reads;
-mod rows;
 mod schema;
 mod writer;
 

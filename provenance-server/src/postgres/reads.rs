@@ -9,7 +9,7 @@ use provenance_core::{ItemId, RecordHash, RunId, Timestamp};
 
 use super::conn::{Conn, Db};
 use super::log::{read_checkpoint, PgNodes};
-use super::rows::{blob, key, u, u64_from_text};
+use crate::columns::{blob, key, u, u64_from_text};
 use crate::store::{
     kind_from_number, ExportSnapshot, Head, ItemRow, LeafKind, LogEntry, RecordRef, RecordRow,
     RunRow, StoreError, StoreStats,

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::conn::{connect, Conn, Db};
 use super::log::{lock_log, store_checkpoint, Frontier, Pending};
 use super::reads::{find_record_in, head_in, latest_trust_version};
-use super::rows::{blob, int, u64_text, unix_now};
+use crate::columns::{blob, to_int, u64_text, unix_now};
 use crate::metrics::Metrics;
 use crate::sqlite::{LogSigner, MAX_BATCH};
 use crate::store::{
@@ -223,7 +223,7 @@ fn write_batch(
         pending.insert(&mut db)?;
         db.exec(
             "UPDATE log_state SET size = $1 WHERE id = 1",
-            &[&int(frontier.size, "size")?],
+            &[&to_int(frontier.size, "size")?],
         )?;
         if tainted {
             return Ok(None);
@@ -282,14 +282,14 @@ fn insert_record<C: GenericClient>(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             &&item.0[..],
-            &int(record.seq(), "seq")?,
+            &to_int(record.seq(), "seq")?,
             &&record.hash().0[..],
             &kind_small(record)?,
-            &int(record.time().0, "time")?,
+            &to_int(record.time().0, "time")?,
             &&record.signer().to_bytes()[..],
             &record.bytes(),
             &now,
-            &int(index, "log_index")?,
+            &to_int(index, "log_index")?,
         ],
     )?;
     Ok(Ok(WriteOutcome::Stored {
@@ -369,12 +369,12 @@ fn apply_run<C: GenericClient>(
         &[
             &&run.id().0[..],
             &&run.maker().key.to_bytes()[..],
-            &int(run.manifest().size, "size")?,
+            &to_int(run.manifest().size, "size")?,
             &&record.hash().0[..],
-            &int(record.time().0, "time")?,
+            &to_int(record.time().0, "time")?,
             &record.bytes(),
             &now,
-            &int(index, "log_index")?,
+            &to_int(index, "log_index")?,
         ],
     )?;
     Ok(Ok(WriteOutcome::Stored {
@@ -393,7 +393,7 @@ fn apply_mint<C: GenericClient>(
     if let Some(found) = find_record_in(db, &record.hash())? {
         return Ok(Ok(WriteOutcome::AlreadyStored(found)));
     }
-    let edition = int(edition, "edition")?;
+    let edition = to_int(edition, "edition")?;
     if let Some(row) = db.opt(
         "SELECT id FROM items WHERE run = $1 AND edition = $2",
         &[&&run.0[..], &edition],
@@ -435,10 +435,10 @@ fn apply_append<C: GenericClient>(
         "UPDATE items SET head_seq = $1, head_hash = $2
          WHERE id = $3 AND head_seq = $4 AND head_hash = $5",
         &[
-            &int(record.seq(), "seq")?,
+            &to_int(record.seq(), "seq")?,
             &&record.hash().0[..],
             &&item.0[..],
-            &int(expected.seq, "seq")?,
+            &to_int(expected.seq, "seq")?,
             &&expected.hash.0[..],
         ],
     )?;

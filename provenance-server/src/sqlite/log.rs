@@ -8,7 +8,7 @@ use provenance_core::log::{NodeSource, TreeHash};
 use provenance_core::{log as tlog, ItemId, RunId, SigningKey};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::rows::{blob, to_int, u, unix_now};
+use crate::columns::{blob, to_int, u, unix_now};
 use crate::store::{LeafKind, SignedCheckpoint, StoreError};
 
 /// The key and name the ledger signs checkpoints with.

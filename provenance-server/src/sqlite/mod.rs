@@ -43,8 +43,9 @@ pub use log::{LogSigner, SqliteNodes};
 
 use checkpointer::{writer_settings, Checkpointer};
 
+use crate::columns::{blob, key, u};
 use log::{open_log, read_checkpoint, LogWriter, Published};
-use rows::{blob, find_record_in, key, records_in, u, unwrap_proof};
+use rows::{find_record_in, records_in, unwrap_proof};
 use schema::{backfill_log, migrate, open_write};
 use writer::writer_loop;
 

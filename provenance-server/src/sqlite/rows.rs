@@ -1,55 +1,12 @@
 //! Rows to values and back: checked integer conversions (an error, never a silent 0), blobs
 //! of fixed size, and the reads the writer and the readers share.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use provenance_core::log::TreeHash;
-use provenance_core::{ItemId, PublicKey, RecordHash, Timestamp};
+use provenance_core::{ItemId, RecordHash, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::columns::{blob, key, u};
 use crate::store::{kind_from_number, Head, RecordRef, RecordRow, StoreError};
-
-pub(super) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .unwrap_or(0)
-}
-
-pub(super) fn blob<const N: usize>(v: Vec<u8>, what: &'static str) -> Result<[u8; N], StoreError> {
-    v.try_into().map_err(|_| StoreError::Corrupt(what))
-}
-
-pub(super) fn key(v: Vec<u8>) -> Result<PublicKey, StoreError> {
-    PublicKey::from_bytes(&blob::<32>(v, "public key")?)
-        .map_err(|_| StoreError::Corrupt("public key"))
-}
-
-/// A stored integer as the unsigned value it was written from; a negative one is corruption,
-/// never a silent 0.
-pub(super) fn u(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt("a negative stored integer"))
-}
-
-/// An unsigned value for an SQLite INTEGER column. Every value written through it is bounded
-/// by the rules before it gets here (times by the clock, seq by the history limit, editions by
-/// the run size limit, log indexes by the log), so an error is an invariant broken, not input.
-pub(super) fn to_int(v: u64, what: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::OutOfRange(what))
-}
-
-/// A u64 as 20-digit zero-padded decimal text, which sorts as the number (trust versions).
-pub(super) fn u64_text(v: u64) -> String {
-    format!("{v:020}")
-}
-
-pub(super) fn u64_from_text(v: &str) -> Result<u64, StoreError> {
-    match v.parse() {
-        Ok(n) if v.len() == 20 => Ok(n),
-        _ => Err(StoreError::Corrupt("a stored 20-digit number")),
-    }
-}
 
 pub(super) fn find_record_in(
     conn: &Connection,

@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::{params, Connection};
 
 use super::log::{append_leaf, log_size_in};
-use super::rows::{blob, to_int, u};
+use crate::columns::{blob, to_int, u};
 use crate::store::{LeafKind, StoreError};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.

@@ -8,8 +8,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
 use super::log::{append_leaf, log_size_in, sign_checkpoint, LogWriter};
-use super::rows::{blob, find_record_in, head_in, to_int, u64_from_text, u64_text, unix_now};
+use super::rows::{find_record_in, head_in};
 use super::{Msg, MAX_BATCH};
+use crate::columns::{blob, to_int, u64_from_text, u64_text, unix_now};
 use crate::metrics::Metrics;
 use crate::store::{
     kind_number, Head, LeafKind, SignedCheckpoint, StoreError, VerifiedTrust, WriteOp,
