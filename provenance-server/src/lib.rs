@@ -15,6 +15,7 @@ pub mod cli;
 pub mod client;
 pub(crate) mod columns;
 pub mod drops;
+pub(crate) mod group_commit;
 pub mod http;
 pub mod keyfile;
 pub mod ledger;

@@ -58,8 +58,9 @@ pub use conn::{connect, is_postgres_url, parse_url, redacted, Conn, PgError};
 pub use log::stored_root;
 pub use schema::{migrate_schema, MIGRATIONS};
 
+use crate::group_commit::{self, Msg};
 use conn::{spawn_readers, Db, Job, Reader};
-use writer::{Msg, Writer};
+use writer::Writer;
 
 /// Reader threads, each with its own connection once used (a PostgreSQL backend process each).
 const READER_THREADS: usize = 8;
@@ -131,13 +132,7 @@ impl PgStore {
 
 impl LedgerStore for PgStore {
     fn submit(&self, op: WriteOp) -> oneshot::Receiver<WriteResult> {
-        let (reply, answer) = oneshot::channel();
-        if let Err(mpsc::error::SendError(Msg::Write(_, reply))) =
-            self.tx.send(Msg::Write(op, reply))
-        {
-            let _ = reply.send(Err(StoreError::WriterGone));
-        }
-        answer
+        group_commit::submit(&self.tx, op)
     }
 
     fn find_record(&self, hash: &RecordHash) -> Result<Option<RecordRef>, StoreError> {

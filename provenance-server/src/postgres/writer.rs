@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 
 use postgres::{Config, GenericClient, Transaction};
 use provenance_core::{ItemId, RunId, VerifiedRecord, VerifiedRun};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::conn::{connect, Conn, Db};
 use super::log::{lock_log, store_checkpoint, Frontier, Pending};
 use super::reads::{find_record_in, head_in, latest_trust_version};
 use crate::columns::{blob, to_int, u64_text, unix_now};
+use crate::group_commit::{self, Msg};
 use crate::metrics::Metrics;
-use crate::sqlite::{LogSigner, MAX_BATCH};
+use crate::sqlite::LogSigner;
 use crate::store::{
     kind_number, Head, LeafKind, SignedCheckpoint, StoreError, WriteOp, WriteOutcome, WriteResult,
 };
@@ -25,14 +26,6 @@ const RECONNECT_FOR: Duration = Duration::from_secs(10);
 
 /// The latest checkpoint, published by the writer after its commit.
 pub(super) type Published = Arc<RwLock<Option<Arc<SignedCheckpoint>>>>;
-
-/// A message to the writer thread.
-pub(super) enum Msg {
-    /// A write and where to send its outcome.
-    Write(WriteOp, oneshot::Sender<WriteResult>),
-    /// Finish the queued writes, then stop.
-    Shutdown,
-}
 
 /// The writer thread's state.
 pub(super) struct Writer {
@@ -71,40 +64,8 @@ struct Prepared {
 impl Writer {
     /// The writer thread's loop: takes up to [`MAX_BATCH`] queued writes, commits them in one
     /// transaction and answers each; on shutdown, finishes the queue and refuses later writes.
-    pub(super) fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>, metrics: &Metrics) {
-        let mut stopping = false;
-        while !stopping {
-            let Some(first) = rx.blocking_recv() else {
-                break;
-            };
-            let mut batch = Vec::with_capacity(16);
-            let mut push = |msg: Msg, batch: &mut Vec<_>| match msg {
-                Msg::Write(op, reply) => batch.push((op, reply)),
-                Msg::Shutdown => stopping = true,
-            };
-            push(first, &mut batch);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(msg) => push(msg, &mut batch),
-                    Err(_) => break,
-                }
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            metrics.observe_batch(batch.len());
-            let (ops, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            let outcomes = self.commit(&ops);
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(outcome);
-            }
-        }
-        rx.close();
-        while let Ok(msg) = rx.try_recv() {
-            if let Msg::Write(_, reply) = msg {
-                let _ = reply.send(Err(StoreError::WriterGone));
-            }
-        }
+    pub(super) fn run(mut self, rx: mpsc::UnboundedReceiver<Msg>, metrics: &Metrics) {
+        group_commit::run(rx, metrics, |ops| self.commit(&ops));
     }
 
     /// Commits a batch and returns one outcome per write. A write whose statement fails is

@@ -24,6 +24,7 @@ use provenance_core::{ItemId, RecordHash, RunId, Timestamp};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::group_commit::{self, Msg};
 use crate::metrics::Metrics;
 use crate::store::{
     ExportSnapshot, Head, ItemRow, LeafKind, LedgerStore, LogEntry, RecordRef, RecordRow, RunRow,
@@ -52,19 +53,13 @@ use writer::writer_loop;
 /// The schema version this program writes (`PRAGMA user_version`); `provenance migrate` copies
 /// only a ledger at this version.
 pub const SCHEMA_VERSION: usize = schema::MIGRATIONS.len();
-/// Most writes committed in one transaction.
-pub const MAX_BATCH: usize = 256;
+pub use crate::group_commit::MAX_BATCH;
 /// Reader connections kept open between requests. Enough for every concurrent handler under
 /// load, so readers are not opened and closed per request (a closing connection may try to
 /// checkpoint, briefly locking the database file).
 const MAX_IDLE_READERS: usize = 64;
 /// Times a read is retried when SQLite reports contention despite the busy timeout.
 const READ_RETRIES: u32 = 5;
-
-pub(super) enum Msg {
-    Write(WriteOp, oneshot::Sender<WriteResult>),
-    Shutdown,
-}
 
 /// The SQLite-backed [`LedgerStore`].
 pub struct SqliteStore {
@@ -165,13 +160,7 @@ impl SqliteStore {
 
 impl LedgerStore for SqliteStore {
     fn submit(&self, op: WriteOp) -> oneshot::Receiver<WriteResult> {
-        let (reply, answer) = oneshot::channel();
-        if let Err(mpsc::error::SendError(Msg::Write(_, reply))) =
-            self.tx.send(Msg::Write(op, reply))
-        {
-            let _ = reply.send(Err(StoreError::WriterGone));
-        }
-        answer
+        group_commit::submit(&self.tx, op)
     }
 
     fn find_record(&self, hash: &RecordHash) -> Result<Option<RecordRef>, StoreError> {

@@ -9,75 +9,49 @@ use tokio::sync::mpsc;
 
 use super::log::{append_leaf, log_size_in, sign_checkpoint, LogWriter};
 use super::rows::{find_record_in, head_in};
-use super::{Msg, MAX_BATCH};
 use crate::columns::{blob, to_int, u64_from_text, u64_text, unix_now};
+use crate::group_commit::{self, Msg};
 use crate::metrics::Metrics;
 use crate::store::{
     kind_number, Head, LeafKind, SignedCheckpoint, StoreError, VerifiedTrust, WriteOp,
     WriteOutcome, WriteResult,
 };
 
+/// The writer thread: group commit ([`crate::group_commit`]) of SQLite transactions; a new
+/// checkpoint is published only after its commit, so a served checkpoint is durable.
 pub(super) fn writer_loop(
     mut conn: Connection,
-    mut rx: mpsc::UnboundedReceiver<Msg>,
+    rx: mpsc::UnboundedReceiver<Msg>,
     metrics: Arc<Metrics>,
     log: LogWriter,
 ) {
-    let mut stopping = false;
-    while !stopping {
-        let Some(first) = rx.blocking_recv() else {
-            break;
-        };
-        let mut batch = Vec::with_capacity(16);
-        let mut push = |msg: Msg, batch: &mut Vec<_>| match msg {
-            Msg::Write(op, reply) => batch.push((op, reply)),
-            Msg::Shutdown => stopping = true,
-        };
-        push(first, &mut batch);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(msg) => push(msg, &mut batch),
-                Err(_) => break,
-            }
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        metrics.observe_batch(batch.len());
-        let (ops, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    group_commit::run(rx, &metrics, |ops| {
+        let writes = ops.len();
         match apply_batch(&mut conn, ops, &log) {
             Ok((outcomes, checkpoint)) => {
                 if let Some(cp) = checkpoint {
-                    // Published only after the commit: a served checkpoint is durable.
                     match log.published.write() {
                         Ok(mut p) => *p = Some(Arc::new(cp)),
                         Err(poisoned) => *poisoned.into_inner() = Some(Arc::new(cp)),
                     }
                 }
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(outcome);
-                }
+                outcomes
             }
             Err(e) => {
                 let busy = e.is_contention();
                 tracing::error!("group commit failed, nothing stored: {e}");
-                for reply in replies {
-                    let _ = reply.send(Err(if busy {
-                        StoreError::Busy
-                    } else {
-                        StoreError::Corrupt("the transaction failed to commit")
-                    }));
-                }
+                (0..writes)
+                    .map(|_| {
+                        Err(if busy {
+                            StoreError::Busy
+                        } else {
+                            StoreError::Corrupt("the transaction failed to commit")
+                        })
+                    })
+                    .collect()
             }
         }
-    }
-    // Refuse whatever arrives after shutdown.
-    rx.close();
-    while let Ok(msg) = rx.try_recv() {
-        if let Msg::Write(_, reply) = msg {
-            let _ = reply.send(Err(StoreError::WriterGone));
-        }
-    }
+    });
 }
 
 /// Applies every write in one transaction; each write runs in its own savepoint and appends
