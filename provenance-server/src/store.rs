@@ -369,3 +369,60 @@ pub fn kind_number(kind: RecordKind) -> i64 {
 pub fn kind_from_number(n: i64) -> Option<RecordKind> {
     u64::try_from(n).ok().and_then(RecordKind::from_number)
 }
+
+/// What opening a backend does with its latest stored checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoredCheckpoint {
+    /// The stored tree contradicts it: the database was edited outside the ledger, and this
+    /// process never signs a checkpoint over it.
+    Tainted,
+    /// It covers the whole tree and was signed by this ledger's key and origin: publish it.
+    Current,
+    /// None is stored, the tree grew, or the origin or key changed: sign a new one.
+    SignNew,
+}
+
+/// Judges the latest stored checkpoint against the stored tree of `size` leaves; `root_at(n)`
+/// is the stored tree's root at `n` leaves, if it can be computed.
+pub(crate) fn judge_stored_checkpoint(
+    stored: Option<&SignedCheckpoint>,
+    size: u64,
+    signer: &crate::sqlite::LogSigner,
+    root_at: impl FnOnce(u64) -> Option<TreeHash>,
+) -> StoredCheckpoint {
+    let Some(cp) = stored else {
+        return StoredCheckpoint::SignNew;
+    };
+    let root = if cp.size <= size {
+        root_at(cp.size)
+    } else {
+        None
+    };
+    if root != Some(cp.root) {
+        tracing::error!(
+            size = cp.size,
+            "the stored Merkle log does not match the ledger's latest signed checkpoint: \
+             the database was modified outside the ledger; no new checkpoint will be signed"
+        );
+        return StoredCheckpoint::Tainted;
+    }
+    let same_signer = provenance_core::checkpoint::Checkpoint::verify(
+        &cp.note,
+        &signer.origin,
+        &signer.key.public_key(),
+        Some(&signer.origin),
+    )
+    .is_ok();
+    if !same_signer {
+        tracing::warn!(
+            "the latest checkpoint was signed under another origin or key: re-signing as {:?}",
+            signer.origin
+        );
+        return StoredCheckpoint::SignNew;
+    }
+    if cp.size == size {
+        StoredCheckpoint::Current
+    } else {
+        StoredCheckpoint::SignNew
+    }
+}

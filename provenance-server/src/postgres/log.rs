@@ -13,7 +13,9 @@ use provenance_core::{ItemId, RunId};
 use super::conn::{Conn, Db};
 use crate::columns::{blob, to_int, u, unix_now};
 use crate::sqlite::LogSigner;
-use crate::store::{LeafKind, SignedCheckpoint, StoreError};
+use crate::store::{
+    judge_stored_checkpoint, LeafKind, SignedCheckpoint, StoreError, StoredCheckpoint,
+};
 
 /// [`NodeSource`] over a PostgreSQL client or transaction: level 0 from `log_leaves`, higher
 /// levels from `log_nodes`.
@@ -237,39 +239,14 @@ pub(super) fn open_log(conn: &mut Conn, signer: &LogSigner) -> Result<bool, Stor
     };
     let size = lock_log(&mut db)?;
     let stored = read_checkpoint(&mut db)?;
-    if let Some(cp) = &stored {
-        let root = if cp.size <= size {
-            tlog::root(&PgNodes(RefCell::new(&mut db)), cp.size).ok()
-        } else {
-            None
-        };
-        if root != Some(cp.root) {
-            tracing::error!(
-                size = cp.size,
-                "the stored Merkle log does not match the ledger's latest signed checkpoint: \
-                 the database was modified outside the ledger; no new checkpoint will be signed"
-            );
-            return Ok(true);
-        }
-        let same_signer = Checkpoint::verify(
-            &cp.note,
-            &signer.origin,
-            &signer.key.public_key(),
-            Some(&signer.origin),
-        )
-        .is_ok();
-        if cp.size == size && same_signer {
+    let root_at = |n| tlog::root(&PgNodes(RefCell::new(&mut db)), n).ok();
+    match judge_stored_checkpoint(stored.as_ref(), size, signer, root_at) {
+        StoredCheckpoint::Tainted => return Ok(true),
+        StoredCheckpoint::Current => {
             tx.commit()?;
             return Ok(false);
         }
-        if !same_signer {
-            tracing::warn!(
-                "the latest checkpoint was signed under another origin or key: re-signing as \
-                 {:?}. Every server of one ledger must share the ledger key and --origin \
-                 (docs/DEPLOY.md)",
-                signer.origin
-            );
-        }
+        StoredCheckpoint::SignNew => {}
     }
     let root = tlog::root(&PgNodes(RefCell::new(&mut db)), size)?;
     store_checkpoint(&mut db, signer, size, root, unix_now())?;

@@ -9,7 +9,9 @@ use provenance_core::{log as tlog, ItemId, RunId, SigningKey};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::columns::{blob, to_int, u, unix_now};
-use crate::store::{LeafKind, SignedCheckpoint, StoreError};
+use crate::store::{
+    judge_stored_checkpoint, LeafKind, SignedCheckpoint, StoreError, StoredCheckpoint,
+};
 
 /// The key and name the ledger signs checkpoints with.
 pub struct LogSigner {
@@ -148,30 +150,11 @@ pub(super) fn open_log(
 ) -> Result<(Option<SignedCheckpoint>, bool), StoreError> {
     let size = log_size_in(conn)?;
     let stored = read_checkpoint(conn)?;
-    if let Some(cp) = &stored {
-        let root = if cp.size <= size {
-            tlog::root(&SqliteNodes(conn), cp.size).ok()
-        } else {
-            None
-        };
-        if root != Some(cp.root) {
-            tracing::error!(
-                size = cp.size,
-                "the stored Merkle log does not match the ledger's latest signed checkpoint: \
-                 the database was modified outside the ledger; no new checkpoint will be signed"
-            );
-            return Ok((stored, true));
-        }
-        let same_signer = Checkpoint::verify(
-            &cp.note,
-            &signer.origin,
-            &signer.key.public_key(),
-            Some(&signer.origin),
-        )
-        .is_ok();
-        if cp.size == size && same_signer {
-            return Ok((stored, false));
-        }
+    let root_at = |n| tlog::root(&SqliteNodes(conn), n).ok();
+    match judge_stored_checkpoint(stored.as_ref(), size, signer, root_at) {
+        StoredCheckpoint::Tainted => return Ok((stored, true)),
+        StoredCheckpoint::Current => return Ok((stored, false)),
+        StoredCheckpoint::SignNew => {}
     }
     let tx = conn.unchecked_transaction()?;
     let cp = sign_checkpoint(&tx, signer, size, unix_now())?;
