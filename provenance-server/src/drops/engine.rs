@@ -13,16 +13,18 @@
 //! every start (100,000 items: seconds) and would tie the figures to today's trust list (a
 //! later revocation does not undo a record the rules accepted at its time).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use provenance_core::log;
-use provenance_core::{DecodedRecord, ItemId, RecordBody, RunId, TrustList};
+use provenance_core::{DecodedRecord, ItemId, RecordBody, RunId};
+use provenance_verify::Report;
 use tokio::sync::watch;
 
 use super::stats::{Fact, Stats};
 use crate::ledger::Ledger;
-use crate::store::{LeafKind, LedgerStore, LogEntry, StoreError};
+use crate::store::{Head, LeafKind, LedgerStore, LogEntry, StoreError};
 
 /// How often the tail thread looks for new log entries.
 pub const TAIL_INTERVAL: Duration = Duration::from_millis(200);
@@ -35,11 +37,24 @@ pub struct Engine {
     stats: RwLock<Stats>,
     fold: Mutex<()>,
     changed: watch::Sender<u64>,
-    trust: Mutex<Option<TrustCache>>,
+    reports: ReportCache,
 }
 
-/// The trust list's bytes and the list verified from them.
-type TrustCache = (Arc<Vec<u8>>, Arc<TrustList>);
+/// Item-sheet reports kept before the cache is cleared.
+const MAX_CACHED_REPORTS: usize = 10_000;
+
+/// What an item sheet's report depends on: the item's head, the trust list's version, and the
+/// minute (its freshness line names the day and the head statement's time). A flood of
+/// `GET /items/{item}` costs one full-history verification per item per key, not per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportKey {
+    /// The item's head when the report was made.
+    pub head: Head,
+    /// The trust list's version.
+    pub trust_version: u64,
+    /// `now / HEAD_STATEMENT_REUSE_SECS`: reports are reused as long as head statements are.
+    pub period: u64,
+}
 
 type Registry = Mutex<Vec<(Weak<Ledger>, Arc<Engine>)>>;
 
@@ -110,7 +125,7 @@ impl Engine {
             stats: RwLock::new(Stats::new()),
             fold: Mutex::new(()),
             changed,
-            trust: Mutex::new(None),
+            reports: ReportCache::default(),
         });
         engines.push((Arc::downgrade(ledger), engine.clone()));
         let tail = Arc::downgrade(&engine);
@@ -190,23 +205,38 @@ impl Engine {
         self.changed.subscribe()
     }
 
-    /// The ledger's current trust list (for display names), verified once per version.
-    pub fn trust(&self) -> Option<Arc<TrustList>> {
-        let ledger = self.ledger.upgrade()?;
-        let bytes = ledger.trust_bytes()?;
-        let mut cache = match self.trust.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        if let Some((b, list)) = cache.as_ref() {
-            if Arc::ptr_eq(b, &bytes) {
-                return Some(list.clone());
+    /// The item sheet's report cached for `key`, if the item, the trust list and the minute
+    /// are the same as when it was made.
+    pub fn cached_report(&self, item: &ItemId, key: &ReportKey) -> Option<Arc<Report>> {
+        self.reports.get(item, key)
+    }
+
+    /// Keeps an item sheet's report for later requests with the same `key`.
+    pub fn keep_report(&self, item: ItemId, key: ReportKey, report: Arc<Report>) {
+        self.reports.keep(item, key, report);
+    }
+}
+
+/// Item-sheet reports by item, each with the key it was made for.
+#[derive(Default)]
+struct ReportCache(Mutex<HashMap<ItemId, (ReportKey, Arc<Report>)>>);
+
+impl ReportCache {
+    fn get(&self, item: &ItemId, key: &ReportKey) -> Option<Arc<Report>> {
+        let reports = self.0.lock().ok()?;
+        reports
+            .get(item)
+            .filter(|(made_for, _)| made_for == key)
+            .map(|(_, report)| report.clone())
+    }
+
+    fn keep(&self, item: ItemId, key: ReportKey, report: Arc<Report>) {
+        if let Ok(mut reports) = self.0.lock() {
+            if reports.len() >= MAX_CACHED_REPORTS {
+                reports.clear();
             }
+            reports.insert(item, (key, report));
         }
-        // The list is the ledger's own, verified when it was posted; here it only names keys.
-        let list = Arc::new(TrustList::verify(&bytes, None).ok()?);
-        *cache = Some((bytes, list.clone()));
-        Some(list)
     }
 }
 
@@ -223,5 +253,51 @@ fn tail_loop(engine: &Weak<Engine>) {
         }
         drop(engine);
         std::thread::sleep(TAIL_INTERVAL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use provenance_core::{RecordHash, Timestamp, TrustList};
+
+    #[test]
+    fn a_report_is_reused_only_for_the_same_head_trust_version_and_period() {
+        let cache = ReportCache::default();
+        let trust = TrustList::empty(provenance_core::SigningKey::from_seed([1; 32]).public_key());
+        let report = Arc::new(provenance_verify::verify_with(
+            provenance_verify::Input::Text("not a payload"),
+            &trust,
+            Timestamp(0),
+            provenance_verify::Options::default(),
+        ));
+        let item = ItemId([3; 16]);
+        let key = ReportKey {
+            head: Head {
+                seq: 2,
+                hash: RecordHash([7; 32]),
+            },
+            trust_version: 4,
+            period: 100,
+        };
+        assert!(cache.get(&item, &key).is_none());
+        cache.keep(item, key, report.clone());
+        assert!(Arc::ptr_eq(&cache.get(&item, &key).unwrap(), &report));
+        let moved = ReportKey {
+            head: Head { seq: 3, ..key.head },
+            ..key
+        };
+        for other in [
+            moved,
+            ReportKey {
+                trust_version: 5,
+                ..key
+            },
+            ReportKey { period: 101, ..key },
+        ] {
+            assert!(cache.get(&item, &other).is_none(), "{other:?}");
+        }
+        assert!(cache.get(&ItemId([4; 16]), &key).is_none());
     }
 }

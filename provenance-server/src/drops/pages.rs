@@ -5,16 +5,18 @@
 //! record text goes through [`escape`].
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use provenance_core::{ItemId, Payload, TrustList};
+use provenance_core::{ItemId, Payload};
 use provenance_verify::{verify_with, Input, Options, Report, Story};
 
+use super::engine::ReportKey;
 use super::html::{escape, page, percent};
 use super::stats::EditionStatus;
 use super::{refreshed, run_figures, run_param, Engine, TEXT_HTML};
-use crate::ledger::{now, Ledger, LedgerError};
+use crate::ledger::{now, Ledger, LedgerError, HEAD_STATEMENT_REUSE_SECS};
 use crate::qr;
 use provenance_core::codes;
 
@@ -134,25 +136,36 @@ fn editions_table(body: &mut String, ledger: &Ledger, editions: &[EditionStatus]
     }
 }
 
-/// The verifier's report on the ledger's full history of `item`.
-pub fn item_report(ledger: &Ledger, item: &ItemId) -> Result<Report, LedgerError> {
-    let history = ledger.export(item)?;
-    let trust = match ledger.trust_bytes() {
-        Some(bytes) => TrustList::verify(&bytes, None).map_err(|e| {
-            LedgerError::new(500, codes::LEDGER_INTERNAL, format!("trust list: {e}"))
-        })?,
-        None => {
-            return Err(LedgerError::not_found(
-                "no trust list has been posted to this ledger yet",
-            ))
-        }
+/// The verifier's report on the ledger's full history of `item`, the same one a collector's
+/// verifier gives for `/export`; made once per [`ReportKey`] and reused.
+pub fn item_report(
+    ledger: &Ledger,
+    engine: &Engine,
+    item: &ItemId,
+) -> Result<Arc<Report>, LedgerError> {
+    let row = ledger
+        .store()
+        .item(item)?
+        .ok_or_else(|| LedgerError::not_found(format!("no item {item} on this ledger")))?;
+    let trust = ledger.current_trust();
+    let now = now();
+    let key = ReportKey {
+        head: row.head,
+        trust_version: trust.content().version,
+        period: now.0 / HEAD_STATEMENT_REUSE_SECS,
     };
-    Ok(verify_with(
+    if let Some(report) = engine.cached_report(item, &key) {
+        return Ok(report);
+    }
+    let history = ledger.export(item)?;
+    let report = Arc::new(verify_with(
         Input::Bytes(&history.to_cbor()),
         &trust,
-        now(),
+        now,
         Options::default(),
-    ))
+    ));
+    engine.keep_report(*item, key, report.clone());
+    Ok(report)
 }
 
 /// `GET /items/{item}`.
@@ -168,7 +181,7 @@ pub async fn item_sheet(
     })?;
     let ledger = gone(&engine)?;
     refreshed(&engine)?;
-    let report = item_report(&ledger, &item)?;
+    let report = item_report(&ledger, &engine, &item)?;
     let place = engine
         .read(|s| s.item_run(&item))
         .and_then(|run| ledger.run_view(&run).ok())

@@ -172,6 +172,12 @@ impl Ledger {
         self.store.as_ref()
     }
 
+    /// The current trust list, as verified when it was posted (reloaded first if another
+    /// server on a shared database stored a newer one).
+    pub fn current_trust(&self) -> Arc<TrustList> {
+        self.trust_list()
+    }
+
     fn trust_list(&self) -> Arc<TrustList> {
         self.refresh_trust();
         match self.trust.read() {
