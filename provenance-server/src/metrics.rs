@@ -65,7 +65,8 @@ pub struct Metrics {
     appends: Mutex<BTreeMap<&'static str, u64>>,
     idempotent: AtomicU64,
     head_statements_signed: AtomicU64,
-    wal_frames_checkpointed: AtomicU64,
+    /// The SQLite backend's WAL (issue 26).
+    pub wal: WalMetrics,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
     batch: Histogram,
     latency: Histogram,
@@ -77,7 +78,7 @@ impl Default for Metrics {
             appends: Mutex::new(BTreeMap::new()),
             idempotent: AtomicU64::new(0),
             head_statements_signed: AtomicU64::new(0),
-            wal_frames_checkpointed: AtomicU64::new(0),
+            wal: WalMetrics::default(),
             rejections: Mutex::new(BTreeMap::new()),
             batch: Histogram::new(&[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0], 1.0),
             latency: Histogram::new(
@@ -116,17 +117,6 @@ impl Metrics {
         self.head_statements_signed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts WAL frames the background checkpointer copied into the database file.
-    pub fn observe_wal_checkpoint(&self, frames: u64) {
-        self.wal_frames_checkpointed
-            .fetch_add(frames, Ordering::Relaxed);
-    }
-
-    /// WAL frames the background checkpointer has copied so far.
-    pub fn wal_frames_checkpointed(&self) -> u64 {
-        self.wal_frames_checkpointed.load(Ordering::Relaxed)
-    }
-
     /// Records the size of one group-commit batch.
     pub fn observe_batch(&self, size: usize) {
         self.batch.observe(size as f64);
@@ -149,13 +139,7 @@ impl Metrics {
              provenance_head_statements_signed_total {}",
             self.head_statements_signed.load(Ordering::Relaxed)
         );
-        let _ = writeln!(
-            out,
-            "# HELP provenance_wal_frames_checkpointed_total WAL frames copied into the database file by the background checkpointer.\n\
-             # TYPE provenance_wal_frames_checkpointed_total counter\n\
-             provenance_wal_frames_checkpointed_total {}",
-            self.wal_frames_checkpointed()
-        );
+        self.wal.render(&mut out);
         let _ = writeln!(
             out,
             "# HELP provenance_idempotent_reposts_total Re-posted records answered from the store.\n\
@@ -194,6 +178,119 @@ impl Metrics {
             }
         }
         out
+    }
+}
+
+/// The SQLite backend's WAL: its size, the checkpoints that copy and restart it, and the
+/// writer's waits at the size bound (`sqlite::wal`). All zero on PostgreSQL.
+#[derive(Debug)]
+pub struct WalMetrics {
+    bytes: AtomicU64,
+    peak_bytes: AtomicU64,
+    frames_checkpointed: AtomicU64,
+    restarts: AtomicU64,
+    restarts_busy: AtomicU64,
+    restart_seconds: Histogram,
+    writer_waits: Histogram,
+    wait_timeouts: AtomicU64,
+}
+
+impl Default for WalMetrics {
+    fn default() -> Self {
+        let seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0];
+        WalMetrics {
+            bytes: AtomicU64::new(0),
+            peak_bytes: AtomicU64::new(0),
+            frames_checkpointed: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+            restarts_busy: AtomicU64::new(0),
+            restart_seconds: Histogram::new(&seconds, 1e6),
+            writer_waits: Histogram::new(&seconds, 1e6),
+            wait_timeouts: AtomicU64::new(0),
+        }
+    }
+}
+
+impl WalMetrics {
+    /// Records the WAL file's size now (and the largest seen).
+    pub fn observe_size(&self, bytes: u64) {
+        self.bytes.store(bytes, Ordering::Relaxed);
+        self.peak_bytes.fetch_max(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts frames a checkpoint newly copied into the database file.
+    pub fn observe_frames_copied(&self, frames: u64) {
+        self.frames_checkpointed
+            .fetch_add(frames, Ordering::Relaxed);
+    }
+
+    /// Counts a completed `RESTART` or `TRUNCATE` checkpoint and how long it held the writer.
+    pub fn observe_restart(&self, took: Duration) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+        self.restart_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Counts a `RESTART` checkpoint that gave up waiting for a reader or the writer.
+    pub fn observe_restart_busy(&self) {
+        self.restarts_busy.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a wait of the writer at the bound.
+    pub fn observe_writer_wait(&self, took: Duration) {
+        self.writer_waits.observe(took.as_secs_f64());
+    }
+
+    /// Counts a writer wait that ran out before the WAL restarted.
+    pub fn observe_wait_timeout(&self) {
+        self.wait_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The WAL file's size when last seen, in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// The largest WAL file size seen since the start, in bytes.
+    pub fn peak_bytes(&self) -> u64 {
+        self.peak_bytes.load(Ordering::Relaxed)
+    }
+
+    /// WAL frames copied into the database file so far, each counted once.
+    pub fn frames_checkpointed(&self) -> u64 {
+        self.frames_checkpointed.load(Ordering::Relaxed)
+    }
+
+    /// Completed WAL restarts so far.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
+    /// Writer waits that ran out before the WAL restarted.
+    pub fn wait_timeouts(&self) -> u64 {
+        self.wait_timeouts.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String) {
+        for (name, kind, help, value) in [
+            ("provenance_sqlite_wal_bytes", "gauge", "The WAL file's size when last seen (after each commit and checkpoint).", self.bytes()),
+            ("provenance_sqlite_wal_peak_bytes", "gauge", "The largest WAL file size seen since the server started.", self.peak_bytes()),
+            ("provenance_wal_frames_checkpointed_total", "counter", "WAL frames copied into the database file by the checkpointer, each counted once.", self.frames_checkpointed()),
+            ("provenance_sqlite_wal_restarts_total", "counter", "RESTART or TRUNCATE checkpoints that completed: the WAL starts again from its beginning.", self.restarts()),
+            ("provenance_sqlite_wal_restarts_busy_total", "counter", "RESTART checkpoints that gave up waiting for a reader (tried again at the next turn).", self.restarts_busy.load(Ordering::Relaxed)),
+            ("provenance_sqlite_wal_wait_timeouts_total", "counter", "Writer waits at the WAL bound that ran out before a restart (the batch went ahead).", self.wait_timeouts()),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+        self.restart_seconds.render(
+            out,
+            "provenance_sqlite_wal_restart_seconds",
+            "How long each completed RESTART or TRUNCATE checkpoint took (the writer waits meanwhile).",
+        );
+        self.writer_waits.render(
+            out,
+            "provenance_sqlite_wal_writer_wait_seconds",
+            "How long the writer waited for a WAL restart at half the WAL bound.",
+        );
     }
 }
 

@@ -14,7 +14,7 @@ use crate::keyfile::{generate_key, read_ledger_key, write_key};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::postgres::{is_postgres_url, redacted, PgStore};
-use crate::sqlite::{LogSigner, SqliteStore};
+use crate::sqlite::{LogSigner, SqliteStore, WalLimits};
 use crate::store::{LedgerStore, StoreError};
 
 /// How to run the service.
@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
     /// Connection and request-time bounds (issue 9.1).
     pub limits: crate::admission::Limits,
+    /// SQLite: the WAL checkpointer's timer and the WAL's size bound (issue 26).
+    pub wal: WalLimits,
 }
 
 /// Raises the soft open-files limit to the hard limit and fits the connection bounds to it
@@ -93,6 +95,7 @@ fn open_store(
     db: &Path,
     metrics: Arc<Metrics>,
     signer: LogSigner,
+    wal: WalLimits,
 ) -> Result<Arc<dyn LedgerStore>, CliError> {
     let cannot = |e: StoreError| CliError::io(format!("cannot open database {}: {e}", db_name(db)));
     match db.to_str() {
@@ -100,7 +103,7 @@ fn open_store(
             PgStore::open(url, metrics, signer).map_err(cannot)?,
         )),
         _ => Ok(Arc::new(
-            SqliteStore::open(db, metrics, signer).map_err(cannot)?,
+            SqliteStore::open_with(db, metrics, signer, wal).map_err(cannot)?,
         )),
     }
 }
@@ -123,7 +126,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
         key: key.clone(),
         origin: origin.clone(),
     };
-    let store = open_store(&opts.db, metrics.clone(), signer)?;
+    let store = open_store(&opts.db, metrics.clone(), signer, opts.wal)?;
     let ledger = Arc::new(
         Ledger::new(store.clone(), key, operator, metrics)
             .map_err(|e| CliError::msg(e.to_string()))?

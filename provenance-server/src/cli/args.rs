@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
+use crate::sqlite::WalLimits;
+
 /// Provenance for limited-edition pieces: run the ledger, mint pieces with QR labels, record
 /// repairs, transfers, badges and reports, and prove ownership.
 #[derive(Debug, Parser)]
@@ -276,6 +278,23 @@ pub struct ServeArgs {
     /// Seconds for a request's body to arrive; slower gets 408 and is closed.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub body_timeout: u64,
+    /// SQLite: the WAL file's size bound in MiB, at least 16 (checkpoints restart the WAL from
+    /// a quarter of it; appends wait for a restart at half).
+    #[arg(long = "wal-limit-mib", value_name = "MIB", default_value = "64", value_parser = parse_wal_limit)]
+    pub wal_limit: WalLimits,
+}
+
+/// `--wal-limit-mib`: a whole number of MiB, at least 16.
+fn parse_wal_limit(text: &str) -> Result<WalLimits, String> {
+    let mib: u64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number of MiB"))?;
+    WalLimits::with_max_mib(mib).ok_or_else(|| {
+        format!(
+            "{mib} MiB is below the smallest WAL bound, {} MiB",
+            crate::sqlite::MIN_WAL_MAX_BYTES >> 20
+        )
+    })
 }
 
 /// `trust` subcommands.

@@ -114,6 +114,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 head_timeout: std::time::Duration::from_secs(a.head_timeout.max(1)),
                 body_timeout: std::time::Duration::from_secs(a.body_timeout.max(1)),
             },
+            wal: a.wal_limit,
         }),
         Command::Keygen { out } => keygen(&ctx, &out),
         Command::Trust(TrustCommand::Add(a)) => trust_add(&ctx, a),

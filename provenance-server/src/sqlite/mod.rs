@@ -31,18 +31,19 @@ use crate::store::{
     SignedCheckpoint, StoreError, StoreStats, WriteOp, WriteResult,
 };
 
-mod checkpointer;
 mod log;
 mod rows;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod wal;
 mod writer;
 
-pub use checkpointer::WAL_CHECKPOINT_INTERVAL;
 pub use log::{LogSigner, SqliteNodes};
+pub use wal::{WalLimits, DEFAULT_WAL_MAX_BYTES, MIN_WAL_MAX_BYTES, WAL_CHECKPOINT_INTERVAL};
 
-use checkpointer::{writer_settings, Checkpointer};
+use wal::checkpointer::Checkpointer;
+use wal::{writer_settings, WalGate};
 
 use crate::columns::{blob, key, u};
 use log::{open_log, read_checkpoint, LogWriter, Published};
@@ -76,21 +77,22 @@ impl SqliteStore {
     /// older rows their log leaves, checks the log against its latest checkpoint (signing a new
     /// one if needed) and starts the writer thread.
     pub fn open(path: &Path, metrics: Arc<Metrics>, signer: LogSigner) -> Result<Self, StoreError> {
-        Self::open_with(path, metrics, signer, WAL_CHECKPOINT_INTERVAL)
+        Self::open_with(path, metrics, signer, WalLimits::default())
     }
 
-    /// [`Self::open`] with the WAL checkpointer's interval.
+    /// [`Self::open`] with the WAL checkpointer's timer and the WAL's size bound.
     pub fn open_with(
         path: &Path,
         metrics: Arc<Metrics>,
         signer: LogSigner,
-        wal_interval: std::time::Duration,
+        wal_limits: WalLimits,
     ) -> Result<Self, StoreError> {
         let mut conn = open_write(path)?;
         migrate(&mut conn)?;
         backfill_log(&mut conn)?;
-        writer_settings(&conn)?;
-        let wal = Checkpointer::start(path, wal_interval, metrics.clone())?;
+        writer_settings(&conn, &wal_limits)?;
+        let gate = WalGate::new(path, wal_limits, metrics.clone());
+        let wal = Checkpointer::start(path, wal_limits, gate.clone(), metrics.clone())?;
         let (latest, tainted) = open_log(&conn, &signer)?;
         let checkpoint: Published = Arc::new(RwLock::new(latest.map(Arc::new)));
         let log = LogWriter {
@@ -101,7 +103,7 @@ impl SqliteStore {
         let (tx, rx) = mpsc::unbounded_channel();
         let writer = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || writer_loop(conn, rx, metrics, log))?;
+            .spawn(move || writer_loop(conn, rx, metrics, log, &gate))?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             tx,

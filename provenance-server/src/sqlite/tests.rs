@@ -11,14 +11,14 @@ use provenance_core::{
     TrustList, TrustListContent, VerifiedChain,
 };
 
-fn signer() -> LogSigner {
+pub(in crate::sqlite) fn signer() -> LogSigner {
     LogSigner {
         key: Arc::new(SigningKey::from_seed([7; 32])),
         origin: "test.example/log".into(),
     }
 }
 
-fn trust(maker: &SigningKey) -> TrustList {
+pub(in crate::sqlite) fn trust(maker: &SigningKey) -> TrustList {
     let operator = SigningKey::from_seed([9; 32]);
     let content = TrustListContent {
         version: 1,
@@ -483,25 +483,34 @@ fn writer_waits_for_a_write_lock_held_elsewhere() {
     store.shutdown();
 }
 
+/// Run `i` of the test maker, signed and verified as the writer takes it.
+pub(in crate::sqlite) fn signed_run(
+    maker: &SigningKey,
+    trust: &TrustList,
+    i: u64,
+) -> provenance_core::VerifiedRun {
+    let bytes = Record {
+        time: Timestamp(1_000),
+        seq: 0,
+        body: RecordBody::RunManifest(RunManifest {
+            title: format!("Run {i}"),
+            microfactory: "M".into(),
+            place: "P".into(),
+            size: 10,
+            window_start: Timestamp(0),
+            window_end: Timestamp(2_000),
+        }),
+    }
+    .sign(maker, None);
+    verify_run(&bytes, trust, Timestamp(1_000)).unwrap()
+}
+
 /// Registers `n` runs, one commit each (every write awaited before the next).
-fn register_runs(store: &SqliteStore, n: u64) {
+pub(in crate::sqlite) fn register_runs(store: &SqliteStore, n: u64) {
     let maker = SigningKey::from_seed([1; 32]);
     let trust = trust(&maker);
     for i in 0..n {
-        let bytes = Record {
-            time: Timestamp(1_000),
-            seq: 0,
-            body: RecordBody::RunManifest(RunManifest {
-                title: format!("Run {i}"),
-                microfactory: "M".into(),
-                place: "P".into(),
-                size: 10,
-                window_start: Timestamp(0),
-                window_end: Timestamp(2_000),
-            }),
-        }
-        .sign(&maker, None);
-        let run = verify_run(&bytes, &trust, Timestamp(1_000)).unwrap();
+        let run = signed_run(&maker, &trust, i);
         let stored = store
             .submit(WriteOp::Run(Box::new(run)))
             .blocking_recv()
@@ -509,51 +518,4 @@ fn register_runs(store: &SqliteStore, n: u64) {
             .unwrap();
         assert!(matches!(stored, WriteOutcome::Stored { .. }));
     }
-}
-
-/// SQLite's automatic checkpoint would run inside a writer commit once the WAL holds 1,000
-/// pages, and restart the WAL from its beginning: the file would stop growing near 1,000
-/// frames. The writer has it off, so with the checkpointer idle the WAL grows past that.
-#[test]
-fn the_writer_never_checkpoints_the_wal() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let metrics = Arc::new(Metrics::default());
-    let idle = std::time::Duration::from_secs(3600);
-    let store = SqliteStore::open_with(&path, metrics.clone(), signer(), idle).unwrap();
-    register_runs(&store, 500);
-    let wal = std::fs::metadata(dir.path().join("t.db-wal"))
-        .unwrap()
-        .len();
-    let frames = wal / (4096 + 24);
-    assert!(frames > 1_500, "the WAL holds {frames} frames");
-    assert_eq!(metrics.wal_frames_checkpointed(), 0);
-    store.shutdown();
-    // At shutdown the last connection copies the WAL into the database file and empties it.
-    let wal = std::fs::metadata(dir.path().join("t.db-wal")).map_or(0, |m| m.len());
-    assert_eq!(wal, 0);
-    let stored: i64 = Connection::open(&path)
-        .unwrap()
-        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(stored, 500);
-}
-
-#[test]
-fn the_checkpointer_copies_committed_frames_on_its_timer() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let metrics = Arc::new(Metrics::default());
-    let every = std::time::Duration::from_millis(20);
-    let store = SqliteStore::open_with(&path, metrics.clone(), signer(), every).unwrap();
-    register_runs(&store, 20);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while metrics.wal_frames_checkpointed() == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(every);
-    }
-    assert!(metrics.wal_frames_checkpointed() > 0);
-    assert!(metrics
-        .render(None)
-        .contains("provenance_wal_frames_checkpointed_total"));
-    store.shutdown();
 }

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 use super::log::{append_leaf, log_size_in, sign_checkpoint, LogWriter};
 use super::rows::{find_record_in, head_in};
+use super::wal::WalGate;
 use crate::columns::{blob, to_int, u64_from_text, u64_text, unix_now};
 use crate::group_commit::{self, Msg};
 use crate::metrics::Metrics;
@@ -18,15 +19,19 @@ use crate::store::{
 };
 
 /// The writer thread: group commit ([`crate::group_commit`]) of SQLite transactions; a new
-/// checkpoint is published only after its commit, so a served checkpoint is durable.
+/// checkpoint is published only after its commit, so a served checkpoint is durable. After
+/// each batch the WAL's size is checked against its bound ([`WalGate::before_batch`]).
 pub(super) fn writer_loop(
     mut conn: Connection,
     rx: mpsc::UnboundedReceiver<Msg>,
     metrics: Arc<Metrics>,
     log: LogWriter,
+    wal: &WalGate,
 ) {
     group_commit::run(rx, &metrics, |ops| {
         let writes = ops.len();
+        // Before the batch, once the last one's answers are out: the WAL's bound.
+        wal.before_batch();
         match apply_batch(&mut conn, ops, &log) {
             Ok((outcomes, checkpoint)) => {
                 if let Some(cp) = checkpoint {
