@@ -224,13 +224,13 @@ impl WalMetrics {
             .fetch_add(frames, Ordering::Relaxed);
     }
 
-    /// Counts a completed `RESTART` or `TRUNCATE` checkpoint and how long it held the writer.
+    /// Counts a completed `TRUNCATE` checkpoint and how long it held the writer.
     pub fn observe_restart(&self, took: Duration) {
         self.restarts.fetch_add(1, Ordering::Relaxed);
         self.restart_seconds.observe(took.as_secs_f64());
     }
 
-    /// Counts a `RESTART` checkpoint that gave up waiting for a reader or the writer.
+    /// Counts a `TRUNCATE` checkpoint that gave up waiting for a reader or the writer.
     pub fn observe_restart_busy(&self) {
         self.restarts_busy.fetch_add(1, Ordering::Relaxed);
     }
@@ -275,8 +275,8 @@ impl WalMetrics {
             ("provenance_sqlite_wal_bytes", "gauge", "The WAL file's size when last seen (after each commit and checkpoint).", self.bytes()),
             ("provenance_sqlite_wal_peak_bytes", "gauge", "The largest WAL file size seen since the server started.", self.peak_bytes()),
             ("provenance_wal_frames_checkpointed_total", "counter", "WAL frames copied into the database file by the checkpointer, each counted once.", self.frames_checkpointed()),
-            ("provenance_sqlite_wal_restarts_total", "counter", "RESTART or TRUNCATE checkpoints that completed: the WAL starts again from its beginning.", self.restarts()),
-            ("provenance_sqlite_wal_restarts_busy_total", "counter", "RESTART checkpoints that gave up waiting for a reader (tried again at the next turn).", self.restarts_busy.load(Ordering::Relaxed)),
+            ("provenance_sqlite_wal_restarts_total", "counter", "TRUNCATE checkpoints that completed: the WAL starts again from its beginning, its file empty.", self.restarts()),
+            ("provenance_sqlite_wal_restarts_busy_total", "counter", "TRUNCATE checkpoints that gave up waiting for a reader (tried again at the next turn).", self.restarts_busy.load(Ordering::Relaxed)),
             ("provenance_sqlite_wal_wait_timeouts_total", "counter", "Writer waits at the WAL bound that ran out before a restart (the batch went ahead).", self.wait_timeouts()),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
@@ -284,7 +284,7 @@ impl WalMetrics {
         self.restart_seconds.render(
             out,
             "provenance_sqlite_wal_restart_seconds",
-            "How long each completed RESTART or TRUNCATE checkpoint took (the writer waits meanwhile).",
+            "How long each completed TRUNCATE checkpoint took (the writer waits meanwhile).",
         );
         self.writer_waits.render(
             out,

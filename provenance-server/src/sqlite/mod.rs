@@ -90,7 +90,7 @@ impl SqliteStore {
         let mut conn = open_write(path)?;
         migrate(&mut conn)?;
         backfill_log(&mut conn)?;
-        writer_settings(&conn, &wal_limits)?;
+        writer_settings(&conn)?;
         let gate = WalGate::new(path, wal_limits, metrics.clone());
         let wal = Checkpointer::start(path, wal_limits, gate.clone(), metrics.clone())?;
         let (latest, tainted) = open_log(&conn, &signer)?;

@@ -34,6 +34,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use ed25519_dalek::{Signer as _, Verifier as _};
+use provenance_core::limits::{
+    MAX_THIRD_PARTY_RECORDS_PER_ITEM, MAX_THIRD_PARTY_RECORDS_PER_SIGNER,
+};
 use provenance_core::{
     ChainLink, ItemId, Mint, PublicKey, Record, RecordBody, RecordHash, Repair, Role, Roles, RunId,
     RunManifest, SigningKey, Timestamp, TrustEntry, TrustListContent,
@@ -235,6 +238,8 @@ struct Target {
     child: Option<Child>,
     /// The other servers on the same database (`--servers`).
     more: Vec<Target>,
+    /// The spawned server's SQLite database file (none for --server or PostgreSQL).
+    sqlite: Option<PathBuf>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -320,11 +325,13 @@ fn spawn_server(args: &Args) -> Result<Target, Error> {
             operator: SigningKey::from_seed([0x4c; 32]),
             child: Some(child),
             more: Vec::new(),
+            sqlite: None,
             _dir: None,
         });
     }
     let mut first = servers.remove(0);
     first.more = servers;
+    first.sqlite = postgres.is_none().then(|| PathBuf::from(&db));
     first._dir = Some(dir);
     first.operator = operator;
     Ok(first)
@@ -404,6 +411,7 @@ fn target(args: &Args) -> Result<Target, Error> {
                 operator,
                 child: None,
                 more: Vec::new(),
+                sqlite: None,
                 _dir: None,
             })
         }
@@ -444,7 +452,7 @@ fn setup(
     target: &Target,
     items: usize,
     maker: &SigningKey,
-    desk: &SigningKey,
+    desks: &[SigningKey],
 ) -> Result<Vec<(ItemId, RecordHash)>, Error> {
     let mut conn = Conn::open(target.addr)?;
     let t = now();
@@ -461,10 +469,14 @@ fn setup(
         version: version + 1,
         issued_at: t,
         ledger: ledger.or_else(|| target.child.is_some().then(|| target.operator.public_key())),
-        entries: vec![
-            entry(maker, Role::Maker, "load maker"),
-            entry(desk, Role::Repairer, "load desk"),
-        ],
+        entries: std::iter::once(entry(maker, Role::Maker, "load maker"))
+            .chain(
+                desks
+                    .iter()
+                    .enumerate()
+                    .map(|(k, desk)| entry(desk, Role::Repairer, &format!("load desk {}", k + 1))),
+            )
+            .collect(),
     }
     .sign(&target.operator);
     expect(
@@ -547,11 +559,28 @@ fn setup(
         .collect())
 }
 
-/// Pre-signs `per_item` chained repairs for every item, on all cores.
+/// The repair desks that sign `per_item` records per item: one per
+/// [`MAX_THIRD_PARTY_RECORDS_PER_SIGNER`] records (spec §6 R8), so no append meets the quota;
+/// more than [`MAX_THIRD_PARTY_RECORDS_PER_ITEM`] records per item cannot be signed at all.
+fn desks_for(per_item: usize) -> Result<Vec<SigningKey>, Error> {
+    if per_item > MAX_THIRD_PARTY_RECORDS_PER_ITEM {
+        return fail(format!(
+            "{per_item} records per item is past the ledger's limit of \
+             {MAX_THIRD_PARTY_RECORDS_PER_ITEM} third-party records per item: give more --items"
+        ));
+    }
+    let desks = per_item.div_ceil(MAX_THIRD_PARTY_RECORDS_PER_SIGNER).max(1);
+    Ok((0..desks)
+        .map(|k| SigningKey::from_seed([0x22u8.wrapping_add(k as u8); 32]))
+        .collect())
+}
+
+/// Pre-signs `per_item` chained repairs for every item, on all cores; record `seq` is signed
+/// by desk `(seq - 1) / 64`.
 fn presign(
     items: &[(ItemId, RecordHash)],
     per_item: usize,
-    desk: &SigningKey,
+    desks: &[SigningKey],
 ) -> Vec<Vec<Vec<u8>>> {
     let started = Instant::now();
     let t = now();
@@ -575,7 +604,11 @@ fn presign(
                                             parts: vec!["clasp".into()],
                                         }),
                                     }
-                                    .sign(desk, Some(&ChainLink { item: *item, prev }));
+                                    .sign(
+                                        &desks[(seq as usize - 1)
+                                            / MAX_THIRD_PARTY_RECORDS_PER_SIGNER],
+                                        Some(&ChainLink { item: *item, prev }),
+                                    );
                                     prev = RecordHash::of(&bytes);
                                     bytes
                                 })
@@ -702,6 +735,58 @@ fn drive(
         }
     }
     Ok(out)
+}
+
+/// Keeps the largest size of the file at `path` in `peak`, sampled every 10 ms until `end` or
+/// `stop`.
+fn sample_size(path: &Path, end: Instant, stop: &AtomicBool, peak: &AtomicU64) {
+    while Instant::now() < end && !stop.load(Ordering::Relaxed) {
+        let len = std::fs::metadata(path).map_or(0, |m| m.len());
+        peak.fetch_max(len, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The SQLite WAL's largest size (sampled during the run, and the server's own peak gauge) and
+/// the database's bytes per stored row, when the spawned server runs on SQLite.
+fn report_storage(target: &Target, metrics: &[String], sampled_wal_peak: Option<u64>) {
+    let Some(db) = &target.sqlite else { return };
+    let value = |name: &str| metrics.first().and_then(|m| gauge(m, name));
+    let mb = |bytes: f64| bytes / (1 << 20) as f64;
+    if let (Some(sampled), Some(peak)) =
+        (sampled_wal_peak, value("provenance_sqlite_wal_peak_bytes"))
+    {
+        println!(
+            "SQLite WAL: largest {:.1} MiB sampled every 10 ms during the run, {:.1} MiB by the \
+             server's own peak gauge (since it started); {:.0} restarts, {:.0} writer waits \
+             that ran out",
+            mb(sampled as f64),
+            mb(peak),
+            value("provenance_sqlite_wal_restarts_total").unwrap_or(0.0),
+            value("provenance_sqlite_wal_wait_timeouts_total").unwrap_or(0.0),
+        );
+    }
+    let rows = ["provenance_stored_records", "provenance_stored_runs"]
+        .iter()
+        .filter_map(|name| value(name))
+        .sum::<f64>();
+    let size = std::fs::metadata(db).map_or(0, |m| m.len()) as f64;
+    if rows > 0.0 {
+        println!(
+            "SQLite database: {:.1} MiB for {rows:.0} stored records = {:.0} bytes per record \
+             (the WAL not included)",
+            mb(size),
+            size / rows
+        );
+    }
+}
+
+/// A gauge's or counter's value in /metrics.
+fn gauge(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?.strip_prefix(' ')?;
+        rest.trim().parse().ok()
+    })
 }
 
 /// utime + stime of a process, in seconds.
@@ -909,9 +994,9 @@ fn run(args: Args) -> Result<(), Error> {
         }
     );
     let maker = SigningKey::from_seed([0x11; 32]);
-    let desk = SigningKey::from_seed([0x22; 32]);
-    let items = setup(&target, args.items, &maker, &desk)?;
-    let records = presign(&items, per_item, &desk);
+    let desks = desks_for(per_item)?;
+    let items = setup(&target, args.items, &maker, &desks)?;
+    let records = presign(&items, per_item, &desks);
 
     let pids = target.pids();
     let addrs = target.addrs();
@@ -923,7 +1008,17 @@ fn run(args: Args) -> Result<(), Error> {
     let sent = AtomicU64::new(0);
     let start = Instant::now() + Duration::from_millis(50);
     let end = start + args.duration;
+    let wal_file = target.sqlite.as_ref().map(|db| {
+        let mut name = db.clone().into_os_string();
+        name.push("-wal");
+        PathBuf::from(name)
+    });
+    let wal_peak = AtomicU64::new(0);
     let results: Vec<Result<ConnResult, Error>> = std::thread::scope(|s| {
+        if let Some(wal) = &wal_file {
+            let (wal_peak, stop) = (&wal_peak, &stop);
+            s.spawn(move || sample_size(wal, end, stop, wal_peak));
+        }
         let handles: Vec<_> = (0..args.concurrency)
             .map(|j| {
                 let (items, records, stop, sent) = (&items, &records, &stop, &sent);
@@ -937,10 +1032,12 @@ fn run(args: Args) -> Result<(), Error> {
                 })
             })
             .collect();
-        handles
+        let results = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|_| fail("a load thread panicked")))
-            .collect()
+            .collect();
+        stop.store(true, Ordering::Relaxed);
+        results
     });
     let elapsed = start.elapsed().as_secs_f64();
     let server_cpu = sum_over(&pids, cpu_seconds)
@@ -1038,6 +1135,11 @@ fn run(args: Args) -> Result<(), Error> {
             }
         }
     }
+    report_storage(
+        &target,
+        &after_metrics,
+        wal_file.is_some().then(|| wal_peak.load(Ordering::Relaxed)),
+    );
     drop(target);
     let unacknowledged = |errors: u64| -> Result<(), Error> {
         if errors > 0 {

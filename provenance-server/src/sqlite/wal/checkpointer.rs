@@ -1,7 +1,7 @@
 //! The WAL checkpointer: copies committed WAL frames into the database file from its own
 //! connection, so the writer's commits never pay for it (SQLite's automatic checkpoint would run
 //! inside the writer's commit every 1,000 pages, and stall every request in that batch), and
-//! restarts the WAL when the writer says it has grown (the policy is in [`super`]).
+//! starts the WAL again when it has grown or the ledger is idle (the policy is in [`super`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::time::Instant;
 use rusqlite::{Connection, OpenFlags};
 
 use super::frames::{generation, FrameTally, Progress};
-use super::{wal_len, wal_path, WalGate, WalLimits, RESTART_WAIT};
+use super::{wal_len, wal_path, WalGate, WalLimits, TRUNCATE_WAIT};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
 
@@ -23,10 +23,9 @@ const ATTRIBUTION_TRIES: usize = 3;
 enum Mode {
     /// Copy what no reader still needs; never waits, never blocks anyone.
     Passive,
-    /// Copy everything under the write lock, then wait for readers to leave the WAL, so the
-    /// next transaction writes from its beginning.
-    Restart,
-    /// `Restart`, and cut the file to zero bytes (when idle).
+    /// Copy everything under the write lock, wait for readers to leave the WAL, then cut the
+    /// file to zero bytes: the WAL starts again from its beginning, and the file's size is its
+    /// write position from then on.
     Truncate,
 }
 
@@ -34,7 +33,6 @@ impl Mode {
     fn pragma(self) -> &'static str {
         match self {
             Mode::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
-            Mode::Restart => "PRAGMA wal_checkpoint(RESTART)",
             Mode::Truncate => "PRAGMA wal_checkpoint(TRUNCATE)",
         }
     }
@@ -58,8 +56,8 @@ impl Checkpointer {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        // Only RESTART and TRUNCATE use it: waiting for the write lock and for readers.
-        conn.busy_timeout(RESTART_WAIT)?;
+        // Only TRUNCATE uses it: waiting for the write lock and for readers.
+        conn.busy_timeout(TRUNCATE_WAIT)?;
         let mut turn = Turn {
             conn,
             wal: wal_path(path),
@@ -111,9 +109,9 @@ struct Turn {
 }
 
 impl Turn {
-    /// One turn: a `PASSIVE` checkpoint; then a `RESTART` when asked or when the WAL is past
-    /// [`WalLimits::restart_at`], or a `TRUNCATE` when the ledger has been idle since the last
-    /// turn and the file is not empty.
+    /// One turn: a `PASSIVE` checkpoint (the bulk of the copying, blocking nobody); then a
+    /// `TRUNCATE` when the writer asked, when the WAL is past [`WalLimits::restart_at`], or when
+    /// the ledger has been idle since the last turn and the file is not empty.
     fn run(&mut self, gate: &WalGate, asked: bool) {
         let passive = self.checkpoint(Mode::Passive);
         let len = wal_len(&self.wal);
@@ -122,16 +120,9 @@ impl Turn {
             (Some(now), Some(before)) if now == before && now.copied == now.log
         );
         self.last = passive;
-        let mode = if asked || len >= self.limits.restart_at() {
-            Some(Mode::Restart)
-        } else if idle && len > 0 {
-            Some(Mode::Truncate)
-        } else {
-            None
-        };
-        if let Some(mode) = mode {
+        if asked || len >= self.limits.restart_at() || (idle && len > 0) {
             let started = Instant::now();
-            if self.restart(mode) {
+            if self.truncate() {
                 self.metrics.wal.observe_restart(started.elapsed());
                 gate.restarted();
                 self.last = None;
@@ -142,11 +133,11 @@ impl Turn {
         self.metrics.wal.observe_size(wal_len(&self.wal));
     }
 
-    /// A `RESTART` or `TRUNCATE` checkpoint; true when it completed (every frame copied and
-    /// no reader left on the WAL, so it starts again from its beginning).
-    fn restart(&mut self, mode: Mode) -> bool {
+    /// A `TRUNCATE` checkpoint; true when it completed (every frame copied, no reader left on
+    /// the WAL, the file empty).
+    fn truncate(&mut self) -> bool {
         // Not asked again when the WAL restarted meanwhile: that is the point of it.
-        matches!(self.attributed(mode, 1), Some((false, _)))
+        matches!(self.attributed(Mode::Truncate, 1), Some((false, _)))
     }
 
     /// One checkpoint in `mode`, its newly copied frames counted once; its answer, or `None`
@@ -180,7 +171,7 @@ impl Turn {
     }
 }
 
-/// Runs one checkpoint: whether it could not finish (a `RESTART` that gave up waiting), and
+/// Runs one checkpoint: whether it could not finish (a `TRUNCATE` that gave up waiting), and
 /// its answer.
 fn run(conn: &Connection, mode: Mode) -> Result<(bool, Progress), StoreError> {
     let (busy, log, copied): (i64, i64, i64) =

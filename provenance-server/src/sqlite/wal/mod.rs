@@ -13,10 +13,11 @@
 //!    writer or the readers.
 //! 2. Once the WAL file reaches `max / 4` ([`WalLimits::restart_at`]), the writer nudges the
 //!    checkpointer, which follows its `PASSIVE` pass (the bulk of the copying, unlocked) with a
-//!    `RESTART` checkpoint: it takes the write lock, copies the few frames committed since,
-//!    waits (at most [`RESTART_WAIT`]) for readers still on the WAL, and so makes the writer's
-//!    next transaction write from the WAL's beginning. The writer's `journal_size_limit` of
-//!    `max / 4` then truncates the file at that transaction's commit.
+//!    `TRUNCATE` checkpoint: it takes the write lock, copies the few frames committed since,
+//!    waits (at most [`TRUNCATE_WAIT`]) for readers still on the WAL, and cuts the file to
+//!    zero bytes; the writer's next transaction writes from the WAL's beginning. (A `RESTART`
+//!    would keep the file for reuse, but then its size would no longer tell how much of it is
+//!    in use, and the writer's check below needs exactly that.)
 //! 3. Backstop: once the WAL file reaches `max / 2` ([`WalLimits::writer_waits_at`]), the writer
 //!    writes no further batch until the checkpointer has restarted the WAL (waiting at most
 //!    [`WRITER_WAIT`]). The writer checks before every batch, so the file exceeds `max / 2` by
@@ -56,9 +57,9 @@ pub const DEFAULT_WAL_MAX_BYTES: u64 = 64 << 20;
 /// (at most [`crate::group_commit::MAX_BATCH`] writes of about 18 KB of WAL each, 24 KB at the
 /// most measured) must fit in the other half.
 pub const MIN_WAL_MAX_BYTES: u64 = 16 << 20;
-/// How long a `RESTART` checkpoint waits for the writer's lock and for readers to leave the
+/// How long a `TRUNCATE` checkpoint waits for the writer's lock and for readers to leave the
 /// WAL before it gives up (to try again at the next turn).
-pub const RESTART_WAIT: Duration = Duration::from_secs(1);
+pub const TRUNCATE_WAIT: Duration = Duration::from_secs(1);
 /// How long the writer waits, at the backstop, for the WAL to restart before it goes ahead.
 pub const WRITER_WAIT: Duration = Duration::from_secs(3);
 
@@ -118,11 +119,9 @@ impl WalLimits {
 }
 
 /// The writer connection's settings: no automatic checkpoints inside its commits (the
-/// checkpointer's job), and the file cut back to [`WalLimits::restart_at`] when the WAL restarts.
-pub(super) fn writer_settings(conn: &Connection, limits: &WalLimits) -> Result<(), StoreError> {
+/// checkpointer's job).
+pub(super) fn writer_settings(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    let keep = i64::try_from(limits.restart_at()).unwrap_or(i64::MAX);
-    conn.pragma_update(None, "journal_size_limit", keep)?;
     Ok(())
 }
 
@@ -147,7 +146,7 @@ struct GateState {
     nudged: bool,
     /// The writer is waiting for a restart before its next batch.
     writer_waiting: bool,
-    /// Completed WAL restarts (`RESTART` or `TRUNCATE` checkpoints) so far.
+    /// Completed WAL restarts (`TRUNCATE` checkpoints) so far.
     restarts: u64,
 }
 
