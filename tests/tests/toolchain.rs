@@ -1,6 +1,11 @@
 //! The workspace's `rust-version` is what the locked dependencies really need: the highest
-//! `rust-version` any package in `Cargo.lock` declares. A dependency update that raises it
-//! fails here until `Cargo.toml` says so.
+//! `rust-version` any package in `Cargo.lock` declares for this machine's platform. A dependency
+//! update that raises it fails here until `Cargo.toml` says so.
+//!
+//! `cargo metadata --offline` reads every package's manifest from the local cargo cache; on a
+//! fresh machine that cache holds only what the build downloaded, the host's packages, so the
+//! query is filtered to the host platform (issue 20.1: unfiltered, it failed there on
+//! `android_system_properties`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
@@ -14,11 +19,27 @@ fn version(text: &str) -> (u64, u64, u64) {
     )
 }
 
+/// The platform this test was built for, as `rustc -vV` names it.
+fn host() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(rustc).arg("-vV").output().unwrap();
+    assert!(out.status.success(), "rustc -vV failed");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .trim()
+        .to_string()
+}
+
 #[test]
 fn rust_version_is_what_the_locked_dependencies_need() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let host = host();
     let out = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", &host])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .unwrap();
