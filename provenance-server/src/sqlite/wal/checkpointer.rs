@@ -17,6 +17,10 @@ use crate::store::StoreError;
 
 /// Times a checkpoint is asked again when the WAL restarted while it ran.
 const ATTRIBUTION_TRIES: usize = 3;
+/// Extra `PASSIVE` passes before a `TRUNCATE`, at most.
+const CATCH_UP_PASSES: usize = 3;
+/// New frames (1 MiB) below which a `PASSIVE` pass is close enough to the WAL's end.
+const CATCH_UP_FRAMES: u64 = 256;
 
 /// The checkpoint modes the checkpointer uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,16 +125,34 @@ impl Turn {
         );
         self.last = passive;
         if asked || len >= self.limits.restart_at() || (idle && len > 0) {
+            if let Some(first) = passive {
+                self.catch_up(first);
+            }
+            gate.truncating();
             let started = Instant::now();
-            if self.truncate() {
+            let restarted = self.truncate();
+            gate.truncated(restarted);
+            if restarted {
                 self.metrics.wal.observe_restart(started.elapsed());
-                gate.restarted();
                 self.last = None;
             } else {
                 self.metrics.wal.observe_restart_busy();
             }
         }
         self.metrics.wal.observe_size(wal_len(&self.wal));
+    }
+
+    /// More `PASSIVE` passes after `first`, while each still finds more than
+    /// [`CATCH_UP_FRAMES`] new frames (at most [`CATCH_UP_PASSES`]): what the `TRUNCATE` then
+    /// copies under the write lock is little.
+    fn catch_up(&mut self, first: Progress) {
+        let mut copied = first.copied;
+        for _ in 0..CATCH_UP_PASSES {
+            match self.checkpoint(Mode::Passive) {
+                Some(p) if p.copied > copied + CATCH_UP_FRAMES => copied = p.copied,
+                _ => break,
+            }
+        }
     }
 
     /// A `TRUNCATE` checkpoint; true when it completed (every frame copied, no reader left on

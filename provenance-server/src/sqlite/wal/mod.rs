@@ -12,8 +12,10 @@
 //!    [`WalLimits::interval`], from its own connection: they never wait for, or block, the
 //!    writer or the readers.
 //! 2. Once the WAL file reaches `max / 4` ([`WalLimits::restart_at`]), the writer nudges the
-//!    checkpointer, which follows its `PASSIVE` pass (the bulk of the copying, unlocked) with a
-//!    `TRUNCATE` checkpoint: it takes the write lock, copies the few frames committed since,
+//!    checkpointer, which copies with `PASSIVE` passes (the bulk of the copying, unlocked)
+//!    until one finds little new, then runs a `TRUNCATE` checkpoint; the writer takes no batch
+//!    while it runs (the lock would otherwise go back to the writer after every commit). The
+//!    `TRUNCATE` takes the write lock, copies the few frames committed since,
 //!    waits (at most [`TRUNCATE_WAIT`]) for readers still on the WAL, and cuts the file to
 //!    zero bytes; the writer's next transaction writes from the WAL's beginning. (A `RESTART`
 //!    would keep the file for reuse, but then its size would no longer tell how much of it is
@@ -146,6 +148,8 @@ struct GateState {
     nudged: bool,
     /// The writer is waiting for a restart before its next batch.
     writer_waiting: bool,
+    /// The checkpointer's `TRUNCATE` is asking for, or holding, the write lock.
+    truncating: bool,
     /// Completed WAL restarts (`TRUNCATE` checkpoints) so far.
     restarts: u64,
 }
@@ -159,7 +163,7 @@ pub(super) struct WalGate {
     state: Mutex<GateState>,
     /// Wakes the checkpointer before its timer (a nudge, the writer waiting, or stop).
     wake: Condvar,
-    /// Wakes the writer when the WAL has restarted.
+    /// Wakes the writer when a `TRUNCATE` ended.
     restarted: Condvar,
 }
 
@@ -180,30 +184,33 @@ impl WalGate {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The writer, before each batch (the last one's answers are out): records the WAL's size,
-    /// nudges the checkpointer past [`WalLimits::restart_at`], and past
-    /// [`WalLimits::writer_waits_at`] waits (at most [`WRITER_WAIT`]) until the WAL has
-    /// restarted.
+    /// The writer, before each batch (the last one's answers are out): records the WAL's size;
+    /// past [`WalLimits::restart_at`] nudges the checkpointer and lets its `TRUNCATE` have the
+    /// write lock (waiting while one is under way); past [`WalLimits::writer_waits_at`] waits
+    /// until the WAL has restarted. Never longer than [`WRITER_WAIT`].
     pub(super) fn before_batch(&self) {
         let len = wal_len(&self.wal);
         self.metrics.wal.observe_size(len);
         if len < self.limits.restart_at() {
             return;
         }
+        let over_cap = len >= self.limits.writer_waits_at();
         let mut state = self.lock();
-        if len < self.limits.writer_waits_at() {
-            if !state.nudged {
-                state.nudged = true;
-                self.wake.notify_all();
-            }
+        if !state.nudged {
+            state.nudged = true;
+            self.wake.notify_all();
+        }
+        if !over_cap && !state.truncating {
             return;
         }
         let seen = state.restarts;
-        state.writer_waiting = true;
-        self.wake.notify_all();
+        if over_cap {
+            state.writer_waiting = true;
+            self.wake.notify_all();
+        }
         let started = Instant::now();
         let deadline = started + WRITER_WAIT;
-        while state.restarts == seen && !state.stop {
+        while state.restarts == seen && !state.stop && (over_cap || state.truncating) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 self.metrics.wal.observe_wait_timeout();
@@ -237,11 +244,22 @@ impl WalGate {
         }
     }
 
-    /// The checkpointer: the WAL has restarted; wakes a waiting writer.
-    fn restarted(&self) {
+    /// The checkpointer: a `TRUNCATE` is about to ask for the write lock; the writer leaves
+    /// it between batches.
+    fn truncating(&self) {
+        self.lock().truncating = true;
+    }
+
+    /// The checkpointer: the `TRUNCATE` ended, the WAL restarted or not (a reader held it);
+    /// wakes a waiting writer.
+    fn truncated(&self, restarted: bool) {
         let mut state = self.lock();
-        state.restarts += 1;
-        state.nudged = false;
+        state.truncating = false;
+        if restarted {
+            state.restarts += 1;
+            state.nudged = false;
+            state.writer_waiting = false;
+        }
         self.restarted.notify_all();
     }
 
