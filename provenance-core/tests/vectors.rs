@@ -1523,6 +1523,51 @@ fn challenge_vectors(w: &World) -> Json {
     })
 }
 
+/// Owner checks on whole payloads (issue 20.2): which answers pass, fail or are not judged.
+/// Only a payload carrying the ledger's head statement names today's owner; a label (the owner
+/// at minting) or a history without the statement (its last owner) never passes anyone.
+fn owner_check_vectors(w: &World) -> Json {
+    let item_of = |mint: Record| ItemId::derive(&mint.sign(&w.maker, None));
+    let label_item = item_of(w.mint(2, None));
+    let first_owner_item = item_of(w.mint(1, Some(&w.buyer)));
+    let living_item = item_of(w.mint(3, None));
+    let nonce = "K7QH-2M9X-TDPA";
+    let answer = |key: &SigningKey, item: &ItemId, nonce: &str| {
+        challenge::prove(key, item, nonce.as_bytes()).unwrap()
+    };
+    #[allow(clippy::too_many_arguments)]
+    let v = |name: &str,
+             description: &str,
+             payload: &str,
+             answer: String,
+             challenge: &str,
+             expect: &str,
+             code: Option<&str>| {
+        json!({
+            "name": name,
+            "description": description,
+            "payload_vector": payload,
+            "challenge": challenge,
+            "answer": answer,
+            "expect": expect,
+            "code": code,
+        })
+    };
+    json!({
+        "description": "Owner checks on whole payloads (spec §9). Verify the payloads.json vector named payload_vector as that file says, then check answer against challenge. expect is 'passed' (made with the key of the owner the ledger's head statement names), 'failed' (code: proof.invalid or proof.malformed) or 'not_judged' (code: why no answer can be judged: the payload does not show today's owner).",
+        "vectors": [
+            v("label-maker-answers", "a label; the maker, owner at minting, answers: they may have sold the piece since", "label", answer(&w.maker, &label_item, nonce), nonce, "not_judged", Some("payload.label_only")),
+            v("label-buyer-answers", "a label; the buyer answers: they may own it today, but a label cannot show it", "label", answer(&w.buyer, &label_item, nonce), nonce, "not_judged", Some("payload.label_only")),
+            v("label-first-owner-answers", "a label naming the buyer as first owner; the buyer answers", "label-with-owner", answer(&w.buyer, &first_owner_item, nonce), nonce, "not_judged", Some("payload.label_only")),
+            v("history-last-owner-answers", "a history without the ledger's head statement; its last owner answers: it may be cut before a later sale", "history-full", answer(&w.buyer, &label_item, nonce), nonce, "not_judged", Some("payload.owner_unconfirmed")),
+            v("living-owner-answers", "a living payload; the owner its head statement names answers", "living-full-chain", answer(&w.buyer, &living_item, nonce), nonce, "passed", None),
+            v("living-former-owner-answers", "a living payload; the maker, who sold it, answers", "living-full-chain", answer(&w.maker, &living_item, nonce), nonce, "failed", Some("proof.invalid")),
+            v("living-other-challenge", "a living payload; the owner's answer to another challenge", "living-full-chain", answer(&w.buyer, &living_item, "ANOTHER-NONCE"), nonce, "failed", Some("proof.invalid")),
+            v("living-malformed-answer", "a living payload; an answer that is not one", "living-full-chain", "not-an-answer".to_string(), nonce, "failed", Some("proof.malformed")),
+        ],
+    })
+}
+
 fn generate() -> Vec<(&'static str, String)> {
     let w = World::new();
     let payloads: Vec<Json> = payload_vectors(&w)
@@ -1549,6 +1594,7 @@ fn generate() -> Vec<(&'static str, String)> {
         ("payloads.json", pretty(&payloads)),
         ("records.json", pretty(&record_vectors(&w))),
         ("challenges.json", pretty(&challenge_vectors(&w))),
+        ("owner_checks.json", pretty(&owner_check_vectors(&w))),
     ]
 }
 

@@ -13,7 +13,7 @@ use provenance_core::{
 
 use crate::render::{date, inert};
 use crate::report::{
-    exit, ChallengeOutcome, Finding, Report, Severity, Story, TrustAnchor, Verdict,
+    exit, ChallengeOutcome, ChallengeResult, Finding, Report, Severity, Story, TrustAnchor, Verdict,
 };
 use crate::story::{last_report, story};
 use crate::{
@@ -261,53 +261,53 @@ impl Report {
     /// [`exit::CHALLENGE_FAILED`] when a verified piece's challenge fails.
     pub fn check_owner(&mut self, nonce: &[u8], answer: &str) -> &ChallengeOutcome {
         let outcome = match &self.owner {
-            None => ChallengeOutcome {
-                passed: false,
-                code: None,
-                message: "not checked: the piece did not verify, so there is no owner key to \
-                          check the answer against"
+            None => ChallengeOutcome::failed(
+                None,
+                "not checked: the piece did not verify, so there is no owner key to check the \
+                 answer against"
                     .to_string(),
-            },
+            ),
+            // Issue 20.2: a label names the owner at minting, a history without the ledger's
+            // head statement its last owner in the file; neither is today's owner for sure, so
+            // no answer passes, not even theirs (the maker who sold the piece would).
+            Some(owner) if owner.basis == OwnerBasis::Label => ChallengeOutcome::not_judged(
+                CODE_LABEL_ONLY,
+                "NOT CHECKED: a label shows where the piece comes from, not who owns it today. \
+                 Scan the label while online, or ask the seller to show the piece's current QR \
+                 code from their app, then check again"
+                    .to_string(),
+            ),
+            Some(owner) if owner.basis == OwnerBasis::LastInFile => ChallengeOutcome::not_judged(
+                CODE_OWNER_UNCONFIRMED,
+                "NOT CHECKED: this history has no statement from the ledger, so it may stop \
+                 before a later sale and cannot show who owns the piece today. Ask the seller for \
+                 the piece's current QR code, or scan it online, then check again"
+                    .to_string(),
+            ),
             Some(owner) => match challenge::check(answer, &owner.key, &owner.item, nonce) {
-                Ok(()) if owner.basis == OwnerBasis::Label => ChallengeOutcome {
-                    passed: true,
-                    code: None,
-                    message: format!(
-                        "PASSED: the seller holds the key of the owner at minting ({}); a label \
-                         cannot show whether the piece changed hands since",
-                        owner.key.key_id()
-                    ),
-                },
-                Ok(()) if owner.basis == OwnerBasis::LastInFile => ChallengeOutcome {
-                    passed: true,
-                    code: None,
-                    message: format!(
-                        "PASSED, BUT NOT CONFIRMED: the seller holds the key of the last owner in \
-                         this history ({}); without the ledger's head statement the history may \
-                         be cut before a later transfer, so this does not show the seller is the \
-                         current owner",
-                        owner.key.key_id()
-                    ),
-                },
                 Ok(()) => ChallengeOutcome {
+                    result: ChallengeResult::Passed,
                     passed: true,
                     code: None,
                     message: format!(
-                        "PASSED: the seller holds the current owner's key ({})",
+                        "PASSED: the seller holds the key of today's owner ({})",
                         owner.key.key_id()
                     ),
                 },
-                Err(error) => ChallengeOutcome {
-                    passed: false,
-                    code: Some(error.code()),
-                    message: format!(
+                Err(error) => ChallengeOutcome::failed(
+                    Some(error.code()),
+                    format!(
                         "FAILED: the seller did not prove ownership: {error}. The piece may be \
                          genuine, but this seller has not shown they own it"
                     ),
-                },
+                ),
             },
         };
-        if !outcome.passed && self.owner.is_some() {
+        let verified = matches!(
+            self.verdict,
+            Verdict::Genuine | Verdict::GenuineWithWarnings
+        );
+        if !outcome.passed && self.owner.is_some() && verified {
             self.exit_code = exit::CHALLENGE_FAILED;
         }
         self.owner_challenge.insert(outcome)
@@ -326,7 +326,7 @@ impl Report {
     }
 
     /// The process exit code: 0 genuine, 1 genuine with warnings, 2 not genuine,
-    /// 3 unreadable, 4 owner challenge failed on a piece that verified.
+    /// 3 unreadable, 4 owner challenge failed or not judged on a piece that verified.
     pub fn exit_code(&self) -> i32 {
         self.exit_code
     }
@@ -513,5 +513,25 @@ pub(crate) fn chain_cause(error: &VerifyError) -> (&'static str, &'static str) {
             "broken chain",
             "the records do not form one valid chain (order, sequence, dates or kinds)",
         ),
+    }
+}
+
+impl ChallengeOutcome {
+    fn failed(code: Option<&'static str>, message: String) -> Self {
+        ChallengeOutcome {
+            result: ChallengeResult::Failed,
+            passed: false,
+            code,
+            message,
+        }
+    }
+
+    fn not_judged(code: &'static str, message: String) -> Self {
+        ChallengeOutcome {
+            result: ChallengeResult::NotJudged,
+            passed: false,
+            code: Some(code),
+            message,
+        }
     }
 }

@@ -29,6 +29,8 @@ EXIT CODES:
      edition over cap, key revoked, voided by the maker, ...)
   3  unreadable input (no QR in the image, not a payload, unusable trust list) or usage error
   4  owner challenge failed: the piece verified, but the seller did not prove ownership
+     (also when the input cannot show today's owner: a label, or a history without the
+     ledger's head statement; no answer passes then)
 
 Every failure carries a stable code (e.g. record.signature_invalid); --json prints them.
 No network access is ever made.";

@@ -215,12 +215,29 @@ pub struct Story {
     pub freshness: Freshness,
 }
 
+/// What an owner challenge showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChallengeResult {
+    /// The answer was made with the key of the owner the ledger confirms today.
+    Passed,
+    /// The answer was not made with that key (or could not be read).
+    Failed,
+    /// The input cannot tell who owns the piece today (a label, or a history without the
+    /// ledger's head statement), so no answer is judged, whoever made it.
+    NotJudged,
+}
+
 /// The outcome of an owner challenge (`--challenge NONCE --response ANSWER`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChallengeOutcome {
-    /// Whether the answer was made with the current owner's key for this item and nonce.
+    /// What the challenge showed.
+    pub result: ChallengeResult,
+    /// Whether the answer was made with today's owner's key for this item and nonce: true only
+    /// for [`ChallengeResult::Passed`].
     pub passed: bool,
-    /// `proof.invalid` or `proof.malformed` when it failed and could be checked.
+    /// Why it failed (`proof.invalid`, `proof.malformed`), or why it was not judged
+    /// (`payload.label_only`, `payload.owner_unconfirmed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'static str>,
     /// In words.

@@ -267,14 +267,14 @@ fn owner_challenge_for_another_item_or_nonce_fails() {
         (other_item, &b"buyer-nonce-1"[..]),
         (chain.item, b"buyer-nonce-2"),
     ] {
-        let mut report = verify(chain.encode().as_str(), &trust(), now());
+        let mut report = verify(chain.encode_confirmed().as_str(), &trust(), now());
         let answer = challenge::prove(&owner2(), &item, nonce).unwrap();
         let outcome = report.check_owner(b"buyer-nonce-1", &answer).clone();
         assert!(!outcome.passed);
         assert_eq!(outcome.code, Some("proof.invalid"));
         assert_eq!(report.exit_code(), exit::CHALLENGE_FAILED);
     }
-    let mut report = verify(chain.encode().as_str(), &trust(), now());
+    let mut report = verify(chain.encode_confirmed().as_str(), &trust(), now());
     let outcome = report
         .check_owner(b"buyer-nonce-1", "not an answer")
         .clone();
