@@ -16,6 +16,7 @@ use crate::report::{
     exit, ChallengeOutcome, ChallengeResult, Finding, Report, Severity, Story, TrustAnchor, Verdict,
 };
 use crate::story::{last_report, story};
+use crate::words::buyer_words;
 use crate::{
     Options, CODE_HEAD_OLD, CODE_LABEL_ONLY, CODE_OWNER_UNCONFIRMED, CODE_STOLEN, CODE_VOID,
     DAY_SECS,
@@ -178,9 +179,12 @@ impl Report {
             .iter()
             .find(|f| f.severity == Severity::Error)
             .map(|f| f.code);
+        let (headline, advice) = buyer_words(verdict, story.as_ref(), &findings);
         let mut report = Report {
             verdict,
             code,
+            headline,
+            advice,
             summary: String::new(),
             story,
             findings,

@@ -33,6 +33,7 @@ mod report;
 pub mod scan;
 mod story;
 pub mod text_input;
+mod words;
 
 pub use report::*;
 

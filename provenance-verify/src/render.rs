@@ -9,8 +9,11 @@ impl Report {
     /// The plain-language, one-screen text the binary prints.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        if self.story.as_ref().is_some_and(|s| s.stolen) {
-            out.push_str("!!! WARNING: THIS PIECE IS REPORTED STOLEN !!!\n");
+        // A buyer's words first (a stolen piece says so before anything else), then the
+        // details with their codes.
+        let _ = writeln!(out, "{}", inert(&self.headline));
+        if !self.advice.is_empty() {
+            let _ = writeln!(out, "{}\n", inert(&self.advice));
         }
         let _ = writeln!(out, "{}", inert(&self.summary));
         if let Some(story) = &self.story {

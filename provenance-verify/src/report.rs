@@ -252,7 +252,12 @@ pub struct Report {
     /// The code of the failure (first error finding) for `not_genuine` and `unreadable`;
     /// `null` for genuine pieces (their warnings are in `findings`).
     pub code: Option<&'static str>,
-    /// One line in plain language.
+    /// For a buyer, first and in plain words (no codes, key ids or commands): e.g. `GENUINE`,
+    /// `REPORTED STOLEN on 2026-05-20: do not buy`, `NOT GENUINE: do not buy`.
+    pub headline: String,
+    /// For a buyer, what the headline means and what to do next, in plain words.
+    pub advice: String,
+    /// One line in plain language, with the first problem's code.
     pub summary: String,
     /// The story, when every record verified.
     pub story: Option<Story>,

@@ -73,8 +73,15 @@ fn exit_codes_for_each_verdict() {
     let genuine = env.run(&[&history().encode_confirmed()]);
     assert_eq!(genuine.status.code(), Some(0), "{}", stdout(&genuine));
     let text = stdout(&genuine);
+    // A buyer's words first, then the details with their codes.
     assert!(
-        text.starts_with("GENUINE: 2/3 of 'Eclipse Pin', made by Karim Studio"),
+        text.starts_with(
+            "GENUINE\n\u{2018}Eclipse Pin\u{2019}, edition 2 of 3, made by Karim Studio"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("GENUINE: 2/3 of 'Eclipse Pin', made by Karim Studio"),
         "{text}"
     );
     assert!(
@@ -89,7 +96,11 @@ fn exit_codes_for_each_verdict() {
 
     let stolen = env.run(&[&history().report(&owner2(), ReportStatus::Stolen).encode()]);
     assert_eq!(stolen.status.code(), Some(1));
-    assert!(stdout(&stolen).starts_with("!!! WARNING: THIS PIECE IS REPORTED STOLEN"));
+    let first = stdout(&stolen).lines().next().unwrap().to_string();
+    assert!(
+        first.starts_with("REPORTED STOLEN on 2026-") && first.ends_with(": do not buy"),
+        "{first}"
+    );
 
     let void = env.run(&[&history().report(&maker(), ReportStatus::Void).encode()]);
     assert_eq!(void.status.code(), Some(2));

@@ -114,9 +114,14 @@ fn stolen_is_a_loud_first_warning() {
     assert_eq!(report.codes(), vec!["item.stolen"]);
     assert!(report.story.as_ref().unwrap().stolen);
     assert!(report.summary.contains("REPORTED STOLEN"));
-    assert!(report
-        .to_text()
-        .starts_with("!!! WARNING: THIS PIECE IS REPORTED STOLEN"));
+    // Issue 20.5: first, in a buyer's words, with the day it was reported.
+    let day = &report.story.as_ref().unwrap().reports[0].time[..10];
+    assert_eq!(
+        report.headline,
+        format!("REPORTED STOLEN on {day}: do not buy")
+    );
+    assert!(report.advice.contains("Do not buy it"), "{}", report.advice);
+    assert!(report.to_text().starts_with(&report.headline));
 
     // Recovered: genuine again, the reports stay in the story.
     let recovered = chain.report(&owner2(), ReportStatus::Recovered);

@@ -172,3 +172,59 @@ fn every_vector_through_verify_text_and_as_a_label_url() {
         assert_eq!(json(&from_url), json(&text), "{name} as a URL");
     }
 }
+
+/// Issue 20.6: the headline and the advice speak to a buyer at a market: for every vector,
+/// no stable code, no key id, no command name; and a stolen piece's headline says so first.
+#[test]
+fn buyer_words_carry_no_codes_key_ids_or_commands() {
+    let mut codes: Vec<&str> = provenance_core::codes::ALL_CODES
+        .iter()
+        .map(|(code, _)| *code)
+        .collect();
+    codes.extend([
+        provenance_verify::CODE_INPUT_UNREADABLE,
+        provenance_verify::CODE_INPUT_NO_QR,
+    ]);
+    for v in vectors() {
+        let report = run_library(&v);
+        let words = format!("{}\n{}", report.headline, report.advice);
+        assert!(!report.headline.is_empty(), "{}", v.name);
+        for code in &codes {
+            assert!(!words.contains(code), "{}: {code} in {words}", v.name);
+        }
+        let key_ids = report.story.iter().flat_map(|s| {
+            [
+                &s.maker.key_id,
+                &s.current_owner.key_id,
+                &s.current_owner.key,
+            ]
+        });
+        for id in key_ids {
+            assert!(
+                !words.contains(id.as_str()),
+                "{}: key {id} in {words}",
+                v.name
+            );
+        }
+        for command in [
+            "provenance prove",
+            "provenance qr",
+            "provenance-verify",
+            "--",
+            "PV1:",
+        ] {
+            assert!(
+                !words.contains(command),
+                "{}: {command:?} in {words}",
+                v.name
+            );
+        }
+        if report.story.as_ref().is_some_and(|s| s.stolen) {
+            assert!(report.headline.starts_with("REPORTED STOLEN"), "{}", v.name);
+            assert!(report.headline.ends_with("do not buy"), "{}", v.name);
+        }
+        if report.verdict == Verdict::NotGenuine {
+            assert!(report.headline.ends_with("do not buy"), "{}", v.name);
+        }
+    }
+}

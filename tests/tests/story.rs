@@ -260,8 +260,12 @@ fn whole_story_then_restart_once() {
 
     // show tells the story: the collector's verifier's report of the full history.
     let story = server.ok(&["show", item]);
+    assert!(
+        story.starts_with("REPORTED STOLEN on ")
+            && story.lines().next().unwrap().ends_with(": do not buy"),
+        "stolen first, in a buyer's words:\n{story}"
+    );
     for needle in [
-        "!!! WARNING: THIS PIECE IS REPORTED STOLEN !!!",
         "GENUINE WITH WARNINGS: REPORTED STOLEN. 1/3 of 'Eclipse Pin', made by Karim Studio at Atelier Nord",
         "Repaired once. 2 owners.",
         "Piece       'Eclipse Pin', edition 1/3",
