@@ -101,6 +101,26 @@ impl Report {
         report
     }
 
+    /// The ledger's answer to a label scanned online is not that piece's history.
+    pub(crate) fn online_mismatch(detail: &str) -> Self {
+        let finding = Finding {
+            code: crate::CODE_ONLINE_MISMATCH,
+            severity: Severity::Error,
+            cause: "wrong answer from the ledger",
+            message: format!(
+                "the label verified, but the ledger's answer about it did not: {detail}"
+            ),
+            record: None,
+        };
+        let mut report = Self::finish(Verdict::NotGenuine, None, vec![finding], None);
+        report.summary = format!(
+            "{}: wrong answer from the ledger: {detail} [{}]",
+            Verdict::NotGenuine.headline(),
+            crate::CODE_ONLINE_MISMATCH
+        );
+        report
+    }
+
     pub(crate) fn ledger_proof_refused(error: &PayloadVerifyError) -> Self {
         let (cause, explanation) = match error {
             PayloadVerifyError::Head(_) => (

@@ -50,6 +50,9 @@ pub use text_input::payload_from_text;
 pub const CODE_INPUT_UNREADABLE: &str = "input.unreadable";
 /// Code for an image in which no QR code could be found or decoded. The verifier's own.
 pub const CODE_INPUT_NO_QR: &str = "input.no_qr";
+/// Code for a ledger whose answer to a label scan is not that piece's history (another item,
+/// another mint, or no history at all): not genuine. The verifier's own.
+pub const CODE_ONLINE_MISMATCH: &str = "online.mismatch";
 
 /// Codes of findings that are warnings on a genuine piece (spec §6, "Findings").
 pub const CODE_STOLEN: &str = codes::ITEM_STOLEN;
@@ -182,6 +185,66 @@ pub fn verify_text(
     now: u64,
     challenge: Option<(&str, &str)>,
 ) -> Report {
+    with_trust(trust, operator, challenge, |trust| {
+        let text = payload_from_text(payload);
+        verify_with(text.as_str(), trust, Timestamp(now), Options::default())
+    })
+}
+
+/// A label scanned online (issue 20.3): `label` (a label URL or `PV1:` string holding the mint
+/// alone) and `history`, the full-history file the label's ledger answered for its item
+/// (`GET /v1/items/{item}/export`), verified together as [`verify_text`] does one payload. The
+/// report is the history's: today's owner, repairs, badges and reports, as of the ledger's head
+/// statement. The history must begin with the label's very mint; a history that does not, or
+/// that fails to decode or verify, is **not genuine** (a ledger answering a forged history is
+/// caught, never skipped over), with [`CODE_ONLINE_MISMATCH`] or the history's own code.
+pub fn verify_label_online(
+    label: &str,
+    history: &[u8],
+    trust: &[u8],
+    operator: Option<&str>,
+    now: u64,
+    challenge: Option<(&str, &str)>,
+) -> Report {
+    with_trust(trust, operator, challenge, |trust| {
+        let text = payload_from_text(label);
+        let mint = match Payload::decode(&text) {
+            Ok(Payload::Label(mint)) => mint,
+            // Not a label: nothing to fetch for; verified as it is.
+            _ => return verify_with(text.as_str(), trust, Timestamp(now), Options::default()),
+        };
+        let fetched = match Payload::from_cbor(history, MAX_HISTORY_BYTES) {
+            Ok(Payload::History(h)) => h,
+            Ok(Payload::Label(_)) | Err(_) => {
+                return Report::online_mismatch("the ledger's answer is not a history file")
+            }
+        };
+        if fetched.records.first() != Some(&mint) {
+            return Report::online_mismatch(
+                "the ledger answered the history of another piece than this label's",
+            );
+        }
+        let report = verify_payload(
+            &Payload::History(fetched),
+            trust,
+            Timestamp(now),
+            Options::default(),
+        );
+        match report.verdict {
+            Verdict::Unreadable => Report::online_mismatch(&report.summary),
+            _ => report,
+        }
+    })
+}
+
+/// Verifies the trust list (pinning `operator`), runs `verify` with it, checks the owner
+/// `challenge` and notes the trust anchor: what every web entry point shares.
+fn with_trust(
+    trust: &[u8],
+    operator: Option<&str>,
+    challenge: Option<(&str, &str)>,
+    verify: impl FnOnce(&TrustList) -> Report,
+) -> Report {
     let pinned = match operator.map(PublicKey::from_base64url).transpose() {
         Ok(key) => key,
         Err(e) => {
@@ -196,8 +259,7 @@ pub fn verify_text(
         Ok(trust) => trust,
         Err(report) => return *report,
     };
-    let text = payload_from_text(payload);
-    let mut report = verify_with(text.as_str(), &trust, Timestamp(now), Options::default());
+    let mut report = verify(&trust);
     if let Some((nonce, answer)) = challenge {
         report.check_owner(nonce.as_bytes(), answer);
     }

@@ -40,6 +40,32 @@ pub fn verify_with_challenge_json(
     ))
 }
 
+/// A label scanned online: `label` (the label URL or `PV1:` string) with `history`, the
+/// full-history file its ledger answered (`GET /v1/items/{item}/export`), verified together
+/// ([`crate::verify_label_online`]); the owner challenge too when `nonce` and `answer` are
+/// given. The JSON report of the history, or a not-genuine one when the ledger's answer does not
+/// check out.
+#[wasm_bindgen]
+pub fn verify_online_json(
+    label: &str,
+    history: &[u8],
+    trust: &[u8],
+    operator: Option<String>,
+    now: u64,
+    nonce: Option<String>,
+    answer: Option<String>,
+) -> String {
+    let challenge = nonce.as_deref().zip(answer.as_deref());
+    to_json(&crate::verify_label_online(
+        label,
+        history,
+        trust,
+        operator.as_deref(),
+        now,
+        challenge,
+    ))
+}
+
 /// What the page shows about a trust list and what it pins: a JSON object `{operator,
 /// operator_key_id, version, issued_at, entries}` (the operator key in unpadded base64url, the
 /// issue time in RFC 3339) for a list whose signature verifies under the operator it names, or

@@ -143,6 +143,9 @@ fn not_genuine_reason(error: Option<&Finding>) -> &'static str {
         Some("not in the ledger's log") => {
             "Its history is not in the ledger's public log: it was altered or never recorded."
         }
+        Some("wrong answer from the ledger") => {
+            "The ledger answered with a history that does not check out for this label."
+        }
         _ => "Its records do not fit together into one history.",
     }
 }

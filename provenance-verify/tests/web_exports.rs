@@ -121,3 +121,36 @@ fn a_label_url_drawn_with_qr_modules_is_read_back_as_its_payload() {
     let texts: Vec<String> = serde_json::from_str(&decode_qr(side, side, &luma)).unwrap();
     assert_eq!(texts, vec![label()]);
 }
+
+#[test]
+fn verify_online_json_is_the_json_of_verify_label_online() {
+    let op = operator().public_key().to_base64url();
+    let chain = history();
+    let export = chain.confirmed().to_cbor();
+    let answer = challenge::prove(&owner2(), &chain.item, b"n-1").unwrap();
+    for (history, challenge) in [
+        (export.clone(), None),
+        (export, Some(("n-1", answer.as_str()))),
+        (b"junk".to_vec(), None),
+    ] {
+        let expected = serde_json::to_string(&provenance_verify::verify_label_online(
+            &label(),
+            &history,
+            &trust_bytes(),
+            Some(&op),
+            now().0,
+            challenge,
+        ))
+        .unwrap();
+        let got = provenance_verify::wasm::verify_online_json(
+            &label(),
+            &history,
+            &trust_bytes(),
+            Some(op.clone()),
+            now().0,
+            challenge.map(|c| c.0.to_string()),
+            challenge.map(|c| c.1.to_string()),
+        );
+        assert_eq!(got, expected);
+    }
+}
