@@ -69,6 +69,8 @@ function pageReport(code, cause, message) {
   return {
     verdict: 'unreadable',
     code,
+    headline: 'COULD NOT READ THIS CODE',
+    advice: `${message[0].toUpperCase()}${message.slice(1)}.`,
     summary: `UNREADABLE: ${message}`,
     story: null,
     findings: [{ code, severity: 'error', cause, message }],
@@ -88,6 +90,7 @@ const verifierFailed = (error) =>
 const state = {
   trust: null, // Promise of {ok, bytes, info, fetchedAt, saved} or {ok: false, why}
   input: null, // the text last verified
+  online: null, // {label, bytes}: the history the label's ledger answered for `input`
   report: null,
   nonce: null,
 };
@@ -197,30 +200,89 @@ function showTrust(t) {
 const nowSeconds = () => BigInt(Math.floor(Date.now() / 1000));
 
 // Verifies `text` (a PV1: payload or a label URL; the verifier reads both), with the owner
-// challenge when `challenge` is {nonce, answer}, and shows the report.
+// challenge when `challenge` is {nonce, answer}, and shows the report. A label (the mint alone)
+// is then checked with its ledger when online (issue 20.3): the page asks the ledger for the
+// piece's full history and verifies label and history together, here, like any payload.
 async function verify(text, challenge = null) {
   $('verdict').dataset.busy = 'true';
   const t = await trust();
   let report;
   let ms = null;
+  let online = null;
   if (!t.ok) {
     report = pageReport('input.unreadable', 'no trust list', t.why);
   } else {
     const pin = readPin();
-    report = await verifier.call((v) => {
-      const start = performance.now();
-      const json = challenge
-        ? v.verify_with_challenge_json(text, t.bytes, pin?.key, nowSeconds(), challenge.nonce, challenge.answer)
-        : v.verify_json(text, t.bytes, pin?.key, nowSeconds());
-      ms = performance.now() - start;
-      return JSON.parse(json);
-    }, verifierFailed);
+    const run = (fn) =>
+      verifier.call((v) => {
+        const start = performance.now();
+        const json = fn(v);
+        ms = performance.now() - start;
+        return JSON.parse(json);
+      }, verifierFailed);
+    const now = nowSeconds();
+    const nonce = challenge?.nonce;
+    const answer = challenge?.answer;
+    const withHistory = (bytes) =>
+      run((v) => v.verify_online_json(text, bytes, t.bytes, pin?.key, now, nonce, answer));
+    if (state.online?.label === text) {
+      online = { state: 'online' };
+      report = await withHistory(state.online.bytes);
+    } else {
+      state.online = null;
+      report = await run((v) =>
+        challenge
+          ? v.verify_with_challenge_json(text, t.bytes, pin?.key, now, nonce, answer)
+          : v.verify_json(text, t.bytes, pin?.key, now),
+      );
+      if (report.story?.freshness?.basis === 'label') {
+        online = await fetchHistory(text, report.story.item);
+        if (online.bytes) {
+          state.online = { label: text, bytes: online.bytes };
+          report = await withHistory(online.bytes);
+        }
+      }
+    }
   }
   state.input = text;
   state.report = report;
-  render(report, ms);
+  render(report, ms, online);
   return report;
 }
+
+// Asks the label's ledger (this page's own origin) for the piece's full-history file:
+// {state, bytes?} where state says what happened, in the words #online-status shows.
+async function fetchHistory(text, item) {
+  let origin = location.origin;
+  try {
+    if (/^https?:/i.test(text.trim())) origin = new URL(text.trim()).origin;
+  } catch {
+    // not a URL: a bare payload, checked with this page's ledger
+  }
+  if (origin !== location.origin) return { state: 'other-ledger', host: new URL(origin).host };
+  if (navigator.onLine === false) return { state: 'offline' };
+  try {
+    const res = await fetch(new URL(`../v1/items/${encodeURIComponent(item)}/export`, here), {
+      headers: { Accept: 'application/cbor' },
+      cache: 'no-store',
+      signal: AbortSignal.timeout(8000),
+    });
+    if (res.status === 404) return { state: 'unknown' };
+    if (!res.ok) return { state: 'error', status: res.status };
+    return { state: 'online', bytes: new Uint8Array(await res.arrayBuffer()) };
+  } catch {
+    return { state: 'offline' };
+  }
+}
+
+const ONLINE_NOTES = {
+  online: "Checked with the ledger just now: today's owner, repairs and reports are shown.",
+  offline:
+    "Offline: this shows where the piece comes from, not who owns it today or what happened to it since. For more, ask the seller to show the piece's current QR code, or check again when online.",
+  unknown: "The ledger does not know this piece: only its origin is shown.",
+  error: 'The ledger did not answer: only the origin is shown. Try again later.',
+  'other-ledger': 'This label belongs to another ledger: open its link to check it online. Only the origin is shown.',
+};
 
 const HEADLINES = {
   genuine: 'GENUINE',
@@ -250,23 +312,31 @@ const day = (rfc3339) => (typeof rfc3339 === 'string' ? rfc3339.slice(0, 10) : '
 const party = (p) => (p?.name ? `${p.name} (key ${p.key_id})` : `key ${p?.key_id ?? '?'}`);
 const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
-function render(report, ms) {
+// Whether the report is about a piece reported stolen: shown red and first.
+const isStolen = (report) => Boolean(report.story?.stolen) && report.verdict !== 'not_genuine';
+
+function render(report, ms, online = null) {
   const verdict = $('verdict');
   const kind = HEADLINES[report.verdict] ? report.verdict : 'unreadable';
   verdict.hidden = false;
   delete verdict.dataset.busy;
   verdict.dataset.verdict = kind;
+  verdict.dataset.stolen = String(isStolen(report));
   verdict.dataset.codes = (report.findings ?? []).map((f) => f.code).join(' ');
   verdict.dataset.code = report.code ?? '';
+  verdict.dataset.online = online?.state ?? '';
   verdict.dataset.n = String(Number(verdict.dataset.n ?? 0) + 1); // one more report shown
-  verdict.className = `verdict-${kind}`;
-  $('headline').textContent = HEADLINES[kind];
-  // The summary is the CLI's line, which starts with the headline shown just above it.
-  const summary = report.summary ?? '';
-  const prefix = `${HEADLINES[kind]}: `;
-  $('summary').textContent = summary.startsWith(prefix) ? summary.slice(prefix.length) : summary;
+  verdict.className = isStolen(report) ? 'verdict-stolen' : `verdict-${kind}`;
+  // A buyer's words (no codes, key ids or commands): the verifier's own headline and advice.
+  $('headline').textContent = report.headline ?? HEADLINES[kind];
+  $('advice').textContent = report.advice ?? '';
   $('hint').hidden = true;
-  $('stolen').hidden = !report.story?.stolen;
+  const note = $('online-status');
+  note.hidden = !online;
+  note.dataset.state = online?.state ?? '';
+  note.textContent = online
+    ? (online.state === 'error' ? `${ONLINE_NOTES.error} (HTTP ${online.status})` : ONLINE_NOTES[online.state])
+    : '';
   const timing = $('timing');
   if (ms === null) {
     timing.textContent = '';
@@ -280,42 +350,50 @@ function render(report, ms) {
   const list = $('story-list');
   list.replaceChildren();
   $('story').hidden = !story;
+  const details = $('details-list');
+  details.replaceChildren();
   if (story) {
     const basis = story.freshness?.basis;
     row(list, 'Piece', story.title);
     row(list, 'Edition', `${story.edition.number} of ${story.edition.size}`);
-    row(list, 'Maker', party(story.maker));
-    row(list, 'Microfactory', story.microfactory);
-    row(list, 'Made', day(story.minted_at));
+    row(list, 'Maker', story.maker.name);
+    row(list, 'Made at', story.microfactory);
+    row(list, 'Made on', day(story.minted_at));
+    if (story.stolen) {
+      const stolen = story.reports.filter((r) => r.status === 'stolen').map((r) => day(r.time));
+      row(list, 'Stolen', stolen.length ? `Reported stolen on ${stolen[stolen.length - 1]}` : 'Reported stolen');
+    }
     const owner =
       basis === 'label'
-        ? 'the owner at minting (a label does not show later owners)'
+        ? "A label does not show who owns the piece today."
         : basis === 'last_record'
-          ? 'the last owner in this history, not confirmed by the ledger'
-          : 'the current owner, confirmed by the ledger';
-    row(list, 'Owners', count(story.owner_count, 'owner so far', 'owners so far'), `Key ${story.current_owner.key_id}: ${owner}`);
-    const repairs = story.repairs.map((r) => {
-      const parts = r.parts.length ? `; parts: ${r.parts.join(', ')}` : '';
-      return `${day(r.time)}: ${r.note}${parts} — ${party(r.desk)}`;
-    });
-    row(list, 'Repairs', count(story.repair_count, 'repair', 'repairs'), ...repairs);
-    const badges = story.badges.map(
-      (b) => `${day(b.time)}: ${b.event}${b.place ? `, ${b.place}` : ''} — ${party(b.host)}`,
-    );
-    row(list, 'Badges', count(story.badge_count, 'badge', 'badges'), ...badges);
-    if (story.reports.length) {
-      row(list, 'Reports', ...story.reports.map((r) => `${day(r.time)}: ${r.status}`));
+          ? 'Not confirmed by the ledger: this copy may stop before a later sale.'
+          : 'Confirmed by the ledger.';
+    row(list, 'Owners', count(story.owner_count, 'owner so far', 'owners so far'), owner);
+    if (basis !== 'label') {
+      const repairs = story.repairs.map((r) => {
+        const parts = r.parts.length ? `; parts: ${r.parts.join(', ')}` : '';
+        return `${day(r.time)}: ${r.note}${parts} (${r.desk.name || 'a repair desk'})`;
+      });
+      row(list, 'Repairs', story.repair_count ? count(story.repair_count, 'repair', 'repairs') : 'never repaired', ...repairs);
+      const badges = story.badges.map(
+        (b) => `${day(b.time)}: ${b.event}${b.place ? `, ${b.place}` : ''}`,
+      );
+      row(list, 'Events', story.badge_count ? count(story.badge_count, 'event', 'events') : 'none', ...badges);
     }
-    const fresh = story.freshness;
-    row(
-      list,
-      'As of',
-      fresh.note,
-      fresh.in_log ? "Its last record is in the ledger's public log." : null,
-    );
-    row(list, 'Records', `${story.records_verified} checked one by one, of ${story.records}`);
-    row(list, 'Item', el('code', story.item));
+    row(list, 'As of', day(story.freshness.as_of));
+
+    row(details, 'Freshness', story.freshness.note, story.freshness.in_log ? "Its last record is in the ledger's public log." : null);
+    row(details, 'Maker', party(story.maker));
+    row(details, 'Owner', `key ${story.current_owner.key_id}`, el('code', story.current_owner.key));
+    row(details, 'Records', `${story.records_verified} carried and checked, of ${story.records}`);
+    if (story.reports.length) {
+      row(details, 'Reports', ...story.reports.map((r) => `${day(r.time)}: ${r.status}`));
+    }
+    row(details, 'Item', el('code', story.item));
   }
+  $('summary').textContent = report.summary ?? '';
+  $('details').hidden = false;
 
   const findings = report.findings ?? [];
   const ul = $('findings-list');
@@ -344,20 +422,35 @@ function render(report, ms) {
     if (!canChallenge) resetChallenge();
   } else {
     const outcome = report.owner_challenge;
-    const result = $('challenge-result');
-    result.hidden = false;
-    result.dataset.passed = String(outcome.passed);
-    result.dataset.code = outcome.code ?? '';
-    result.className = outcome.passed ? 'passed' : 'failed';
-    $('challenge-headline').textContent = outcome.passed
-      ? 'OWNER CHECK PASSED'
-      : 'OWNER CHECK FAILED';
-    $('challenge-message').textContent =
-      outcome.message + (outcome.code ? ` (${outcome.code})` : '');
+    const result = outcome.result ?? (outcome.passed ? 'passed' : 'failed');
+    const box = $('challenge-result');
+    box.hidden = false;
+    box.dataset.passed = String(outcome.passed);
+    box.dataset.result = result;
+    box.dataset.code = outcome.code ?? '';
+    box.className = result;
+    $('challenge-headline').textContent = CHALLENGE_HEADLINES[result] ?? CHALLENGE_HEADLINES.failed;
+    $('challenge-message').textContent = CHALLENGE_WORDS[result] ?? outcome.message;
   }
   (report.owner_challenge ? $('challenge-result') : verdict).scrollIntoView({ block: 'nearest' });
   if (state.report?.story) $('prove-command').textContent = proveCommand();
 }
+
+const CHALLENGE_HEADLINES = {
+  passed: 'OWNER CHECK PASSED',
+  failed: 'OWNER CHECK FAILED',
+  not_judged: 'OWNER NOT CHECKED',
+};
+
+// The owner check's outcome for a buyer (the verifier's message, with its key ids and
+// commands, stays in the details' summary).
+const CHALLENGE_WORDS = {
+  passed: "The seller holds the key of the piece's owner today, as the ledger confirms.",
+  failed:
+    'The seller did not prove they own the piece. It may be genuine, but this seller has not shown it is theirs to sell.',
+  not_judged:
+    'This code cannot show who owns the piece today, so no answer counts, not even a right one. Check the label while online, or ask the seller to show the piece\'s current QR code, then check again.',
+};
 
 // ---- Owner challenge ------------------------------------------------------------------------
 

@@ -77,6 +77,58 @@ export function verify_json(payload, trust, operator, now) {
 }
 
 /**
+ * A label scanned online: `label` (the label URL or `PV1:` string) with `history`, the
+ * full-history file its ledger answered (`GET /v1/items/{item}/export`), verified together
+ * ([`crate::verify_label_online`]); the owner challenge too when `nonce` and `answer` are
+ * given. The JSON report of the history, or a not-genuine one when the ledger's answer does not
+ * check out.
+ * @param {string} label
+ * @param {Uint8Array | number[]} history
+ * @param {Uint8Array | number[]} trust
+ * @param {string | null | undefined} operator
+ * @param {bigint} now
+ * @param {string | null} [nonce]
+ * @param {string | null} [answer]
+ * @returns {string}
+ */
+export function verify_online_json(label, history, trust, operator, now, nonce, answer) {
+    let deferred8_0;
+    let deferred8_1;
+    try {
+        const val7 = BigInt.asIntN(64, now);
+        let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3, ptr4, len4, ptr5, len5;
+        try {
+            ptr0 = passStringToWasm0(label, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passArray8ToWasm0(history, wasm.__wbindgen_malloc);
+            len1 = WASM_VECTOR_LEN;
+            ptr2 = passArray8ToWasm0(trust, wasm.__wbindgen_malloc);
+            len2 = WASM_VECTOR_LEN;
+            ptr3 = isLikeNone(operator) ? 0 : passStringToWasm0(operator, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len3 = WASM_VECTOR_LEN;
+            ptr4 = isLikeNone(nonce) ? 0 : passStringToWasm0(nonce, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len4 = WASM_VECTOR_LEN;
+            ptr5 = isLikeNone(answer) ? 0 : passStringToWasm0(answer, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len5 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr5) { wasm.__wbindgen_free(ptr5, len5 * 1, 1); }
+            if (ptr4) { wasm.__wbindgen_free(ptr4, len4 * 1, 1); }
+            if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
+            if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.verify_online_json(ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3, val7, ptr4, len4, ptr5, len5);
+        deferred8_0 = ret[0];
+        deferred8_1 = ret[1];
+        return getStringFromWasm0(ret[0], ret[1]);
+    } finally {
+        wasm.__wbindgen_free(deferred8_0, deferred8_1, 1);
+    }
+}
+
+/**
  * [`verify_json`] plus the owner challenge: `nonce` is the buyer's challenge, `answer` the
  * seller's `provenance prove` output. The report's `owner_challenge` says whether it passed.
  * @param {string} payload

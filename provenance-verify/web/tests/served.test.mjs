@@ -1,8 +1,12 @@
 // The web verifier as a collector meets it: served by the real `provenance serve` (the bundle
-// it embeds), on a ledger whose maker mints through the real `provenance` CLI. The label URL
-// and the living payload open /v in Debian's Chromium and show the same verdict and codes as
-// `provenance-verify --json`; the label photo is read by the page; with `serve` stopped, a
-// reload still verifies from the service worker's cache.
+// it embeds), on a ledger whose maker mints through the real `provenance` CLI, for a piece that
+// was sold, repaired and then reported stolen. Online, the printed label's URL shows what the
+// ledger knows today (issue 20.3: the verdict and codes `provenance-verify --json` gives for the
+// piece's exported history: stolen, the repair, two owners), red and first; offline it shows the
+// origin only and says so; a ledger answering a forged head statement gets NOT GENUINE. The owner
+// check passes today's owner online and judges no one on the label offline (issue 20.2). The
+// living payload and the label photo give the native verdicts; with `serve` stopped, a reload
+// still verifies from the service worker's cache.
 //
 // Builds target/debug/provenance and provenance-verify (cargo; quick when up to date); needs
 // /usr/bin/chromium and `npm ci`.
@@ -77,20 +81,31 @@ function cli(...args) {
 let server = await serve();
 cli('keygen', '-o', 'maker.pem');
 cli('trust', 'add', '--public', 'maker.pem', '--role', 'maker', '--name', 'Ada Atelier');
+cli('keygen', '-o', 'desk.pem');
+cli('trust', 'add', '--public', 'desk.pem', '--role', 'repairer', '--name', 'Zip Desk');
+cli('keygen', '-o', 'alice.pem');
 const run = cli('run', 'create', '-k', 'maker.pem', '--title', 'Indigo jacket', '--microfactory', 'Canal St', '--size', '3');
 const [item] = cli('mint', '-k', 'maker.pem', '--run', run, '-n', '1', '--labels', 'labels').split('\n');
 const labelPng = join(dir, 'labels', readdirSync(join(dir, 'labels')).find((f) => /^1-.*\.png$/.test(f)));
 const label = cli('payload', item, '--label');
+// Sold to Alice, repaired, then reported stolen by Alice: what the printed label cannot show.
+cli('transfer', item, '-k', 'maker.pem', '--to', 'alice.pem');
+cli('repair', item, '-k', 'desk.pem', '--note', 'new zip', '--part', 'zip');
+cli('report', item, '-k', 'alice.pem', '--stolen');
 const living = cli('payload', item);
+const exportFile = join(dir, 'export.cbor');
+cli('export', item, '--out', exportFile);
 const trustFile = join(dir, 'trust.cbor');
 writeFileSync(trustFile, Buffer.from(await (await fetch(`${base}/v1/trust`, { headers: { Accept: 'application/cose' } })).arrayBuffer()));
 
 /** `provenance-verify --json` on the ledger's trust list: the verdict and codes the page must show. */
-function expectedFor(payload) {
-  const out = spawnSync(nativeVerifier, ['--trust', trustFile, '--json', payload], { encoding: 'utf8' });
+function expectedFor(payload, ...args) {
+  const out = spawnSync(nativeVerifier, ['--trust', trustFile, '--json', ...args, payload], { encoding: 'utf8' });
   const report = JSON.parse(out.stdout);
   return { verdict: report.verdict, codes: report.findings.map((f) => f.code).join(' ') };
 }
+/** What the ledger knows today: the native verdict of the exported history. */
+const today = () => expectedFor(exportFile, '--file');
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'pv-chromium-'));
 const context = await chromium.launchPersistentContext(userDataDir, {
@@ -121,8 +136,28 @@ async function report(n) {
   return page.$eval('#verdict', (el) => ({
     verdict: el.dataset.verdict,
     codes: el.dataset.codes,
+    code: el.dataset.code,
+    stolen: el.dataset.stolen,
+    online: el.dataset.online,
     n: Number(el.dataset.n ?? 0),
   }));
+}
+
+/** The owner check on the report shown: makes a code, the seller `who` answers it. */
+async function ownerCheck(who) {
+  await page.click('#challenge-start');
+  const nonce = (await page.textContent('#nonce')).trim();
+  const answer = cli('prove', item, '-k', `${who}.pem`, '--challenge', nonce);
+  const before = (await report(0)).n;
+  await page.fill('#answer', answer);
+  await page.click('#answer-check');
+  await report(before);
+  return page.$eval('#challenge-result', (el) => ({ result: el.dataset.result, headline: el.textContent }));
+}
+
+/** SCREENSHOTS=1 writes docs/screenshots/NAME.png (the README's phone section). */
+async function screenshot(name) {
+  if (process.env.SCREENSHOTS) await page.screenshot({ path: join(root, 'docs/screenshots', `${name}.png`) });
 }
 
 async function open(url) {
@@ -131,26 +166,88 @@ async function open(url) {
   return report(0);
 }
 
-test('the label URL a camera opens shows the verdict provenance-verify gives', async () => {
+test('online, the label URL shows what the ledger knows today: stolen, repaired, sold', async () => {
   const got = await open(labelUrl(base, label));
-  assert.deepEqual({ verdict: got.verdict, codes: got.codes }, expectedFor(label));
-  assert.match(got.verdict, /^genuine/);
+  assert.deepEqual({ verdict: got.verdict, codes: got.codes }, today());
+  assert.equal(got.codes, 'item.stolen');
+  assert.equal(got.online, 'online');
+  assert.equal(got.stolen, 'true');
+  assert.match(await page.textContent('#headline'), /^REPORTED STOLEN on \d{4}-\d{2}-\d{2}: do not buy$/);
+  assert.equal(await page.$eval('#verdict', (el) => getComputedStyle(el).backgroundColor), 'rgb(163, 0, 27)');
+  await screenshot('label-online-stolen');
+  const story = await page.textContent('#story-list');
+  assert.match(story, /1 repair/);
+  assert.match(story, /new zip; parts: zip \(Zip Desk\)/);
+  assert.match(story, /2 owners so far/);
+  // The headline and the advice speak to a buyer: no codes, no key ids, no commands.
+  const words = `${await page.textContent('#headline')} ${await page.textContent('#advice')}`;
+  assert.doesNotMatch(words, /item\.stolen|payload\.|provenance prove|[0-9a-f]{16}/);
   // The trust list came from this ledger, and its operator key is now remembered.
   await page.waitForSelector('#trust-status[data-state]');
   assert.notEqual(await page.$eval('#trust-status', (el) => el.dataset.state), 'missing');
+  // Today's owner passes the owner check; the maker, who sold it, fails.
+  assert.equal((await ownerCheck('alice')).result, 'passed');
+  assert.equal((await ownerCheck('maker')).result, 'failed');
 });
 
-test('the living payload (mint and a fresh head statement) is genuine, as natively', async () => {
+test('a ledger that answers a forged head statement gets NOT GENUINE', async () => {
+  const history = Buffer.from(await (await fetch(`${base}/v1/items/${item}/export`)).arrayBuffer());
+  const head = Buffer.from(await (await fetch(`${base}/v1/items/${item}/head`, { headers: { Accept: 'application/cose' } })).arrayBuffer());
+  // The export carries a head statement signed at another moment: take its own, found by its
+  // protected header and payload, and break its signature's last byte.
+  const at = history.indexOf(head.subarray(0, head.length - 64));
+  assert.ok(at > 0, 'the head statement is in the export');
+  const forged = Buffer.from(history);
+  forged[at + head.length - 1] ^= 0x01;
+  await page.route('**/v1/items/*/export', (route) =>
+    route.fulfill({ status: 200, contentType: 'application/cbor', body: forged }));
+  try {
+    const got = await open(labelUrl(base, label));
+    assert.equal(got.verdict, 'not_genuine');
+    assert.match(got.code, /^head\./);
+    assert.match(await page.textContent('#headline'), /^NOT GENUINE/);
+  } finally {
+    await page.unroute('**/v1/items/*/export');
+  }
+});
+
+test('offline, the label shows its origin only, says so, and judges no owner', async () => {
+  await open(labelUrl(base, living)); // the service worker has the page from here on
+  await page.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 30_000 });
+  await context.setOffline(true);
+  try {
+    const got = await open(labelUrl(base, label));
+    assert.deepEqual({ verdict: got.verdict, codes: got.codes }, expectedFor(label));
+    assert.equal(got.codes, 'payload.label_only');
+    assert.equal(got.online, 'offline');
+    assert.match(await page.textContent('#online-status'), /^Offline: this shows where the piece comes from, not who owns it today/);
+    assert.equal(await page.textContent('#headline'), 'GENUINE');
+    await screenshot('label-offline');
+    // The maker's key answers for the owner at minting, but a label judges no one.
+    const check = await ownerCheck('maker');
+    assert.equal(check.result, 'not_judged');
+    assert.match(check.headline, /OWNER NOT CHECKED/);
+    await page.$eval('#challenge-result', (el) => el.scrollIntoView());
+    await screenshot('label-offline-owner-not-checked');
+    assert.equal((await ownerCheck('alice')).result, 'not_judged');
+  } finally {
+    await context.setOffline(false);
+  }
+});
+
+test('the living payload (mint and a fresh head statement) gives the native verdict', async () => {
   const got = await open(labelUrl(base, living));
   assert.deepEqual({ verdict: got.verdict, codes: got.codes }, expectedFor(living));
-  assert.equal(got.verdict, 'genuine');
+  assert.equal(got.codes, 'item.stolen');
+  assert.equal(got.online, '', 'a living payload needs no ledger');
 });
 
 test('the printed label photo is read by the page', async () => {
   const first = await open(labelUrl(base, living));
   await page.setInputFiles('#photo', labelPng);
   const got = await report(first.n);
-  assert.deepEqual({ verdict: got.verdict, codes: got.codes }, expectedFor(label));
+  // The photo's label, checked online: what the ledger knows today.
+  assert.deepEqual({ verdict: got.verdict, codes: got.codes }, today());
 });
 
 test('with serve stopped, a reload verifies from the service worker cache', async () => {
