@@ -258,6 +258,15 @@ fn whole_story_then_restart_once() {
     );
     server.ok(&["report", item, "--key", "buyer.pem", "--stolen"]);
 
+    // The item sheet says so first, red, in a buyer's words (issue 20.5).
+    let (status, sheet) = common::get(&format!("{}/items/{item}", server.url), "text/html");
+    assert_eq!(status, 200);
+    let sheet = String::from_utf8(sheet).unwrap();
+    let alarm = sheet
+        .find("class=\"verdict alarm\" data-field=\"verdict\" data-stolen=\"true\">REPORTED STOLEN on ")
+        .unwrap_or_else(|| panic!("no stolen alarm on the sheet:\n{sheet}"));
+    assert!(alarm < sheet.find("<h1>").unwrap(), "the alarm comes first");
+    assert!(sheet.contains(": do not buy</p>"), "{sheet}");
     // show tells the story: the collector's verifier's report of the full history.
     let story = server.ok(&["show", item]);
     assert!(

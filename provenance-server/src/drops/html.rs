@@ -56,6 +56,7 @@ dl.facts dt{color:#555}dl.facts dd{margin:0}\
 svg.chart{width:100%;height:auto;max-width:40rem;display:block}\
 .muted{color:#666;font-size:.85rem}\
 .verdict{font-weight:700}\
+.verdict.alarm{background:#a3001b;color:#fff;padding:.4em .6em;border-radius:6px;font-size:1.3em}\
 code,td,dd{overflow-wrap:anywhere}\
 @media (max-width:480px){.qr{width:6.5rem}.card{padding:.5rem}th,td{padding:.2rem}}\
 @media print{@page{size:A4;margin:15mm}body{background:#fff;font-size:10.5pt}\

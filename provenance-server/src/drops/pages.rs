@@ -198,12 +198,18 @@ pub async fn item_sheet(
         .as_ref()
         .map_or_else(|| format!("Item {item}"), |s| s.title.clone());
     let mut body = String::new();
+    // Issue 20.5: a stolen (or voided, or forged) piece says so first, red, in a buyer's words.
+    let stolen = report.story.as_ref().is_some_and(|s| s.stolen);
+    let alarm = stolen || report.verdict == provenance_verify::Verdict::NotGenuine;
     let _ = write!(
         body,
-        "<article class=\"sheet\" data-item=\"{item}\">{qr_svg}<h1>{}</h1>\
-<p class=\"verdict\" data-field=\"verdict\">{}</p><p data-field=\"summary\">{}</p>",
+        "<article class=\"sheet\" data-item=\"{item}\">{qr_svg}\
+<p class=\"verdict{}\" data-field=\"verdict\" data-stolen=\"{stolen}\">{}</p>\
+<p data-field=\"advice\">{}</p><h1>{}</h1><p class=\"muted\" data-field=\"summary\">{}</p>",
+        if alarm { " alarm" } else { "" },
+        escape(&report.headline),
+        escape(&report.advice),
         escape(&title),
-        report.verdict.headline(),
         escape(&report.summary),
     );
     if let Some(story) = &report.story {
