@@ -570,14 +570,28 @@ async function readQr(source, width, height, sides) {
 
 const camera = { stream: null, target: null, running: false };
 
+// Browsers give the camera and offline use only to https pages (and localhost): a ledger served
+// over plain http on a network address gets neither (issue 20.7).
+const INSECURE =
+  'This page is not on https, so the browser does not let it use the camera or work offline. ' +
+  'Use "Photo or file", or paste the label link. The ledger\'s operator can fix this by serving it over https.';
+
 async function startCamera(target) {
   stopCamera();
   camera.target = target;
   $('camera').hidden = false;
+  $('video').hidden = true; // no empty black box: shown once a picture comes
   const status = $('camera-status');
   status.textContent = 'Starting the camera…';
+  delete status.dataset.reason;
+  if (!window.isSecureContext) {
+    status.textContent = INSECURE;
+    status.dataset.reason = 'insecure';
+    return;
+  }
   if (!navigator.mediaDevices?.getUserMedia) {
     status.textContent = 'This browser cannot use the camera here. Take a photo of the label instead.';
+    status.dataset.reason = 'no-camera';
     return;
   }
   try {
@@ -590,6 +604,7 @@ async function startCamera(target) {
     return;
   }
   const video = $('video');
+  video.hidden = false;
   video.srcObject = camera.stream;
   await video.play().catch(() => {});
   camera.running = true;
@@ -672,6 +687,12 @@ async function fromFragment() {
 
 async function registerServiceWorker() {
   const status = $('offline-status');
+  if (!window.isSecureContext) {
+    status.textContent = 'Not on https: this page cannot work offline or use the camera.';
+    status.dataset.offline = 'insecure';
+    $('hint').textContent = INSECURE;
+    return;
+  }
   if (!('serviceWorker' in navigator)) {
     status.textContent = 'This browser cannot keep the verifier for offline use.';
     status.dataset.offline = 'unavailable';

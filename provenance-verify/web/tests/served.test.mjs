@@ -264,6 +264,28 @@ test('with serve stopped, a reload verifies from the service worker cache', asyn
   }
 });
 
+test('over plain http on a network name, the page says why there is no camera or offline use', async () => {
+  // ledger.test resolves to this loopback server, but is no secure context to the browser,
+  // as a ledger on http://192.168.1.5 would not be.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_FLAGS, '--host-resolver-rules=MAP ledger.test 127.0.0.1'],
+  });
+  try {
+    const insecure = await browser.newPage({ viewport: { width: 360, height: 640 } });
+    await insecure.goto(`http://ledger.test:${port}/v`);
+    await insecure.waitForSelector('#offline-status[data-offline="insecure"]');
+    assert.match(await insecure.textContent('#hint'), /not on https/);
+    await insecure.click('#scan');
+    await insecure.waitForSelector('#camera-status[data-reason="insecure"]');
+    assert.match(await insecure.textContent('#camera-status'), /not on https, so the browser does not let it use the camera/);
+    assert.equal(await insecure.$eval('#video', (el) => el.hidden), true, 'no black video box');
+  } finally {
+    await browser.close();
+  }
+});
+
 test('no page errors', () => {
   assert.deepEqual(problems, []);
 });
