@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::Read;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -220,17 +221,21 @@ fn main() -> ExitCode {
         }
     };
     let report = run(&cli);
-    if cli.json {
+    let text = if cli.json {
         match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => json + "\n",
             Err(error) => {
                 eprintln!("cannot serialise the report: {error}");
                 return exit_code(exit::UNREADABLE);
             }
         }
     } else {
-        print!("{}", report.to_text());
-    }
+        report.to_text()
+    };
+    // A reader that closed the pipe early (`provenance-verify ... | head -1`) has what it
+    // wanted: the exit code is still the verdict's, never a panic (issue 21.7).
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     exit_code(report.exit_code())
 }
 

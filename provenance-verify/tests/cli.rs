@@ -423,3 +423,29 @@ fn an_unpinned_operator_is_named_in_the_output() {
     assert_eq!(code, exit::UNREADABLE);
     assert_eq!(json["code"], "trust.operator_mismatch");
 }
+
+/// Issue 21.7: `provenance-verify ... | head -1` closes the pipe before the verifier writes;
+/// it used to panic (exit 101). It exits with the verdict's code, text or JSON.
+#[test]
+fn a_closed_pipe_keeps_the_verdict_s_exit_code() {
+    let env = env();
+    let payload = history().encode_confirmed();
+    for json in [false, true] {
+        let mut cmd = env.cmd();
+        cmd.arg(&payload)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if json {
+            cmd.arg("--json");
+        }
+        let mut child = cmd.spawn().unwrap();
+        drop(child.stdout.take()); // the reader is gone before anything is written
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(exit::GENUINE), "json {json}");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
