@@ -196,15 +196,27 @@ pub enum VerifyError {
         /// the format's largest run
         limit: u64,
     },
-    /// A repair or badge over a third-party quota (spec §6, R8).
+    /// A repair or badge over a third-party quota, or a status report over the status quota
+    /// (spec §6, R8).
     #[error("{0}")]
     QuotaExceeded(Quota),
+    /// The history has no room left for this kind of record: the last positions are kept for
+    /// a transfer and the maker's void (spec §6, R3).
+    #[error("the history is full for this kind of record: position {seq} is kept for {kept_for}")]
+    HistoryFull {
+        /// the record's position
+        seq: u64,
+        /// what the position is kept for
+        kept_for: &'static str,
+    },
 }
 
-/// Which third-party quota a repair or badge would exceed.
+/// Which quota a repair, badge or status report would exceed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Quota {
+    /// [`crate::limits::MAX_STATUS_REPORTS_PER_ITEM`] stolen and recovered reports on one item.
+    StatusReports,
     /// [`crate::limits::MAX_THIRD_PARTY_RECORDS_PER_SIGNER`] repairs and badges by one signer.
     PerSigner,
     /// [`crate::limits::MAX_THIRD_PARTY_RECORDS_PER_ITEM`] repairs and badges on one item.
@@ -215,6 +227,11 @@ impl std::fmt::Display for Quota {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use crate::limits::{MAX_THIRD_PARTY_RECORDS_PER_ITEM, MAX_THIRD_PARTY_RECORDS_PER_SIGNER};
         match self {
+            Quota::StatusReports => write!(
+                f,
+                "the item already has {} stolen and recovered reports",
+                crate::limits::MAX_STATUS_REPORTS_PER_ITEM
+            ),
             Quota::PerSigner => write!(
                 f,
                 "this signer already has {MAX_THIRD_PARTY_RECORDS_PER_SIGNER} repairs and badges on the item"
@@ -255,6 +272,7 @@ impl ErrorCode for VerifyError {
             VerifyError::InvalidWindow => codes::RUN_INVALID_WINDOW,
             VerifyError::RunSizeOverLimit { .. } => codes::RUN_SIZE_OVER_LIMIT,
             VerifyError::QuotaExceeded(_) => codes::CHAIN_QUOTA_EXCEEDED,
+            VerifyError::HistoryFull { .. } => codes::CHAIN_HISTORY_FULL,
         }
     }
 }

@@ -21,6 +21,13 @@ pub const MAX_THIRD_PARTY_RECORDS_PER_SIGNER: usize = 64;
 /// `MAX_HISTORY_RECORDS - MAX_THIRD_PARTY_RECORDS_PER_ITEM - 1` positions stay for the
 /// owner's and maker's own records whatever third parties do.
 pub const MAX_THIRD_PARTY_RECORDS_PER_ITEM: usize = 1024;
+/// Most stolen and recovered reports one item may hold: its owner's status toggles, bounded so
+/// an owner cannot fill the history with them and freeze the piece (spec §6 R8).
+pub const MAX_STATUS_REPORTS_PER_ITEM: usize = 64;
+/// History positions kept at the end for the records that must stay possible (spec §6 R3):
+/// the last for the maker's void, the one before it for a transfer. Every other record stops
+/// [`HISTORY_RESERVE`] positions before [`MAX_HISTORY_RECORDS`].
+pub const HISTORY_RESERVE: usize = 2;
 /// Largest run (edition size N) a run manifest or mint may declare.
 pub const MAX_RUN_SIZE: u64 = 1_000_000;
 /// Largest signed trust list, in bytes.

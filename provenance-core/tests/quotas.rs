@@ -265,3 +265,162 @@ fn a_flood_of_third_parties_cannot_lock_the_owner_out() {
         MAX_THIRD_PARTY_RECORDS_PER_ITEM
     );
 }
+
+/// Issue 21.6: the owner's stolen/recovered toggles are bounded, so an owner cannot fill the
+/// history with them; after the quota the owner can still transfer and the maker still void.
+#[test]
+fn status_toggles_stop_at_their_quota_and_leave_transfer_and_void_possible() {
+    use provenance_core::limits::MAX_STATUS_REPORTS_PER_ITEM;
+    let w = World::new();
+    let (mut chain, mut records) = w.start();
+    for i in 0..MAX_STATUS_REPORTS_PER_ITEM {
+        let status = if i % 2 == 0 {
+            ReportStatus::Stolen
+        } else {
+            ReportStatus::Recovered
+        };
+        append(
+            &w,
+            &mut chain,
+            &mut records,
+            &w.owner,
+            RecordBody::Report(status),
+        )
+        .unwrap();
+    }
+    let next = if chain.is_stolen() {
+        ReportStatus::Recovered
+    } else {
+        ReportStatus::Stolen
+    };
+    let err = append(
+        &w,
+        &mut chain,
+        &mut records,
+        &w.owner,
+        RecordBody::Report(next),
+    )
+    .unwrap_err();
+    assert_eq!(err, VerifyError::QuotaExceeded(Quota::StatusReports));
+    assert_eq!(err.code(), "chain.quota_exceeded");
+    // The owner still sells it, and the maker can still void it.
+    append(
+        &w,
+        &mut chain,
+        &mut records,
+        &w.owner,
+        RecordBody::Transfer(w.buyer.public_key()),
+    )
+    .unwrap();
+    append(
+        &w,
+        &mut chain,
+        &mut records,
+        &w.maker,
+        RecordBody::Report(ReportStatus::Void),
+    )
+    .unwrap();
+    // verify_chain agrees with the head, record by record.
+    verify_chain(records.iter().map(Vec::as_slice), &w.trust, w.now).unwrap();
+}
+
+/// Issue 21.6: the last two positions of a history are kept: the one before last for a
+/// transfer (or the void), the last for the maker's void. A history the owner filled with
+/// transfers between their own keys can no longer be sold on, says so (`can_transfer`), and
+/// can still be voided; `verify_chain` refuses the same records at the same positions.
+#[test]
+fn the_last_positions_are_kept_for_a_transfer_and_the_void() {
+    use provenance_core::limits::{HISTORY_RESERVE, MAX_HISTORY_RECORDS};
+    let w = World::new();
+    let (mut chain, mut records) = w.start();
+    let keys = [&w.owner, &w.buyer];
+    let last_open = (MAX_HISTORY_RECORDS - HISTORY_RESERVE - 1) as u64;
+    while chain.seq() < last_open {
+        let (from, to) = if chain.owner() == &w.owner.public_key() {
+            (keys[0], keys[1])
+        } else {
+            (keys[1], keys[0])
+        };
+        append(
+            &w,
+            &mut chain,
+            &mut records,
+            from,
+            RecordBody::Transfer(to.public_key()),
+        )
+        .unwrap();
+    }
+    assert!(chain.can_transfer());
+    let owner = if chain.owner() == &w.owner.public_key() {
+        &w.owner
+    } else {
+        &w.buyer
+    };
+    let other = if chain.owner() == &w.owner.public_key() {
+        &w.buyer
+    } else {
+        &w.owner
+    };
+    // The one before last: no repair, badge or report, but a transfer.
+    let err = append(&w, &mut chain, &mut records, &w.desk, big_repair(1)).unwrap_err();
+    assert_eq!(err.code(), "chain.history_full");
+    let err = append(
+        &w,
+        &mut chain,
+        &mut records,
+        owner,
+        RecordBody::Report(ReportStatus::Stolen),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "chain.history_full");
+    let mut refused = records.clone();
+    refused.push(
+        Record {
+            time: Timestamp(START + DAY),
+            seq: chain.seq() + 1,
+            body: RecordBody::Report(ReportStatus::Stolen),
+        }
+        .sign(
+            owner,
+            Some(&ChainLink {
+                item: chain.item(),
+                prev: chain.head(),
+            }),
+        ),
+    );
+    let err = verify_chain(refused.iter().map(Vec::as_slice), &w.trust, w.now).unwrap_err();
+    assert_eq!(
+        (err.index, err.code()),
+        (refused.len() - 1, "chain.history_full")
+    );
+    append(
+        &w,
+        &mut chain,
+        &mut records,
+        owner,
+        RecordBody::Transfer(other.public_key()),
+    )
+    .unwrap();
+    // The last: only the maker's void. The piece can no longer change hands.
+    assert!(!chain.can_transfer());
+    let err = append(
+        &w,
+        &mut chain,
+        &mut records,
+        other,
+        RecordBody::Transfer(owner.public_key()),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "chain.history_full");
+    append(
+        &w,
+        &mut chain,
+        &mut records,
+        &w.maker,
+        RecordBody::Report(ReportStatus::Void),
+    )
+    .unwrap();
+    assert_eq!(records.len(), MAX_HISTORY_RECORDS);
+    let full = verify_chain(records.iter().map(Vec::as_slice), &w.trust, w.now).unwrap();
+    assert!(full.is_void());
+}

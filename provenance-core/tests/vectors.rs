@@ -1658,9 +1658,12 @@ fn every_payload_vector_gives_exactly_its_outcome() {
     // checkpoint.too_large: a 4 KiB note cannot fit a payload string; checkpoint.origin_mismatch:
     // a payload's checkpoint is checked under its own origin.
     // chain.quota_exceeded: 65 records by one signer cannot fit a 4296-character payload
-    // (provenance-core/tests/quotas.rs and the e2e flood test cover it).
+    // (provenance-core/tests/quotas.rs and the e2e flood test cover it); chain.history_full and
+    // item.not_transferable need 4094 records (quotas.rs and provenance-verify's library tests).
     let unreachable_by_payload = [
         "chain.quota_exceeded",
+        "chain.history_full",
+        "item.not_transferable",
         "chain.empty",
         "proof.invalid",
         "proof.malformed",

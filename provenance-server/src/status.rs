@@ -43,6 +43,7 @@ pub fn for_code(code: &str) -> Option<u16> {
         | codes::CHAIN_STATUS_UNCHANGED
         | codes::CHAIN_TRANSFER_TO_SELF
         | codes::CHAIN_QUOTA_EXCEEDED
+        | codes::CHAIN_HISTORY_FULL
         | codes::RUN_EDITION_ZERO
         | codes::RUN_EDITION_OVER_CAP
         | codes::RUN_MISMATCH

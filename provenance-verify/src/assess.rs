@@ -18,8 +18,8 @@ use crate::report::{
 use crate::story::{last_report, story};
 use crate::words::buyer_words;
 use crate::{
-    Options, CODE_HEAD_OLD, CODE_LABEL_ONLY, CODE_OWNER_UNCONFIRMED, CODE_STOLEN, CODE_VOID,
-    DAY_SECS,
+    Options, CODE_HEAD_OLD, CODE_LABEL_ONLY, CODE_NOT_TRANSFERABLE, CODE_OWNER_UNCONFIRMED,
+    CODE_STOLEN, CODE_VOID, DAY_SECS,
 };
 
 /// What an owner challenge is checked against (kept typed, not serialised).
@@ -61,6 +61,13 @@ impl Current<'_> {
     }
     pub(crate) fn void(&self) -> bool {
         self.ahead().map_or(self.chain.is_void(), |h| h.void)
+    }
+    /// Whether a transfer can still be recorded, at the head statement's position when it is
+    /// ahead of the records.
+    pub(crate) fn can_transfer(&self) -> bool {
+        self.ahead().map_or(self.chain.can_transfer(), |h| {
+            provenance_core::chain::transfer_room(h.seq + 1)
+        })
     }
 }
 
@@ -381,6 +388,19 @@ fn status_findings(current: &Current<'_>, story: &Story) -> Vec<Finding> {
                 "REPORTED STOLEN by its owner{}. The piece is genuine, but do not buy it from \
                  anyone who cannot prove they are the current owner; contact the ledger operator.",
                 when(ReportStatus::Stolen)
+            ),
+            record: None,
+        });
+    }
+    if !current.void() && !current.can_transfer() {
+        findings.push(Finding {
+            code: CODE_NOT_TRANSFERABLE,
+            severity: Severity::Warning,
+            cause: "cannot change hands",
+            message: format!(
+                "the history is full up to the positions kept for the maker's void ({} records): \
+                 the ledger will refuse any transfer, so nobody can be recorded as its next owner",
+                story.records
             ),
             record: None,
         });

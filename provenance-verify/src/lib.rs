@@ -56,6 +56,8 @@ pub const CODE_ONLINE_MISMATCH: &str = "online.mismatch";
 
 /// Codes of findings that are warnings on a genuine piece (spec §6, "Findings").
 pub const CODE_STOLEN: &str = codes::ITEM_STOLEN;
+/// The history is full: no transfer can be recorded any more (a warning).
+pub const CODE_NOT_TRANSFERABLE: &str = codes::ITEM_NOT_TRANSFERABLE;
 /// The maker voided the piece: not genuine.
 pub const CODE_VOID: &str = codes::ITEM_VOID;
 /// A label proves origin only.

@@ -47,6 +47,20 @@ pub(crate) fn buyer_words(
                 piece(story)
             ),
         ),
+        (_, Some(story))
+            if findings
+                .iter()
+                .any(|f| f.code == crate::CODE_NOT_TRANSFERABLE) =>
+        {
+            (
+                "CANNOT CHANGE HANDS: do not buy".to_string(),
+                format!(
+                "The piece is genuine ({}), but its history is full: the ledger will refuse to \
+                 record its sale, so you could never be shown as its owner.",
+                piece(story)
+            ),
+            )
+        }
         (_, Some(story)) => ("GENUINE".to_string(), genuine_advice(story, findings)),
         (_, None) => ("GENUINE".to_string(), String::new()),
     }

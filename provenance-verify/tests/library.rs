@@ -364,3 +364,44 @@ fn control_characters_never_reach_the_terminal() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["story"]["repairs"][0]["note"], hostile);
 }
+
+/// Issue 21.6: a history filled (by its owners' transfers) up to the positions kept for the
+/// maker's void can no longer change hands: the verifier warns, and tells a buyer not to buy.
+#[test]
+fn a_history_that_can_no_longer_change_hands_is_a_warning() {
+    use provenance_core::limits::MAX_HISTORY_RECORDS;
+    use provenance_core::{ChainLink, RecordHash};
+    let mint = mint();
+    let item = provenance_core::ItemId::derive(&mint);
+    let mut records = vec![mint];
+    let (a, b) = (owner1(), owner2());
+    for seq in 1..(MAX_HISTORY_RECORDS - 1) as u64 {
+        let (from, to) = if seq % 2 == 1 { (&a, &b) } else { (&b, &a) };
+        let link = ChainLink {
+            item,
+            prev: RecordHash::of(records.last().unwrap()),
+        };
+        let record = Record {
+            time: t("2026-03-05"),
+            seq,
+            body: RecordBody::Transfer(to.public_key()),
+        };
+        records.push(record.sign(from, Some(&link)));
+    }
+    let file = Payload::History(provenance_core::History {
+        records,
+        run: None,
+        head: None,
+        anchor: None,
+    })
+    .to_cbor();
+    let report = verify(&file, &trust(), now());
+    assert_eq!(
+        report.verdict,
+        Verdict::GenuineWithWarnings,
+        "{}",
+        report.summary
+    );
+    assert_eq!(report.codes()[0], "item.not_transferable");
+    assert_eq!(report.headline, "CANNOT CHANGE HANDS: do not buy");
+}

@@ -9,7 +9,10 @@ use super::{Signer, VerifiedRecord, VerifiedRun};
 use crate::error::{Quota, VerifyError};
 use crate::ids::{ItemId, RecordHash, Timestamp};
 use crate::keys::{KeyId, PublicKey};
-use crate::limits::{MAX_THIRD_PARTY_RECORDS_PER_ITEM, MAX_THIRD_PARTY_RECORDS_PER_SIGNER};
+use crate::limits::{
+    HISTORY_RESERVE, MAX_HISTORY_RECORDS, MAX_STATUS_REPORTS_PER_ITEM,
+    MAX_THIRD_PARTY_RECORDS_PER_ITEM, MAX_THIRD_PARTY_RECORDS_PER_SIGNER,
+};
 use crate::record::{ChainLink, DecodedRecord, Mint, Record, RecordBody, RecordKind, ReportStatus};
 use crate::trust::{Role, TrustList};
 
@@ -41,6 +44,8 @@ struct Counts {
     transfers: u64,
     badges: u64,
     reports: u64,
+    /// Stolen and recovered reports (not void), for the status quota.
+    status_reports: u64,
 }
 
 impl ChainHead {
@@ -135,6 +140,7 @@ impl ChainHead {
         if self.void {
             return Err(VerifyError::ItemVoid);
         }
+        check_room(record)?;
         if record.time < self.last_time {
             return Err(VerifyError::TimeRegressed);
         }
@@ -157,6 +163,12 @@ impl ChainHead {
                 }
                 if !decoded.signature_valid(&self.owner, Some(link)) {
                     return Err(VerifyError::SignatureInvalid);
+                }
+                if matches!(decoded.record.body, RecordBody::Report(_))
+                    && usize::try_from(self.counts.status_reports)
+                        .map_or(true, |n| n >= MAX_STATUS_REPORTS_PER_ITEM)
+                {
+                    return Err(VerifyError::QuotaExceeded(Quota::StatusReports));
                 }
                 Ok(Signer {
                     key: self.owner,
@@ -224,6 +236,9 @@ impl ChainHead {
             }
             RecordBody::Report(status) => {
                 self.counts.reports += 1;
+                if *status != ReportStatus::Void {
+                    self.counts.status_reports += 1;
+                }
                 match status {
                     ReportStatus::Stolen => self.stolen = true,
                     ReportStatus::Recovered => self.stolen = false,
@@ -339,4 +354,37 @@ impl ChainHead {
     pub fn report_count(&self) -> u64 {
         self.counts.reports
     }
+    /// Whether a transfer can still be recorded: the item is not void and the next position is
+    /// before the ones kept for the maker's void (rule R3's room).
+    pub fn can_transfer(&self) -> bool {
+        !self.void && transfer_room(self.seq + 1)
+    }
+}
+
+/// Whether position `seq` is open to a transfer: before the last position, which is kept for
+/// the maker's void.
+pub fn transfer_room(seq: u64) -> bool {
+    usize::try_from(seq).is_ok_and(|s| s < MAX_HISTORY_RECORDS - 1)
+}
+
+/// Rule R3's room: the last [`HISTORY_RESERVE`] positions of a history are kept, the one before
+/// last for a transfer (or the void), the last for the maker's void, so neither third parties
+/// nor the owner's own reports can leave the piece unsellable or the maker unable to void it.
+fn check_room(record: &Record) -> Result<(), VerifyError> {
+    let open_to_all = MAX_HISTORY_RECORDS - HISTORY_RESERVE;
+    let Ok(seq) = usize::try_from(record.seq) else {
+        return Ok(()); // past every limit: the history limit refuses it
+    };
+    let kept_for = match &record.body {
+        RecordBody::Report(ReportStatus::Void) => return Ok(()),
+        RecordBody::Transfer(_) if seq < MAX_HISTORY_RECORDS - 1 => return Ok(()),
+        RecordBody::Transfer(_) => "the maker's void",
+        _ if seq < open_to_all => return Ok(()),
+        _ if seq < MAX_HISTORY_RECORDS - 1 => "a transfer",
+        _ => "the maker's void",
+    };
+    Err(VerifyError::HistoryFull {
+        seq: record.seq,
+        kept_for,
+    })
 }

@@ -8,7 +8,7 @@
 mod head;
 mod verified;
 
-pub use head::ChainHead;
+pub use head::{transfer_room, ChainHead};
 pub use verified::{verify_run, Signer, VerifiedRecord, VerifiedRun};
 
 use crate::error::{ChainError, VerifyError};
@@ -187,6 +187,10 @@ impl VerifiedChain {
     /// Whether the maker has voided it.
     pub fn is_void(&self) -> bool {
         self.head.is_void()
+    }
+    /// Whether a transfer can still be recorded ([`ChainHead::can_transfer`]).
+    pub fn can_transfer(&self) -> bool {
+        self.head.can_transfer()
     }
     /// Repairs, oldest first.
     pub fn repairs(&self) -> &[RepairEvent] {
