@@ -601,7 +601,7 @@ fn run_sheet_qr_codes_decode_when_printed_at_150_dpi() {
             .replace("%20", " ")
             .replace("%25", "%");
         let mint = provenance_core::Payload::decode(&payload).unwrap();
-        decoded.push(provenance_core::ItemId::derive(&mint.records()[0]).to_base32());
+        decoded.push(provenance_core::ItemId::derive(mint.records()[0]).to_base32());
     }
     decoded.sort();
     let mut expected = items.clone();
