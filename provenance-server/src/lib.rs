@@ -16,6 +16,7 @@ pub mod client;
 pub(crate) mod columns;
 pub mod drops;
 pub(crate) mod group_commit;
+pub mod home;
 pub mod http;
 pub mod keyfile;
 pub mod ledger;

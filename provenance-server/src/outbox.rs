@@ -87,7 +87,8 @@ pub enum EntryState {
 }
 
 impl EntryState {
-    fn name(self) -> &'static str {
+    /// The state's name, as `provenance outbox` and `--json` answers spell it.
+    pub fn name(self) -> &'static str {
         match self {
             EntryState::Queued => "queued",
             EntryState::Conflict => "conflict",

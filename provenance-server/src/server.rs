@@ -117,6 +117,9 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
     let origin = check_origin(opts.origin.clone().unwrap_or_else(|| bound.to_string()))?;
     if let Some(url) = &opts.public_url {
         check_public_url(url)?;
+        if !secure_context(url) {
+            eprintln!("{}", insecure_warning(url));
+        }
     }
     let key = Arc::new(load_or_create_key(&opts.ledger_key)?);
     let operator = opts.operator.unwrap_or(key.public_key());
@@ -190,6 +193,48 @@ fn check_public_url(url: &str) -> Result<(), CliError> {
              (http or https, no query or fragment)"
         )))
     }
+}
+
+/// What `serve` prints after `listening on`: where people find the pages, under `base` (the
+/// public URL, else the address bound).
+fn addresses(base: &str) -> String {
+    format!(
+        "home page: {base}/\n\
+         web verifier: {base}/v\n\
+         dashboard: {base}/dashboard\n\
+         provenance sheets: {base}/runs/RUN and {base}/items/ITEM\n"
+    )
+}
+
+/// Whether a browser treats pages from `url` as a secure context, where the web verifier may
+/// use the camera and work offline: `https`, or `http` on a loopback host (`localhost`,
+/// `127.0.0.0/8`, `[::1]`).
+pub fn secure_context(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return true;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The warning `serve` prints for a `--public-url` that is not a secure context.
+fn insecure_warning(url: &str) -> String {
+    format!(
+        "warning: --public-url {url} is plain http on a host other than localhost: phone browsers \
+         let the web verifier (/v) use the camera and work offline only over https or on \
+         localhost, so scanning a label there shows no camera. Put the ledger behind https \
+         (docs/DEPLOY.md) and give its https URL."
+    )
 }
 
 /// The ledger key at `path`, created (mode 0600, and said so) on first start.
@@ -275,9 +320,16 @@ async fn run_http(
     .map_err(|e| CliError::io(format!("cannot listen on {}: {e}", opts.listen)))?;
     {
         let mut out = std::io::stdout().lock();
-        for addr in server.addrs() {
+        let addrs = server.addrs();
+        for addr in &addrs {
             let _ = writeln!(out, "listening on http://{addr}");
         }
+        let base = match (&opts.public_url, addrs.first()) {
+            (Some(url), _) => url.trim_end_matches('/').to_string(),
+            (None, Some(addr)) => format!("http://{addr}"),
+            (None, None) => String::new(),
+        };
+        let _ = write!(out, "{}", addresses(&base));
         let _ = out.flush();
     }
     tracing::info!(db = %db_name(&opts.db), "ledger started");
@@ -285,4 +337,48 @@ async fn run_http(
         .run()
         .await
         .map_err(|e| CliError::msg(format!("server error: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_http_is_a_secure_context() {
+        for url in [
+            "https://192.168.1.5:8750",
+            "https://ledger.example/abc",
+            "http://localhost:8750",
+            "http://LOCALHOST",
+            "http://app.localhost:8750/x",
+            "http://127.0.0.1:8750",
+            "http://127.1.2.3",
+            "http://[::1]:8750/",
+        ] {
+            assert!(secure_context(url), "{url}");
+        }
+        for url in [
+            "http://192.168.1.5:8750",
+            "http://ledger.example",
+            "http://[fe80::1]:8750",
+            "http://localhost.evil.example",
+            "http://127.0.0.1@192.168.1.5/",
+        ] {
+            assert!(!secure_context(url), "{url}");
+        }
+        assert!(insecure_warning("http://192.168.1.5:8750").contains("https"));
+    }
+
+    #[test]
+    fn serve_names_the_pages() {
+        let text = addresses("https://ledger.example");
+        assert!(
+            text.contains("web verifier: https://ledger.example/v\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dashboard: https://ledger.example/dashboard\n"),
+            "{text}"
+        );
+    }
 }

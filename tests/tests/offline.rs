@@ -57,6 +57,9 @@ fn world(dir: &Path, pieces: usize) -> (Server, String, Vec<String>) {
     (server, run, items)
 }
 
+/// The exit status of a write the ledger could not take, queued in the outbox instead.
+const QUEUED_EXIT: i32 = 4;
+
 fn records_stored(server: &Server) -> u64 {
     server.stored()[2]
 }
@@ -106,7 +109,10 @@ fn a_pop_up_without_network_syncs_every_record_once() {
         } else {
             [&args[..], &["--offline"]].concat()
         };
-        let out = ok(&dir, &home, &url, &args);
+        let out = cli(&dir, &home, &url, &args);
+        let expected = if round % 2 == 0 { QUEUED_EXIT } else { 0 };
+        assert_eq!(out.status.code(), Some(expected), "round {round}");
+        let out = String::from_utf8(out.stdout).unwrap();
         assert!(out.contains("queued"), "{out}");
     }
     for item in items.iter().take(20) {
@@ -390,4 +396,58 @@ fn badges_from_label_photos_are_queued_offline() {
     let before = records_stored(&server);
     ok(&dir, &home, &url, &["sync"]);
     assert_eq!(records_stored(&server), before + 2);
+}
+
+/// Without `--offline`, a record only queued because the ledger was unreachable exits
+/// [`QUEUED_EXIT`], not 0, and `--json` says `queued`; with `--offline` it is what was asked
+/// for and exits 0. Delivered records exit 0.
+#[test]
+fn a_record_queued_because_the_ledger_was_unreachable_has_its_own_exit_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let home = dir.join("home");
+    let (server, run, items) = world(&dir, 2);
+    let url = server.url.clone();
+    let delivered = cli(
+        &dir,
+        &home,
+        &url,
+        &["repair", &items[0], "-k", "desk.pem", "--note", "clasp"],
+    );
+    assert_eq!(delivered.status.code(), Some(0));
+    ok(&dir, &home, &url, &["pull", "--run", &run]);
+    server.stop();
+    let writes: [&[&str]; 5] = [
+        &["repair", &items[0], "-k", "desk.pem", "--note", "clasp"],
+        &[
+            "badge", &items[0], &items[1], "-k", "host.pem", "--event", "Fair",
+        ],
+        &[
+            "transfer",
+            &items[1],
+            "-k",
+            "maker.pem",
+            "--to",
+            "alice.pem",
+        ],
+        &["report", &items[0], "-k", "maker.pem", "--void"],
+        &["mint", "-k", "maker.pem", "--run", &run],
+    ];
+    for args in writes {
+        let json = [&["--json"], args].concat();
+        let out = cli(&dir, &home, &url, &json);
+        assert_eq!(
+            out.status.code(),
+            Some(QUEUED_EXIT),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            let answer: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(answer["state"], "queued", "{args:?}: {answer}");
+        }
+        let offline = [args, &["--offline"]].concat();
+        let out = cli(&dir, &home, &url, &offline);
+        assert_eq!(out.status.code(), Some(0), "{offline:?}");
+    }
 }

@@ -554,3 +554,57 @@ fn sheets_carry_the_verifier_qr_with_a_public_url() {
     );
     assert!(run_sheet.contains("<b data-kpi=\"in_stock\">2</b>"));
 }
+
+/// The run sheet printed at 150 dpi: its CSS gives each label QR a width in millimetres (at
+/// least 25 mm), and every QR, rasterised at that width and 150 dpi, decodes to its piece's
+/// label URL.
+#[test]
+fn run_sheet_qr_codes_decode_when_printed_at_150_dpi() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let server = Server::start(dir, &["--public-url", "https://ledger.example.org/abc"]);
+    server.parties(&[("maker", "maker")]);
+    let run = server.run_of("maker", "A title of a reasonable length", 120);
+    let items = server.mint_of("maker", &run, 6);
+    let sheet = html(&server, &format!("/runs/{run}"));
+    let mm: f32 = sheet
+        .split(".small-qr svg{width:")
+        .nth(1)
+        .and_then(|rest| rest.split("mm").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the sheet's QR width is not in mm"));
+    assert!(mm >= 25.0, "{mm} mm");
+    let px = (mm / 25.4 * 150.0).floor() as u32;
+    let mut decoded = Vec::new();
+    for part in sheet.split("<span class=\"small-qr\">").skip(1) {
+        let svg = &part[..part.find("</svg>").unwrap() + "</svg>".len()];
+        let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default()).unwrap();
+        let scale = px as f32 / tree.size().width();
+        let height = (tree.size().height() * scale).ceil() as u32;
+        let mut pixmap = resvg::tiny_skia::Pixmap::new(px, height).unwrap();
+        pixmap.fill(resvg::tiny_skia::Color::WHITE);
+        resvg::render(
+            &tree,
+            resvg::tiny_skia::Transform::from_scale(scale, scale),
+            &mut pixmap.as_mut(),
+        );
+        let img = image::GrayImage::from_fn(px, height, |x, y| {
+            image::Luma([pixmap.pixel(x, y).unwrap().red()])
+        });
+        let mut prepared = rqrr::PreparedImage::prepare(img);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR at {px} px ({mm} mm at 150 dpi)");
+        let (_, text) = grids[0].decode().unwrap();
+        let payload = text
+            .strip_prefix("https://ledger.example.org/abc/v#")
+            .unwrap_or_else(|| panic!("{text}"))
+            .replace("%20", " ")
+            .replace("%25", "%");
+        let mint = provenance_core::Payload::decode(&payload).unwrap();
+        decoded.push(provenance_core::ItemId::derive(mint.records()[0]).to_base32());
+    }
+    decoded.sort();
+    let mut expected = items.clone();
+    expected.sort();
+    assert_eq!(decoded, expected, "every piece's QR decodes");
+}

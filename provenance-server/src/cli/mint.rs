@@ -13,8 +13,8 @@ use provenance_core::{
 
 use super::args::{MintArgs, RunCreateArgs};
 use super::output::{MintOutput, MintedItem, QueuedMint, QueuedMintsOutput};
-use super::{refuse_bad_text, Ctx};
-use crate::api::{RecordAck, RunAck, RunView, TrustView};
+use super::{refuse_bad_text, Ctx, Outcome};
+use crate::api::{RecordAck, RunAck, RunView};
 use crate::client::CliError;
 use crate::keyfile::read_key;
 use crate::ledger::now;
@@ -84,7 +84,7 @@ impl RunView {
     }
 }
 
-pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
+pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<Outcome, CliError> {
     let maker = read_key(&a.key)?;
     let run_id = RunId::from_base32(a.run.trim()).ok_or_else(|| {
         CliError::coded(
@@ -94,7 +94,10 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
     })?;
     let owner = a.owner.as_deref().map(parse_public).transpose()?;
     let run: RunView = match (a.offline, ctx.client.get(&format!("/v1/runs/{run_id}"))) {
-        (true, _) => return mint_offline(ctx, &a, &maker, &run_id, owner, "--offline"),
+        (true, _) => {
+            return mint_offline(ctx, &a, &maker, &run_id, owner, "--offline")
+                .map(|()| Outcome::Done)
+        }
         (false, Err(e)) if crate::offline::unreachable(&e) => {
             return mint_offline(
                 ctx,
@@ -104,6 +107,7 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
                 owner,
                 "the ledger was unreachable",
             )
+            .map(|()| Outcome::Queued)
         }
         (false, result) => result?,
     };
@@ -114,7 +118,7 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
     }
     // With a public URL the labels open the ledger's web verifier (spec §7.5).
     let public_url = match &a.labels {
-        Some(_) => ctx.client.get::<TrustView>("/v1/trust")?.public_url,
+        Some(_) => ctx.public_url()?,
         None => None,
     };
     let time = now();
@@ -150,7 +154,7 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<(), CliError> {
     print_minted(ctx, &run_id, &run, &minted, &sheets, a.labels.as_deref());
     match first_error {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => Ok(Outcome::Done),
     }
 }
 
@@ -325,11 +329,8 @@ fn label_files(
     let mut label = None;
     if let Some(target) = labels {
         let payload = Payload::Label(bytes.to_vec()).encode();
-        let code = match target.public_url {
-            Some(url) => qr::encode_url(&qr::label_url(url, &payload)),
-            None => qr::encode(&payload),
-        }
-        .map_err(|e| CliError::msg(e.to_string()))?;
+        let code = qr::encode_payload(target.public_url, &payload)
+            .map_err(|e| CliError::msg(e.to_string()))?;
         let text = LabelText {
             number,
             size: target.size,
@@ -391,6 +392,7 @@ fn mint_offline(
         &QueuedMintsOutput {
             run: run.to_base32(),
             queued: true,
+            state: crate::outbox::EntryState::Queued.name(),
             reason: reason.to_string(),
             items: items
                 .iter()

@@ -61,18 +61,55 @@ pub(super) struct Ctx {
 }
 
 impl Ctx {
+    /// The ledger's public URL (`serve --public-url`), as its trust view names it: labels and
+    /// QR codes then hold label URLs `<public url>/v#PV1:…` (spec §7.5); `None` if it has none.
+    fn public_url(&self) -> Result<Option<String>, CliError> {
+        Ok(self
+            .client
+            .get::<crate::api::TrustView>("/v1/trust")?
+            .public_url)
+    }
+
     /// Prints the sentences, or with `--json` the answer as one line of JSON.
     fn print<T: serde::Serialize>(&self, human: impl FnOnce() -> String, machine: &T) {
         crate::offline::print(self.json, human, machine);
     }
 }
 
+/// How a command that succeeded ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done: a write is on the ledger (or was queued on purpose with `--offline`).
+    Done,
+    /// The ledger could not be reached and a write was only queued in the outbox
+    /// (exit status [`EXIT_QUEUED`]).
+    Queued,
+}
+
+impl Outcome {
+    /// Both outcomes together: queued if either is.
+    pub fn and(self, other: Outcome) -> Outcome {
+        if self == Outcome::Queued || other == Outcome::Queued {
+            Outcome::Queued
+        } else {
+            Outcome::Done
+        }
+    }
+}
+
+/// Exit status of a sync that left conflicts in the outbox.
+pub const EXIT_CONFLICT: i32 = 3;
+/// Exit status of `mint`, `repair`, `transfer`, `badge` or `report` without `--offline` when
+/// the ledger was unreachable and the record was only queued in the outbox.
+pub const EXIT_QUEUED: i32 = 4;
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let json = cli.json;
     match run(cli) {
-        Ok(()) => 0,
+        Ok(Outcome::Done) => 0,
+        Ok(Outcome::Queued) => EXIT_QUEUED,
         Err(e) => {
             if json {
                 let output = output::ErrorOutput {
@@ -84,7 +121,7 @@ pub fn main() -> i32 {
             }
             eprintln!("error: {e}");
             if e.code == Some(crate::offline::CODE_CONFLICT) {
-                3
+                EXIT_CONFLICT
             } else {
                 1
             }
@@ -93,13 +130,13 @@ pub fn main() -> i32 {
 }
 
 /// Runs one parsed command.
-pub fn run(cli: Cli) -> Result<(), CliError> {
+pub fn run(cli: Cli) -> Result<Outcome, CliError> {
     let ctx = Ctx {
         client: Client::new(&cli.server_url()),
         json: cli.json,
         home: crate::outbox::Outbox::default_home(),
     };
-    match cli.command {
+    let done = match cli.command {
         Command::Serve(a) => serve(ServeOptions {
             db: a.db,
             listen: a.listen,
@@ -120,11 +157,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Trust(TrustCommand::Add(a)) => trust_add(&ctx, a),
         Command::Trust(TrustCommand::Export { out }) => trust_export(&ctx, &out),
         Command::Run(RunCommand::Create(a)) => run_create(&ctx, a),
-        Command::Mint(a) => mint(&ctx, a),
-        Command::Repair(a) => repair(&ctx, a),
-        Command::Transfer(a) => transfer(&ctx, a),
-        Command::Badge(a) => badge_many(&ctx, a),
-        Command::Report(a) => report(&ctx, a),
+        Command::Mint(a) => return mint(&ctx, a),
+        Command::Repair(a) => return repair(&ctx, a),
+        Command::Transfer(a) => return transfer(&ctx, a),
+        Command::Badge(a) => return badge_many(&ctx, a),
+        Command::Report(a) => return report(&ctx, a),
         Command::Pull { items, run } => pull(&ctx, &items, run.as_deref()),
         Command::Sync { key } => crate::offline::sync(&ctx.client, &ctx.home, ctx.json, &key),
         Command::Outbox => crate::offline::list(&ctx.client, &ctx.home, ctx.json),
@@ -139,7 +176,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Stats(a) => stats(&ctx, &a),
         Command::Migrate { from, to } => migrate(&ctx, &from, &to),
-    }
+    };
+    done.map(|()| Outcome::Done)
 }
 
 /// Refuses, before signing, text no verifier would accept (spec §3).

@@ -140,6 +140,8 @@ pub struct QueuedMintsOutput {
     pub run: String,
     /// Always true: the mints are in the outbox.
     pub queued: bool,
+    /// Always `queued`: signed here, not on the ledger yet (`provenance sync` sends them).
+    pub state: &'static str,
     /// Why they were queued.
     pub reason: String,
     /// The pieces queued.
@@ -190,6 +192,8 @@ pub struct PullOutput {
 pub struct QueuedRecordOutput {
     /// Always true.
     pub queued: bool,
+    /// Always `queued`: signed here, not on the ledger yet (`provenance sync` sends it).
+    pub state: &'static str,
     /// The item.
     pub item: String,
     /// The record's sequence number.

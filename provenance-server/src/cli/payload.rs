@@ -55,7 +55,10 @@ pub(super) fn qr_command(ctx: &Ctx, a: QrArgs) -> Result<(), CliError> {
         .get_bytes(&format!("/v1/items/{item}/payload"), "text/plain")?;
     let text = String::from_utf8(bytes).map_err(|_| CliError::msg("the payload is not text"))?;
     let form = form.unwrap_or_else(|| "history".into());
-    let code = qr::encode(text.trim()).map_err(|e| CliError::msg(e.to_string()))?;
+    // With the ledger's public URL the code is a link a camera app opens (spec §7.5).
+    let public_url = ctx.public_url()?;
+    let code = qr::encode_payload(public_url.as_deref(), text.trim())
+        .map_err(|e| CliError::msg(e.to_string()))?;
     if !ctx.json {
         match form.as_str() {
             "living-mint" => eprintln!("note: the history is too long for one QR code; this code carries the mint and the ledger's head statement (owner, counts, flags)"),

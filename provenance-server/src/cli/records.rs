@@ -12,15 +12,18 @@ use provenance_core::{
 
 use super::args::{BadgeArgs, ProveArgs, RepairArgs, ReportArgs, TransferArgs};
 use super::output::ProveOutput;
-use super::{refuse_bad_text, Ctx};
+use super::{refuse_bad_text, Ctx, Outcome};
 use crate::api::RecordAck;
 use crate::client::CliError;
 use crate::keyfile::read_key;
 use crate::ledger::now;
 use crate::parse::{parse_item, parse_public};
 
+/// Why a record was queued when the ledger did not answer.
+const UNREACHABLE: &str = "the ledger was unreachable";
+
 /// `repair`: a repair record by a trusted desk.
-pub(super) fn repair(ctx: &Ctx, a: RepairArgs) -> Result<(), CliError> {
+pub(super) fn repair(ctx: &Ctx, a: RepairArgs) -> Result<Outcome, CliError> {
     let body = RecordBody::Repair(Repair {
         note: a.note,
         parts: a.parts,
@@ -29,13 +32,13 @@ pub(super) fn repair(ctx: &Ctx, a: RepairArgs) -> Result<(), CliError> {
 }
 
 /// `transfer`: the current owner hands the piece on.
-pub(super) fn transfer(ctx: &Ctx, a: TransferArgs) -> Result<(), CliError> {
+pub(super) fn transfer(ctx: &Ctx, a: TransferArgs) -> Result<Outcome, CliError> {
     let to = parse_public(&a.to)?;
     append(ctx, &a.item, &a.key, a.offline, RecordBody::Transfer(to))
 }
 
 /// `report`: stolen or recovered (the owner), or void (the maker).
-pub(super) fn report(ctx: &Ctx, a: ReportArgs) -> Result<(), CliError> {
+pub(super) fn report(ctx: &Ctx, a: ReportArgs) -> Result<Outcome, CliError> {
     let status = if a.stolen {
         ReportStatus::Stolen
     } else if a.recovered {
@@ -71,7 +74,7 @@ pub(super) fn append(
     key: &Path,
     offline: bool,
     body: RecordBody,
-) -> Result<(), CliError> {
+) -> Result<Outcome, CliError> {
     let item = parse_item(item)?;
     let signer = read_key(key)?;
     append_item(ctx, &item, key, &signer, offline, body)
@@ -84,13 +87,13 @@ fn append_item(
     signer: &SigningKey,
     offline: bool,
     body: RecordBody,
-) -> Result<(), CliError> {
+) -> Result<Outcome, CliError> {
     let item = *item;
     let queue = |reason: &str, body: RecordBody| {
         crate::offline::queue_append(&ctx.home, ctx.json, &item, key, signer, body, reason)
     };
     if offline {
-        return queue("--offline", body);
+        return queue("--offline", body).map(|()| Outcome::Done);
     }
     let mut attempt = 0;
     loop {
@@ -98,7 +101,7 @@ fn append_item(
         let (seq, prev, last_time) = match ctx.client.head(&item) {
             Ok(head) => head,
             Err(e) if crate::offline::unreachable(&e) => {
-                return queue("the ledger was unreachable", body)
+                return queue(UNREACHABLE, body).map(|()| Outcome::Queued)
             }
             Err(e) => return Err(e),
         };
@@ -132,7 +135,7 @@ fn append_item(
                     },
                     &answer,
                 );
-                return Ok(());
+                return Ok(Outcome::Done);
             }
             Err(e) if e.status == Some(409) && attempt == 1 => continue,
             Err(e) if crate::offline::unreachable(&e) => {
@@ -148,7 +151,7 @@ fn append_item(
                         },
                     )
                     .map_err(|e| CliError::coded(e.to_string(), e.code()))?;
-                return queue("the ledger was unreachable", body);
+                return queue(UNREACHABLE, body).map(|()| Outcome::Queued);
             }
             Err(e) => return Err(e),
         }
@@ -157,7 +160,7 @@ fn append_item(
 
 /// `provenance badge`: one badge on each piece given (ids, label payloads or URLs, a file of
 /// them, label photos), online or queued offline.
-pub(super) fn badge_many(ctx: &Ctx, a: BadgeArgs) -> Result<(), CliError> {
+pub(super) fn badge_many(ctx: &Ctx, a: BadgeArgs) -> Result<Outcome, CliError> {
     let signer = read_key(&a.key)?;
     let mut texts = a.items.clone();
     if let Some(path) = &a.from {
@@ -193,10 +196,18 @@ pub(super) fn badge_many(ctx: &Ctx, a: BadgeArgs) -> Result<(), CliError> {
         event: a.event,
         place: a.place,
     });
+    let mut outcome = Outcome::Done;
     for item in &items {
-        append_item(ctx, item, &a.key, &signer, a.offline, body.clone())?;
+        outcome = outcome.and(append_item(
+            ctx,
+            item,
+            &a.key,
+            &signer,
+            a.offline,
+            body.clone(),
+        )?);
     }
-    Ok(())
+    Ok(outcome)
 }
 
 /// A piece named by its item id, its label payload (`PV1:...`) or its label URL

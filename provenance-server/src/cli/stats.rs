@@ -51,6 +51,11 @@ fn two_decimals(value: Option<f64>) -> String {
     value.map_or("–".into(), |x| format!("{x:.2}"))
 }
 
+/// `n` and the noun in the right number: `1 event`, `0 events`, `2 events`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Aligned `name  value` lines.
 fn rows(out: &mut String, rows: &[(&str, String)]) {
     let width = rows
@@ -112,9 +117,9 @@ pub fn run_table(s: &RunStats) -> String {
             (
                 "sale to 1st repair",
                 format!(
-                    "{} days (mean, {} items)",
+                    "{} days (mean, {})",
                     repair_days.mean.map_or("–".into(), |d| format!("{d:.1}")),
-                    repair_days.items
+                    counted(repair_days.items, "item", "items")
                 ),
             ),
             (
@@ -124,10 +129,10 @@ pub fn run_table(s: &RunStats) -> String {
             (
                 "badges",
                 format!(
-                    "{} at {} events; {} items at several",
-                    s.badges,
-                    s.events.len(),
-                    s.items_at_several_events
+                    "{} at {}; {} at several",
+                    counted(s.badges, "badge", "badges"),
+                    counted(s.events.len() as u64, "event", "events"),
+                    counted(s.items_at_several_events, "item", "items")
                 ),
             ),
         ],
@@ -188,4 +193,43 @@ pub fn maker_table(s: &MakerStats) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        let mut s: RunStats = serde_json::from_value(serde_json::json!({
+            "run": "R", "title": "Pin", "microfactory": "M", "place": "P",
+            "maker": {"key": "k", "key_id": "i"},
+            "window_start": "2026-01-01T00:00:00Z", "window_end": "2027-01-01T00:00:00Z",
+            "size": 3, "minted": 1, "sold": 1, "in_stock": 0,
+            "sell_through_7d": 0.33, "sell_through_30d": 0.33,
+            "sell_through_7d_of_minted": 1.0, "sell_through_30d_of_minted": 1.0,
+            "repairs": 1, "repairs_per_item": 1.0, "repairs_by_part": {},
+            "days_sale_to_first_repair": {"items": 1, "mean": 2.0, "median": 2.0},
+            "stolen": 0, "recovered": 0, "void": 0, "badges": 1,
+            "events": [{"event": "Fair", "items": 1}], "items_at_several_events": 0,
+            "sales_by_day": [[0, 1]], "log_size": 4
+        }))
+        .unwrap();
+        let table = run_table(&s);
+        assert!(
+            table.contains("1 badge at 1 event; 0 items at several"),
+            "{table}"
+        );
+        assert!(table.contains("2.0 days (mean, 1 item)"), "{table}");
+        s.badges = 2;
+        s.events.push(s.events[0].clone());
+        s.items_at_several_events = 1;
+        s.days_sale_to_first_repair.items = 2;
+        let table = run_table(&s);
+        assert!(
+            table.contains("2 badges at 2 events; 1 item at several"),
+            "{table}"
+        );
+        assert!(table.contains("(mean, 2 items)"), "{table}");
+    }
 }

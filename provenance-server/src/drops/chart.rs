@@ -22,8 +22,11 @@ pub fn axis_days(points: &[[u64; 2]]) -> u64 {
 
 /// The chart of `points` (`[day, cumulative sales]`, days ascending, as
 /// [`crate::api::RunStats::sales_by_day`]) for a run of `size` pieces: the y axis runs to
-/// `size`, the x axis to [`axis_days`]. `label` is the accessible name (escaped here).
-pub fn sales_chart(points: &[[u64; 2]], size: u64, label: &str) -> String {
+/// `size`, the x axis to [`axis_days`]. The line stops at `today` (days since the drop; at
+/// the last sale if that is later, at the axis end if today is past it), so a young run does
+/// not show days that have not happened as days without sales. `label` is the accessible name
+/// (escaped here).
+pub fn sales_chart(points: &[[u64; 2]], size: u64, today: u64, label: &str) -> String {
     let days = axis_days(points) as f64;
     let top = size.max(points.last().map_or(0, |p| p[1])).max(1) as f64;
     let (l, r, t, b) = M;
@@ -92,12 +95,19 @@ role=\"img\" aria-label=\"{}\" data-points=\"{}\">",
         let _ = write!(path, " H{dx:.1} V{n:.1}");
         last = p[1] as f64;
     }
-    let _ = write!(path, " H{:.1}", x(days));
+    let last_day = points.last().map_or(0, |p| p[0]);
+    let end = (today.max(last_day) as f64).min(days);
+    let _ = write!(path, " H{:.1}", x(end));
+    // The last total, labelled where the line stops.
+    let (label_x, anchor) = if end > days * 0.8 {
+        (x(end) - 2.0, "end")
+    } else {
+        (x(end) + 4.0, "start")
+    };
     let _ = write!(
         svg,
         "<path class=\"sales\" d=\"{path}\" fill=\"none\" stroke=\"#1f6feb\" stroke-width=\"2\"/>\
-<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\" fill=\"#1f6feb\">{last}</text></svg>",
-        l + pw - 2.0,
+<text x=\"{label_x:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"{anchor}\" fill=\"#1f6feb\">{last}</text></svg>",
         y(last) - 4.0
     );
     svg
@@ -117,7 +127,7 @@ mod tests {
 
     #[test]
     fn the_step_line_climbs_at_each_sale_day() {
-        let svg = sales_chart(&[[0, 1], [3, 3], [10, 4]], 8, "Pin <sales>");
+        let svg = sales_chart(&[[0, 1], [3, 3], [10, 4]], 8, 40, "Pin <sales>");
         assert!(svg.starts_with("<svg class=\"chart\""));
         assert!(svg.ends_with("</svg>"));
         assert!(svg.contains("aria-label=\"Pin &lt;sales&gt;\""));
@@ -142,8 +152,30 @@ mod tests {
 
     #[test]
     fn an_empty_run_draws_a_flat_line_and_never_divides_by_zero() {
-        let svg = sales_chart(&[], 0, "empty");
+        let svg = sales_chart(&[], 0, 30, "empty");
         assert!(svg.contains("d=\"M40.0 190.0 H588.0\""));
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
+    }
+
+    /// The `d` of the sales line.
+    fn line(svg: &str) -> &str {
+        svg.split("class=\"sales\" d=\"M")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("")
+    }
+
+    #[test]
+    fn the_line_stops_at_today() {
+        // Day 0 of a run with one sale: the line ends where it starts, not at day 30.
+        let svg = sales_chart(&[[0, 1]], 8, 0, "first day");
+        assert_eq!(line(&svg), "40.0 190.0 H40.0 V167.8 H40.0");
+        // Day 12: at x = 40 + 548 * 12 / 30.
+        let svg = sales_chart(&[[0, 1], [3, 2]], 8, 12, "day 12");
+        assert_eq!(line(&svg), "40.0 190.0 H40.0 V167.8 H94.8 V145.5 H259.2");
+        // Never before the last sale, never past the axis.
+        assert!(line(&sales_chart(&[[5, 1]], 8, 2, "")).ends_with(" H131.3"));
+        assert!(line(&sales_chart(&[[5, 1]], 8, 400, "")).ends_with(" H588.0"));
+        assert!(!line(&sales_chart(&[[0, 1]], 8, 0, "")).contains("H588.0"));
     }
 }

@@ -79,10 +79,17 @@ fn card(s: &RunStats, link: bool) -> String {
     out.push_str(&sales_chart(
         &s.sales_by_day,
         s.size,
+        days_since(&s.window_start),
         &format!("{}: cumulative sales by day since the drop", s.title),
     ));
     out.push_str("</section>");
     out
+}
+
+/// Whole days from `start` (RFC 3339) to now; 0 before it or if it does not parse.
+fn days_since(start: &str) -> u64 {
+    let start = provenance_core::Timestamp::parse(start).map_or(u64::MAX, |t| t.0);
+    crate::ledger::now().0.saturating_sub(start) / 86_400
 }
 
 fn events(list: &[Event]) -> String {

@@ -51,7 +51,7 @@ dl.facts dt{color:#555}dl.facts dd{margin:0}\
 .kpi b{display:block;font-size:1.3rem}.kpi span{color:#555;font-size:.85rem}\
 .card{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.7rem;margin:.7rem 0}\
 .qr{float:right;width:9rem;margin:0 0 .5rem 1rem}.qr svg{width:100%;height:auto}\
-.small-qr svg{width:4.5rem;height:auto}\
+.small-qr svg{width:35mm;height:auto}\
 .status-void,.status-stolen{color:#a40000;font-weight:600}\
 svg.chart{width:100%;height:auto;max-width:40rem;display:block}\
 .muted{color:#666;font-size:.85rem}\

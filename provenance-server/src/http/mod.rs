@@ -196,7 +196,7 @@ async fn get_qr(
     let result = (|| {
         let item = item_param(&req)?;
         let payload = ledger.living_payload(&item)?;
-        let code = qr::encode(&payload.text).map_err(|e| {
+        let code = qr::encode_payload(ledger.public_url(), &payload.text).map_err(|e| {
             LedgerError::new(
                 500,
                 codes::LEDGER_INTERNAL,
@@ -438,6 +438,7 @@ pub fn configure_with(ledger: Arc<Ledger>, limits: Limits) -> impl FnOnce(&mut w
                     .route(web::get().to(get_trust))
                     .route(web::post().to(post_trust)),
             )
+            .service(resource("/").route(web::get().to(crate::home::home)))
             .service(resource("/healthz").route(web::get().to(healthz)))
             .service(resource("/metrics").route(web::get().to(metrics)))
             .configure(crate::web_verifier::configure)

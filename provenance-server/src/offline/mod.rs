@@ -182,6 +182,7 @@ pub fn queue_append(
         },
         &QueuedRecordOutput {
             queued: true,
+            state: EntryState::Queued.name(),
             item: item.to_base32(),
             seq: record.seq,
             kind: kind.name().to_string(),

@@ -96,6 +96,17 @@ pub fn encode_url(url: &str) -> Result<QrCode, QrError> {
     Err(QrError::TooLong(url.len()))
 }
 
+/// The QR code of a payload string as this ledger hands it out: the label URL
+/// `<public_url>/v#PV1:…` ([`label_url`], [`encode_url`]) when the ledger's public URL is known,
+/// so a stock camera app opens the web verifier; the bare payload ([`encode`]) when none is, or
+/// when the URL would not fit a QR code at ECC M.
+pub fn encode_payload(public_url: Option<&str>, payload: &str) -> Result<QrCode, QrError> {
+    match public_url {
+        Some(url) => encode_url(&label_url(url, payload)).or_else(|_| encode(payload)),
+        None => encode(payload),
+    }
+}
+
 /// The module grid with a quiet zone of `qx` modules left and right and `qy` above and below:
 /// `grid[y][x]` is true for dark.
 fn grid_with(code: &QrCode, qx: usize, qy: usize) -> Vec<Vec<bool>> {
