@@ -84,6 +84,7 @@ codes! {
     LEDGER_BAD_REQUEST = "ledger.bad_request": "malformed path or query parameter (400)",
     LEDGER_NOT_FOUND = "ledger.not_found": "no such item or run (404)",
     LEDGER_UNKNOWN_MAKER = "ledger.unknown_maker": "no run on this ledger is by this maker key (404)",
+    LEDGER_UNAUTHORIZED = "ledger.unauthorized": "the drop figures and dashboards of this ledger need the operator's stats token (401)",
     LEDGER_UNKNOWN_ENDPOINT = "ledger.unknown_endpoint": "no endpoint at this path (404)",
     LEDGER_RUN_NOT_REGISTERED = "ledger.run_not_registered": "a mint names a run this ledger has not registered for its maker (422)",
     LEDGER_EDITION_TAKEN = "ledger.edition_taken": "this edition number of the run is already minted (422)",

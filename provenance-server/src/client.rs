@@ -145,12 +145,24 @@ impl Client {
     /// GET a JSON document as one of the API's types ([`crate::api`]); an answer of another
     /// shape is an error that names the field, never a silent default.
     pub fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
-        let resp = self
+        self.get_with_token(path, None)
+    }
+
+    /// [`Client::get`], sending `token` as `Authorization: Bearer` when given (the drop
+    /// figures of a ledger run with `serve --stats token`).
+    pub fn get_with_token<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<T, CliError> {
+        let mut request = self
             .agent
             .get(&self.url(path))
-            .set("Accept", "application/json")
-            .call()
-            .map_err(|e| self.fail(e))?;
+            .set("Accept", "application/json");
+        if let Some(token) = token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        let resp = request.call().map_err(|e| self.fail(e))?;
         serde_json::from_slice(&read_limited(resp)?).map_err(|e| {
             CliError::msg(format!(
                 "the ledger's answer to {path} is not what this CLI reads: {e}"

@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer};
 use provenance_core::{PublicKey, SigningKey};
 
 use crate::client::CliError;
+use crate::drops::access::StatsAccess;
 use crate::keyfile::{generate_key, read_ledger_key, write_key};
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
@@ -40,6 +41,8 @@ pub struct ServeOptions {
     pub limits: crate::admission::Limits,
     /// SQLite: the WAL checkpointer's timer and the WAL's size bound (issue 26).
     pub wal: WalLimits,
+    /// Who may read the drop figures and dashboards (`--stats`, spec §15).
+    pub stats: StatsAccess,
 }
 
 /// Raises the soft open-files limit to the hard limit and fits the connection bounds to it
@@ -133,11 +136,18 @@ pub fn serve(opts: ServeOptions) -> Result<(), CliError> {
     let ledger = Arc::new(
         Ledger::new(store.clone(), key, operator, metrics)
             .map_err(|e| CliError::msg(e.to_string()))?
-            .with_public_url(opts.public_url.clone()),
+            .with_public_url(opts.public_url.clone())
+            .with_stats_access(opts.stats.clone()),
     );
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "log origin: {origin}");
+        let who = if opts.stats.is_public() {
+            "public (anyone may read them; --stats token keeps them for the operator)"
+        } else {
+            "private (only with the stats token); the log, items and /v stay public"
+        };
+        let _ = writeln!(out, "drop figures and dashboards: {who}");
     }
     let result = actix_web::rt::System::new().block_on(run_http(ledger, listener, &opts));
     tracing::info!("HTTP stopped; draining the writer");

@@ -6,7 +6,8 @@ use provenance_core::codes;
 /// answers with (verifier findings, head statements, checkpoints, payload strings, owner
 /// challenges: those are checked offline).
 ///
-/// The classes: 400 the bytes or the request are malformed; 403 the signer may not do this;
+/// The classes: 400 the bytes or the request are malformed; 401 the request lacks the
+/// operator's token (`serve --stats token`); 403 the signer may not do this;
 /// 404 nothing there; 409 the state moved (stale head, stale trust list); 413 too large;
 /// 422 well-formed but against a rule; 5xx the ledger cannot take it now.
 pub fn for_code(code: &str) -> Option<u16> {
@@ -56,6 +57,7 @@ pub fn for_code(code: &str) -> Option<u16> {
         codes::LEDGER_NOT_FOUND | codes::LEDGER_UNKNOWN_ENDPOINT | codes::LEDGER_UNKNOWN_MAKER => {
             404
         }
+        codes::LEDGER_UNAUTHORIZED => 401,
         codes::LEDGER_METHOD_NOT_ALLOWED => 405,
         codes::LEDGER_REQUEST_TIMEOUT => 408,
         codes::LEDGER_TRUST_VERSION_STALE => 409,

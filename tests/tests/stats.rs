@@ -608,3 +608,268 @@ fn run_sheet_qr_codes_decode_when_printed_at_150_dpi() {
     expected.sort();
     assert_eq!(decoded, expected, "every piece's QR decodes");
 }
+
+const STATS_TOKEN: &str = "op-stats-token-4f9c2a7d1e";
+
+/// GET with an Accept header and an optional `Authorization` value; returns the status, the
+/// body, and the `WWW-Authenticate` challenges. Streams are not read past their headers.
+fn get_auth(url: &str, accept: &str, auth: Option<&str>) -> (u16, Vec<u8>, Vec<String>) {
+    let mut request = ureq::get(url)
+        .set("Accept", accept)
+        .timeout(std::time::Duration::from_secs(20));
+    if let Some(auth) = auth {
+        request = request.set("Authorization", auth);
+    }
+    let (status, response) = match request.call() {
+        Ok(r) => (r.status(), r),
+        Err(ureq::Error::Status(s, r)) => (s, r),
+        Err(e) => panic!("GET {url}: {e}"),
+    };
+    let challenges = response
+        .all("WWW-Authenticate")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let body = if response.content_type() == "text/event-stream" {
+        Vec::new()
+    } else {
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut response.into_reader(), &mut body).unwrap();
+        body
+    };
+    (status, body, challenges)
+}
+
+/// `provenance stats` with the given extra environment.
+fn stats_cli(server: &Server, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(common::bin())
+        .args(["--server", &server.url, "stats"])
+        .args(args)
+        .current_dir(&server.dir)
+        .env_remove("PROVENANCE_SERVER")
+        .env_remove("PROVENANCE_STATS_TOKEN")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// `serve --stats token` (issue 20.8, spec §15): every route that serves figures refuses
+/// without the operator's token (401 `ledger.unauthorized`, with the challenges a browser
+/// prompts on) and answers with it, as Bearer or as a browser's Basic password; the run sheet
+/// hides its figures; the log, items, exports, sheets of items and /v stay public; `provenance
+/// stats` sends the token from `--token-file` or `PROVENANCE_STATS_TOKEN`.
+#[test]
+fn private_figures_need_the_operators_token_and_the_log_stays_public() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let token_file = dir.join("stats-token");
+    std::fs::write(&token_file, format!("{STATS_TOKEN}\n")).unwrap();
+    let server = Server::start(
+        dir,
+        &[
+            "--stats",
+            "token",
+            "--stats-token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    server.parties(&[("maker", "maker")]);
+    let run = server.run_of("maker", "Pin", 3);
+    let items = server.mint_of("maker", &run, 2);
+    let maker_key = key(dir, "maker.pem").public_key().to_base64url();
+    let bearer = format!("Bearer {STATS_TOKEN}");
+    // base64("operator:" + STATS_TOKEN): what a browser sends after its login prompt.
+    let basic = "Basic b3BlcmF0b3I6b3Atc3RhdHMtdG9rZW4tNGY5YzJhN2QxZQ==".to_string();
+    let covered = [
+        (format!("/v1/runs/{run}/stats"), "application/json"),
+        (format!("/v1/runs/{run}/stats"), "text/csv"),
+        (format!("/v1/makers/{maker_key}/stats"), "application/json"),
+        (format!("/v1/makers/{maker_key}/stats"), "text/csv"),
+        ("/dashboard".to_string(), "text/html"),
+        ("/dashboard/events".to_string(), "text/event-stream"),
+        (format!("/dashboard/{run}"), "text/html"),
+        (format!("/dashboard/{run}/events"), "text/event-stream"),
+    ];
+    let code = "ledger.unauthorized";
+    for (path, accept) in &covered {
+        let url = format!("{}{path}", server.url);
+        for auth in [
+            None,
+            Some("Bearer wrong-token-0000000000"),
+            Some("Basic !!"),
+        ] {
+            let (status, body, challenges) = get_auth(&url, accept, auth);
+            let problem: Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
+                panic!("GET {path} {auth:?}: {}", String::from_utf8_lossy(&body))
+            });
+            assert_problem(&(status, problem), common::spec_status(code), code);
+            assert_eq!(status, 401);
+            assert!(
+                challenges.iter().any(|c| c.starts_with("Basic realm="))
+                    && challenges.iter().any(|c| c.starts_with("Bearer realm=")),
+                "{path}: {challenges:?}"
+            );
+            assert!(
+                !String::from_utf8_lossy(&body).contains(STATS_TOKEN),
+                "the token is never echoed"
+            );
+        }
+        for auth in [&bearer, &basic] {
+            let (status, body, challenges) = get_auth(&url, accept, Some(auth));
+            assert_eq!(
+                status,
+                200,
+                "GET {path} with the token: {}",
+                String::from_utf8_lossy(&body)
+            );
+            assert!(challenges.is_empty(), "{path}: {challenges:?}");
+        }
+    }
+    let (_, body, _) = get_auth(
+        &format!("{}/v1/runs/{run}/stats", server.url),
+        "application/json",
+        Some(&bearer),
+    );
+    let figures: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(figures["minted"], 2);
+
+    // The run sheet: the editions (public histories) for everyone, the figures with the token.
+    let sheet_url = format!("{}/runs/{run}", server.url);
+    let (status, body, _) = get_auth(&sheet_url, "text/html", None);
+    let sheet = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(sheet.matches("<tr data-item=").count(), 2, "{sheet}");
+    assert!(
+        !sheet.contains("data-kpi="),
+        "no figures without the token: {sheet}"
+    );
+    assert!(!sheet.contains("/dashboard/"), "{sheet}");
+    let (_, body, _) = get_auth(&sheet_url, "text/html", Some(&basic));
+    let sheet = String::from_utf8(body).unwrap();
+    assert!(sheet.contains("<b data-kpi=\"minted\">2</b>"), "{sheet}");
+
+    // Always public: the log, items, heads, exports, payloads, item sheets, trust list, /v.
+    let item = &items[0];
+    for (path, accept) in [
+        (format!("/v1/runs/{run}"), "application/json"),
+        (format!("/v1/items/{item}"), "application/json"),
+        (format!("/v1/items/{item}"), "application/cbor"),
+        (format!("/v1/items/{item}/head"), "application/cose"),
+        (format!("/v1/items/{item}/export"), "application/cbor"),
+        (format!("/v1/items/{item}/payload"), "text/plain"),
+        (format!("/items/{item}"), "text/html"),
+        ("/v1/log/checkpoint".to_string(), "text/plain"),
+        (
+            "/v1/log/entries?start=0&end=2".to_string(),
+            "application/json",
+        ),
+        (
+            "/v1/log/inclusion?index=0&size=2".to_string(),
+            "application/json",
+        ),
+        ("/v1/trust".to_string(), "application/json"),
+        ("/v".to_string(), "text/html"),
+    ] {
+        let (status, body, _) = get_auth(&format!("{}{path}", server.url), accept, None);
+        assert_eq!(
+            status,
+            200,
+            "GET {path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    assert!(server.ok(&["show", item]).contains("Pin"));
+
+    // The CLI: refused without the token, answered with --token-file or the environment.
+    let refused = stats_cli(&server, &["--run", &run], &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("[ledger.unauthorized]"), "{stderr}");
+    assert!(stderr.contains("--token-file"), "says how: {stderr}");
+    let wrong = stats_cli(
+        &server,
+        &["--run", &run],
+        &[("PROVENANCE_STATS_TOKEN", "nope-nope-nope-nope")],
+    );
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("[ledger.unauthorized]"));
+    for (args, env) in [
+        (vec!["--run", &run, "--token-file", "stats-token"], vec![]),
+        (
+            vec!["--run", &run],
+            vec![("PROVENANCE_STATS_TOKEN", STATS_TOKEN)],
+        ),
+    ] {
+        let out = stats_cli(&server, &args, &env);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("minted"), "{stdout}");
+    }
+    let out = stats_cli(
+        &server,
+        &["--maker", &maker_key, "--token-file", "stats-token"],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `serve --stats` refuses a setting it cannot keep, before it listens: a token without a
+/// file, a file without `--stats token`, a short token. The default keeps today's behaviour:
+/// the figures, dashboards and run-sheet figures are public.
+#[test]
+fn the_stats_setting_is_checked_at_start_and_public_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("short"), "abc\n").unwrap();
+    std::fs::write(dir.join("stats-token"), STATS_TOKEN).unwrap();
+    for (args, says) in [
+        (vec!["--stats", "token"], "--stats-token-file"),
+        (vec!["--stats-token-file", "stats-token"], "--stats token"),
+        (
+            vec!["--stats", "token", "--stats-token-file", "short"],
+            "16 to 512",
+        ),
+        (
+            vec!["--stats", "token", "--stats-token-file", "missing"],
+            "cannot read",
+        ),
+        (vec!["--stats", "everyone"], "public"),
+    ] {
+        let out = std::process::Command::new(common::bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--db", "refused.db"])
+            .args(&args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} started");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(
+            !dir.join("refused.db").exists(),
+            "{args:?} created the database"
+        );
+    }
+
+    let server = Server::start(dir, &[]);
+    server.parties(&[("maker", "maker")]);
+    let run = server.run_of("maker", "Pin", 3);
+    server.mint_of("maker", &run, 1);
+    for (path, accept) in [
+        (format!("/v1/runs/{run}/stats"), "application/json"),
+        ("/dashboard".to_string(), "text/html"),
+        (format!("/dashboard/{run}/events"), "text/event-stream"),
+    ] {
+        let (status, _, challenges) = get_auth(&format!("{}{path}", server.url), accept, None);
+        assert_eq!(status, 200, "{path}");
+        assert!(challenges.is_empty());
+    }
+    assert!(html(&server, &format!("/runs/{run}")).contains("<b data-kpi=\"minted\">1</b>"));
+    assert!(server.ok(&["stats", "--run", &run]).contains("minted"));
+}

@@ -49,7 +49,8 @@ The ledger operator must first add the maker's key: provenance trust add --help"
 mod examples {
     pub const SERVE: &str = "Examples:
   provenance serve                  a ledger on 127.0.0.1:8750 with provenance.db and ledger.pem
-  provenance serve --listen 0.0.0.0:8750 --origin ledger.example/log --db /var/lib/provenance/ledger.db";
+  provenance serve --listen 0.0.0.0:8750 --origin ledger.example/log --db /var/lib/provenance/ledger.db
+  provenance serve --stats token --stats-token-file stats-token     drop figures for the operator only";
     pub const KEYGEN: &str = "Examples:
   provenance keygen -o maker.pem    prints the public key to give the ledger operator";
     pub const TRUST_ADD: &str = "Examples:
@@ -282,6 +283,15 @@ pub struct ServeArgs {
     /// a quarter of it; appends wait for a restart at half).
     #[arg(long = "wal-limit-mib", value_name = "MIB", default_value = "64", value_parser = parse_wal_limit)]
     pub wal_limit: WalLimits,
+    /// Who may read the drop figures (stats JSON/CSV, dashboards, run-sheet figures): public,
+    /// or token (only requests with the token of --stats-token-file). The log, items, exports
+    /// and /v stay public either way (spec §15).
+    #[arg(long, value_name = "WHO", value_parser = ["public", "token"], default_value = "public")]
+    pub stats: String,
+    /// With --stats token: the file whose first line is the token (16 to 512 visible ASCII
+    /// characters, e.g. head -c 32 /dev/urandom | base64 > stats-token).
+    #[arg(long, value_name = "FILE")]
+    pub stats_token_file: Option<PathBuf>,
 }
 
 /// `--wal-limit-mib`: a whole number of MiB, at least 16.
@@ -523,7 +533,8 @@ pub struct ProveArgs {
 #[command(after_help = "Examples:
   provenance stats --run RUN               one drop: sold, stock, sell-through, repairs, badges
   provenance stats --maker maker.pem       a maker across runs: repeat collectors, runs over time
-  provenance --json stats --run RUN        the ledger's JSON (definitions: spec/kpis.md)")]
+  provenance --json stats --run RUN        the ledger's JSON (definitions: spec/kpis.md)
+  provenance stats --run RUN --token-file stats-token      a ledger whose figures are private")]
 pub struct StatsArgs {
     /// The run id.
     #[arg(long, value_name = "RUN")]
@@ -531,4 +542,8 @@ pub struct StatsArgs {
     /// The maker: a public key (base64url) or a key file.
     #[arg(long, value_name = "KEY")]
     pub maker: Option<String>,
+    /// The ledger's stats token, for a ledger run with serve --stats token: the file whose
+    /// first line it is [env: PROVENANCE_STATS_TOKEN holds the token itself].
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }

@@ -24,6 +24,7 @@ use provenance_core::codes;
 use provenance_core::Record;
 
 use crate::client::{CliError, Client};
+use crate::drops::access::{StatsAccess, StatsToken};
 use crate::parse::parse_public;
 use crate::server::{serve, ServeOptions};
 
@@ -152,6 +153,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
                 body_timeout: std::time::Duration::from_secs(a.body_timeout.max(1)),
             },
             wal: a.wal_limit,
+            stats: stats_access(&a.stats, a.stats_token_file.as_deref())?,
         }),
         Command::Keygen { out } => keygen(&ctx, &out),
         Command::Trust(TrustCommand::Add(a)) => trust_add(&ctx, a),
@@ -188,4 +190,38 @@ pub(super) fn refuse_bad_text(record: &Record) -> Result<(), CliError> {
             codes::DECODE_BAD_TEXT,
         )
     })
+}
+
+/// `serve --stats` and `--stats-token-file` as the ledger's [`StatsAccess`]: a token file
+/// without `--stats token`, or `--stats token` without a file, is a mistake said at start.
+fn stats_access(mode: &str, token_file: Option<&std::path::Path>) -> Result<StatsAccess, CliError> {
+    match (mode == "token", token_file) {
+        (false, None) => Ok(StatsAccess::Public),
+        (false, Some(_)) => Err(CliError::msg(
+            "--stats-token-file is given but --stats is public: add --stats token to keep the \
+             drop figures for the token's holders",
+        )),
+        (true, None) => Err(CliError::msg(
+            "--stats token needs --stats-token-file FILE (its first line is the token)",
+        )),
+        (true, Some(path)) => {
+            let token = StatsToken::from_file(path).map_err(|e| CliError::io(e.to_string()))?;
+            warn_if_others_read(path);
+            Ok(StatsAccess::Token(token))
+        }
+    }
+}
+
+/// Warns (on stderr, without the token) when others than the file's owner may read it.
+fn warn_if_others_read(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.permissions().mode() & 0o077 != 0 {
+            eprintln!(
+                "warning: the stats token file {} may be read by others than its owner \
+                 (chmod 600 it)",
+                path.display()
+            );
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! `provenance stats --run RUN | --maker KEY`: a run's or a maker's KPIs from the ledger
 //! (`GET /v1/runs/{run}/stats`, `GET /v1/makers/{key}/stats`, read as the [`crate::api`]
 //! types) as a readable table, or the ledger's JSON with `--json`. Definitions: spec/kpis.md.
+//! A ledger run with `serve --stats token` needs its token: `--token-file FILE`, else
+//! `PROVENANCE_STATS_TOKEN` (spec §15).
 
 use std::fmt::Write as _;
 
@@ -9,11 +11,14 @@ use provenance_core::{codes, RunId};
 use super::{Ctx, StatsArgs};
 use crate::api::{MakerStats, RunStats};
 use crate::client::CliError;
+use crate::drops::access::read_token_file;
 use crate::drops::html::percent;
 use crate::parse::parse_public;
 
 /// Runs `provenance stats`.
 pub(super) fn stats(ctx: &Ctx, args: &StatsArgs) -> Result<(), CliError> {
+    let token = token(args)?;
+    let token = token.as_deref();
     match (&args.run, &args.maker) {
         (Some(run), _) => {
             let run = RunId::from_base32(run.trim()).ok_or_else(|| {
@@ -22,17 +27,39 @@ pub(super) fn stats(ctx: &Ctx, args: &StatsArgs) -> Result<(), CliError> {
                     codes::LEDGER_BAD_REQUEST,
                 )
             })?;
-            let figures: RunStats = ctx.client.get(&format!("/v1/runs/{run}/stats"))?;
+            let figures: RunStats = ctx
+                .client
+                .get_with_token(&format!("/v1/runs/{run}/stats"), token)?;
             ctx.print(|| run_table(&figures), &figures);
             Ok(())
         }
         (None, Some(maker)) => {
             let key = parse_public(maker)?;
-            let figures: MakerStats = ctx.client.get(&format!("/v1/makers/{key}/stats"))?;
+            let figures: MakerStats = ctx
+                .client
+                .get_with_token(&format!("/v1/makers/{key}/stats"), token)?;
             ctx.print(|| maker_table(&figures), &figures);
             Ok(())
         }
         (None, None) => Err(CliError::msg("give --run RUN or --maker KEY")),
+    }
+}
+
+/// The stats token to send: `--token-file`'s first line, else `PROVENANCE_STATS_TOKEN`, else
+/// none. It is only ever sent as a header, never printed.
+fn token(args: &StatsArgs) -> Result<Option<String>, CliError> {
+    let token = match &args.token_file {
+        Some(path) => Some(read_token_file(path).map_err(|e| CliError::io(e.to_string()))?),
+        None => std::env::var("PROVENANCE_STATS_TOKEN").ok(),
+    };
+    let token = token
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    match token {
+        Some(t) if !t.bytes().all(|b| b.is_ascii_graphic()) => Err(CliError::msg(
+            "the stats token must be visible ASCII characters only (no spaces or controls)",
+        )),
+        t => Ok(t),
     }
 }
 

@@ -3,11 +3,15 @@
 //! sheets (`GET /runs/{run}`, `GET /items/{item}`) and the live dashboard (`GET /dashboard`,
 //! `GET /dashboard/{run}`, server-sent events). Definitions: `spec/kpis.md`.
 //!
+//! Who may read them: [`access`] (`serve --stats public|token`, spec §15; the covered routes
+//! are wrapped by [`gate`]).
+//!
 //! Rooms: [`stats`] (the fold and the KPIs), [`engine`] (keeps the fold current with the log),
 //! [`html`] (escaping, page shell), [`chart`] (the SVG chart), [`pages`] (sheets),
 //! [`dashboard`] (dashboard and its event stream), [`csv`] (CSV bodies). The
 //! answers' JSON types are in [`crate::api`]; `provenance stats` is `crate::cli`'s.
 
+pub mod access;
 pub mod chart;
 pub mod csv;
 pub mod dashboard;
@@ -18,8 +22,10 @@ pub mod stats;
 
 use std::sync::Arc;
 
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use futures_util::future::{ready, LocalBoxFuture};
 use provenance_core::{PublicKey, RunId};
 use serde::Serialize;
 
@@ -36,19 +42,64 @@ pub const TEXT_HTML: &str = "text/html; charset=utf-8";
 /// Registers the drop routes (stats, sheets, dashboard) for `ledger`.
 pub fn configure(ledger: &Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
     let engine = Engine::for_ledger(ledger);
+    let access = Arc::new(ledger.stats_access().clone());
     move |cfg: &mut web::ServiceConfig| {
         let get = |path: &str| {
             web::resource(path).default_service(web::to(method_not_allowed("GET, HEAD")))
         };
+        // The figures (`serve --stats token`): refused without the operator's token.
+        let a = &access;
         cfg.app_data(web::Data::from(engine))
-            .service(get("/v1/runs/{run}/stats").route(web::get().to(run_stats)))
-            .service(get("/v1/makers/{key}/stats").route(web::get().to(maker_stats)))
+            .service(
+                get("/v1/runs/{run}/stats")
+                    .route(web::get().to(run_stats))
+                    .wrap_fn(gate(a)),
+            )
+            .service(
+                get("/v1/makers/{key}/stats")
+                    .route(web::get().to(maker_stats))
+                    .wrap_fn(gate(a)),
+            )
             .service(get("/runs/{run}").route(web::get().to(pages::run_sheet)))
             .service(get("/items/{item}").route(web::get().to(pages::item_sheet)))
-            .service(get("/dashboard").route(web::get().to(dashboard::all_runs)))
-            .service(get("/dashboard/events").route(web::get().to(dashboard::events_all)))
-            .service(get("/dashboard/{run}").route(web::get().to(dashboard::one_run)))
-            .service(get("/dashboard/{run}/events").route(web::get().to(dashboard::events_run)));
+            .service(
+                get("/dashboard")
+                    .route(web::get().to(dashboard::all_runs))
+                    .wrap_fn(gate(a)),
+            )
+            .service(
+                get("/dashboard/events")
+                    .route(web::get().to(dashboard::events_all))
+                    .wrap_fn(gate(a)),
+            )
+            .service(
+                get("/dashboard/{run}")
+                    .route(web::get().to(dashboard::one_run))
+                    .wrap_fn(gate(a)),
+            )
+            .service(
+                get("/dashboard/{run}/events")
+                    .route(web::get().to(dashboard::events_run))
+                    .wrap_fn(gate(a)),
+            );
+    }
+}
+
+/// The middleware of a route that serves figures: a request [`access::StatsAccess::check`]
+/// refuses gets 401 `ledger.unauthorized` ([`access::StatsRefusal`]) before any handler runs.
+pub fn gate<S>(
+    access: &Arc<access::StatsAccess>,
+) -> impl Fn(ServiceRequest, &S) -> LocalBoxFuture<'static, Result<ServiceResponse, actix_web::Error>>
+       + Clone
+       + 'static
+where
+    S: Service<ServiceRequest, Response = ServiceResponse, Error = actix_web::Error>,
+    S::Future: 'static,
+{
+    let access = access.clone();
+    move |req: ServiceRequest, srv: &S| match access.check(req.request()) {
+        Ok(()) => Box::pin(srv.call(req)),
+        Err(refusal) => Box::pin(ready(Ok(req.into_response(refusal.error_response())))),
     }
 }
 

@@ -72,21 +72,29 @@ pub async fn run_sheet(
         escape(info.window_end.get(..10).unwrap_or("")),
         figures.size,
     );
-    let _ = write!(
-        body,
-        "<div class=\"kpis\"><div class=\"kpi\"><b data-kpi=\"minted\">{}</b><span>minted</span></div>\
+    // The figures only for whom `serve --stats` lets read them (spec §15); the editions'
+    // table is the items' public histories.
+    let figures_shown = ledger.stats_access().allows(&req);
+    if figures_shown {
+        let _ = write!(
+            body,
+            "<div class=\"kpis\"><div class=\"kpi\"><b data-kpi=\"minted\">{}</b><span>minted</span></div>\
 <div class=\"kpi\"><b data-kpi=\"sold\">{}</b><span>sold</span></div>\
 <div class=\"kpi\"><b data-kpi=\"in_stock\">{}</b><span>in stock</span></div></div>",
-        figures.minted, figures.sold, figures.in_stock
-    );
+            figures.minted, figures.sold, figures.in_stock
+        );
+    }
     editions_table(&mut body, &ledger, &editions, figures.size);
-    let _ = write!(
-        body,
-        "<p class=\"muted noprint\"><a href=\"/dashboard/{run}\">Live dashboard</a> · \
-<a href=\"/v1/runs/{run}/stats\">KPIs (JSON)</a> · sell-through 7 d {} · 30 d {}</p></article>",
-        percent(Some(figures.sell_through_7d)),
-        percent(Some(figures.sell_through_30d)),
-    );
+    if figures_shown {
+        let _ = write!(
+            body,
+            "<p class=\"muted noprint\"><a href=\"/dashboard/{run}\">Live dashboard</a> · \
+<a href=\"/v1/runs/{run}/stats\">KPIs (JSON)</a> · sell-through 7 d {} · 30 d {}</p>",
+            percent(Some(figures.sell_through_7d)),
+            percent(Some(figures.sell_through_30d)),
+        );
+    }
+    body.push_str("</article>");
     Ok(html(page(
         &format!("{} — provenance sheet", info.title),
         &body,

@@ -23,6 +23,7 @@ use provenance_core::{
     VerifiedRun,
 };
 
+use crate::drops::access::StatsAccess;
 use crate::metrics::Metrics;
 use crate::store::{LedgerStore, StoreError, WriteOp, WriteOutcome};
 
@@ -94,6 +95,7 @@ pub struct Ledger {
     heads: Mutex<HashMap<ItemId, SignedHead>>,
     metrics: Arc<Metrics>,
     public_url: Option<String>,
+    stats_access: StatsAccess,
 }
 
 /// The current time at the edge (seconds since the epoch).
@@ -147,6 +149,7 @@ impl Ledger {
             heads: Mutex::new(HashMap::new()),
             metrics,
             public_url: None,
+            stats_access: StatsAccess::Public,
         })
     }
 
@@ -160,6 +163,17 @@ impl Ledger {
     /// The public URL, if the ledger has one.
     pub fn public_url(&self) -> Option<&str> {
         self.public_url.as_deref()
+    }
+
+    /// Who may read the drop figures and dashboards (`serve --stats`, spec §15).
+    pub fn with_stats_access(mut self, access: StatsAccess) -> Self {
+        self.stats_access = access;
+        self
+    }
+
+    /// Who may read the drop figures and dashboards.
+    pub fn stats_access(&self) -> &StatsAccess {
+        &self.stats_access
     }
 
     /// The metrics.
