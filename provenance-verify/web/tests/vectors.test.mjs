@@ -5,9 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  vectors, operatorOf, nowOf, trustOf, nativeReport, loadWasm, labelUrl, web,
+  vectors, operatorOf, nowOf, trustOf, nativeReport, loadWasm, labelUrl, web, root,
 } from './helpers.mjs';
 
 const wasm = await loadWasm();
@@ -23,6 +24,23 @@ test('every vector: the wasm report is the native --json report, also from a lab
       const url = labelUrl('https://ledger.example', v.payload);
       assert.equal(verify_json(url, trustOf(v), operatorOf(v), BigInt(nowOf(v))), expected, `${v.name} as a URL`);
     }
+  }
+});
+
+test('every owner check vector: the wasm passes only today\'s owner, as natively (spec §8)', () => {
+  const checks = JSON.parse(readFileSync(join(root, 'spec/vectors/owner_checks.json'))).vectors;
+  assert.ok(checks.length >= 8, `${checks.length} owner checks`);
+  const byName = Object.fromEntries(vectors.map((v) => [v.name, v]));
+  for (const c of checks) {
+    const v = byName[c.payload_vector];
+    const report = JSON.parse(
+      verify_with_challenge_json(v.payload, trustOf(v), operatorOf(v), BigInt(nowOf(v)), c.challenge, c.answer),
+    );
+    const outcome = report.owner_challenge;
+    assert.equal(outcome.result, c.expect, c.name);
+    assert.equal(outcome.code ?? null, c.code, c.name);
+    assert.equal(outcome.passed, c.expect === 'passed', c.name);
+    assert.equal(report.exit_code, c.expect === 'passed' ? (report.verdict === 'genuine' ? 0 : 1) : 4, c.name);
   }
 });
 
