@@ -5,7 +5,9 @@
 //! `cargo metadata --offline` reads every package's manifest from the local cargo cache; on a
 //! fresh machine that cache holds only what the build downloaded, the host's packages, so the
 //! query is filtered to the host platform (issue 20.1: unfiltered, it failed there on
-//! `android_system_properties`).
+//! `android_system_properties`). Filtered, it needs exactly the packages the build itself
+//! downloads: with a cache missing any of them, `cargo test --workspace --offline` stops at the
+//! same download first (checked by removing such packages from a fresh `CARGO_HOME`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;

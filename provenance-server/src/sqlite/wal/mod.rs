@@ -108,8 +108,8 @@ impl WalLimits {
         self.max_bytes
     }
 
-    /// WAL size from which the checkpointer restarts the WAL (and to which the file is
-    /// truncated after a restart).
+    /// WAL size from which the checkpointer restarts the WAL (a `TRUNCATE` checkpoint, which
+    /// empties the file).
     pub fn restart_at(&self) -> u64 {
         self.max_bytes / 4
     }
