@@ -1009,8 +1009,13 @@ mod tests {
             .as_object()
             .map(|p| p.keys().map(String::as_str).collect())
             .unwrap_or_default();
-        // The ledger's routes (`resource("/...")`) and the drop pages' (`get("/...")`).
-        let sources = [include_str!("http/mod.rs"), include_str!("drops/mod.rs")];
+        // The ledger's routes (`resource("/...")`), the drop pages' (`get("/...")`) and the
+        // pages' assets.
+        let sources = [
+            include_str!("http/mod.rs"),
+            include_str!("drops/mod.rs"),
+            include_str!("assets/mod.rs"),
+        ];
         let routes: Vec<&str> = sources
             .iter()
             .flat_map(|source| {

@@ -11,6 +11,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod assets;
 pub mod cli;
 pub mod client;
 pub(crate) mod columns;
@@ -26,6 +27,7 @@ pub mod outbox;
 pub mod parse;
 pub mod postgres;
 pub mod qr;
+pub mod security_headers;
 pub mod server;
 pub mod sqlite;
 pub mod status;

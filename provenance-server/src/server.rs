@@ -314,6 +314,8 @@ async fn run_http(
                 })
             })
             .configure(crate::http::configure_with(ledger.clone(), limits))
+            // Outermost of all: every answer, refusals included, gets the security headers.
+            .wrap_fn(crate::security_headers::middleware)
     })
     .on_connect(move |conn, ext| {
         let peer = conn

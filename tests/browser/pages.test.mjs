@@ -77,6 +77,13 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 const page = context.pages()[0] ?? (await context.newPage());
 const problems = [];
 page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+// Anything the ledger's one policy (spec §16) blocks is a problem: the pages must need none of it.
+await context.exposeBinding('reportPolicyViolation', (_source, text) => problems.push(`policy violation: ${text}`));
+await context.addInitScript(() => {
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.reportPolicyViolation(`${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} at ${e.sourceFile}:${e.lineNumber}`);
+  });
+});
 
 after(async () => {
   await context.close();
@@ -105,6 +112,8 @@ test('the run sheet shows the run, its editions and statuses as the JSON says', 
   const statuses = await page.locator('table.editions [data-field=status]').allTextContents();
   assert.deepEqual(statuses, ['sold', 'sold', 'in stock', 'in stock', 'in stock']);
   assert.equal(await page.locator('.small-qr svg').count(), 5, 'a verifier QR per piece');
+  // The style comes from the linked stylesheet (no inline style is allowed, spec §16).
+  assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(250, 250, 247)');
   await shoot('run-sheet-desktop', 794, 1123);
   assert.deepEqual(problems, []);
 });

@@ -354,7 +354,7 @@ fn kpis_by_hand_csv_404s_pages_and_the_cli() {
     let csv = String::from_utf8(body).unwrap();
     let lines: Vec<&str> = csv.split("\r\n").collect();
     assert!(lines[0].starts_with("run,title,maker,window_start,size,minted,sold,in_stock,sell_through_7d,sell_through_30d,"), "{csv}");
-    assert!(lines[1].starts_with(&format!("{alpha},Alpha,{maker_key},2025-01-01T00:00:00Z,4,4,3,0,0.5,0.75,0.5,0.75,3,0.75,clasp=2;pin=1,6.5,1,1,1,4,2,1")), "{csv}");
+    assert!(lines[1].starts_with(&format!("{alpha},Alpha,\"{maker_key}\",2025-01-01T00:00:00Z,4,4,3,0,0.5,0.75,0.5,0.75,3,0.75,clasp=2;pin=1,6.5,1,1,1,4,2,1")), "{csv}");
     let (_, body) = get(
         &format!("{}/v1/makers/{maker_key}/stats", server.url),
         "text/csv",
@@ -567,7 +567,14 @@ fn run_sheet_qr_codes_decode_when_printed_at_150_dpi() {
     let run = server.run_of("maker", "A title of a reasonable length", 120);
     let items = server.mint_of("maker", &run, 6);
     let sheet = html(&server, &format!("/runs/{run}"));
-    let mm: f32 = sheet
+    // The sheet's style is its linked stylesheet (no inline style: spec §16).
+    let css_path = sheet
+        .split("<link rel=\"stylesheet\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the sheet links no stylesheet"));
+    let css = html(&server, css_path);
+    let mm: f32 = css
         .split(".small-qr svg{width:")
         .nth(1)
         .and_then(|rest| rest.split("mm").next())

@@ -1,5 +1,6 @@
 //! HTML output: the one escaping function every page uses, percentages, and the page shell
-//! (screen and A4 print CSS, no external resource).
+//! (linking the pages' stylesheet, [`crate::assets::PAGE_CSS`]: no inline style or script,
+//! no external resource).
 
 use std::fmt::Write as _;
 
@@ -32,48 +33,18 @@ pub fn percent(fraction: Option<f64>) -> String {
     }
 }
 
-/// The shared style: readable on a phone, and A4 on paper (`@page`, no navigation, no
-/// page break inside a table row or a card).
-pub const STYLE: &str = "\
-*{box-sizing:border-box}\
-body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1b1b1b;background:#fafaf7}\
-main{max-width:60rem;margin:0 auto;padding:1rem}\
-header.top{background:#1b1b1b;color:#fff;padding:.5rem 1rem}\
-header.top a{color:#fff;margin-right:1rem}\
-h1{font-size:1.5rem;margin:.5rem 0}h2{font-size:1.15rem;margin:1.2rem 0 .4rem}\
-table{border-collapse:collapse;width:100%;margin:.4rem 0}\
-th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #ddd;vertical-align:top}\
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}\
-dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.4rem 0}\
-dl.facts dt{color:#555}dl.facts dd{margin:0}\
-.kpis{display:flex;flex-wrap:wrap;gap:.5rem;margin:.5rem 0}\
-.kpi{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.4rem .7rem;min-width:7.5rem}\
-.kpi b{display:block;font-size:1.3rem}.kpi span{color:#555;font-size:.85rem}\
-.card{background:#fff;border:1px solid #ddd;border-radius:8px;padding:.7rem;margin:.7rem 0}\
-.qr{float:right;width:9rem;margin:0 0 .5rem 1rem}.qr svg{width:100%;height:auto}\
-.small-qr svg{width:35mm;height:auto}\
-.status-void,.status-stolen{color:#a40000;font-weight:600}\
-svg.chart{width:100%;height:auto;max-width:40rem;display:block}\
-.muted{color:#666;font-size:.85rem}\
-.verdict{font-weight:700}\
-.verdict.alarm{background:#a3001b;color:#fff;padding:.4em .6em;border-radius:6px;font-size:1.3em}\
-code,td,dd{overflow-wrap:anywhere}\
-@media (max-width:480px){.qr{width:6.5rem}.card{padding:.5rem}th,td{padding:.2rem}}\
-@media print{@page{size:A4;margin:15mm}body{background:#fff;font-size:10.5pt}\
-header.top,.noprint{display:none}main{max-width:none;padding:0}\
-tr,.card,.kpi{break-inside:avoid}a{color:inherit;text-decoration:none}}";
-
 /// A whole page: `title` (escaped here) and `body` (already HTML).
 pub fn page(title: &str, body: &str) -> String {
-    let mut out = String::with_capacity(body.len() + STYLE.len() + 512);
+    let mut out = String::with_capacity(body.len() + 512);
     let _ = write!(
         out,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<title>{}</title><style>{STYLE}</style></head><body>\
+<title>{}</title><link rel=\"stylesheet\" href=\"{}\"></head><body>\
 <header class=\"top\"><a href=\"/dashboard\">Dashboard</a><a href=\"/v\">Verify a piece</a></header>\
 <main>{body}</main></body></html>",
-        escape(title)
+        escape(title),
+        crate::assets::PAGE_CSS.path(),
     );
     out
 }
@@ -122,7 +93,15 @@ mod tests {
         let p = page("<b>x</b>", "<p>body</p>");
         assert!(p.contains("<title>&lt;b&gt;x&lt;/b&gt;</title>"));
         assert!(p.contains("<p>body</p>"));
-        assert!(p.contains("@page{size:A4"));
+        assert!(p.contains(&format!(
+            "<link rel=\"stylesheet\" href=\"{}\">",
+            crate::assets::PAGE_CSS.path()
+        )));
+        assert!(crate::assets::PAGE_CSS.body().contains("@page{size:A4"));
+        assert!(
+            !p.contains("<style") && !p.contains("<script"),
+            "nothing inline"
+        );
         assert!(
             !p.contains("http://") && !p.contains("https://"),
             "no external resource"

@@ -26,7 +26,6 @@ pub const SHEET_QR_LIMIT: usize = 200;
 fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, TEXT_HTML))
-        .insert_header(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'unsafe-inline'; connect-src 'self'"))
         .body(body)
 }
 

@@ -442,6 +442,7 @@ pub fn configure_with(ledger: Arc<Ledger>, limits: Limits) -> impl FnOnce(&mut w
             .service(resource("/healthz").route(web::get().to(healthz)))
             .service(resource("/metrics").route(web::get().to(metrics)))
             .configure(crate::web_verifier::configure)
+            .configure(crate::assets::configure)
             // Drop operations (issue 13): one block, see `crate::drops`.
             .configure(drops)
             .default_service(web::to(not_found));

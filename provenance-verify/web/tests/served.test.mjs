@@ -117,6 +117,13 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 const page = context.pages()[0] ?? (await context.newPage());
 const problems = [];
 page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+// Anything the ledger's one policy (spec §16) blocks is a problem: the pages must need none of it.
+await context.exposeBinding('reportPolicyViolation', (_source, text) => problems.push(`policy violation: ${text}`));
+await context.addInitScript(() => {
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.reportPolicyViolation(`${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} at ${e.sourceFile}:${e.lineNumber}`);
+  });
+});
 
 after(async () => {
   await context.close();
