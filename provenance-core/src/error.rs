@@ -209,6 +209,28 @@ pub enum VerifyError {
         /// what the position is kept for
         kept_for: &'static str,
     },
+    /// A recover or recovery-signed report whose protected kid is not the recovery key it
+    /// carries.
+    #[error("signer is not the recovery key the record names")]
+    SignerNotRecoveryKey,
+    /// A recovery key acts on an ownership that committed to no recovery key.
+    #[error("the current ownership committed to no recovery key")]
+    RecoveryNotCommitted,
+    /// A recovery key other than the one the current ownership committed to.
+    #[error("this is not the recovery key the current ownership committed to")]
+    RecoveryKeyMismatch,
+    /// The recovery key of an ownership that has since been transferred away.
+    #[error("this recovery key belongs to a former owner")]
+    RecoveryKeyFormerOwner,
+    /// A recovery key already used by a recover: its commitment is spent.
+    #[error("this recovery key was already used to recover the item")]
+    RecoveryKeySpent,
+    /// A recover while the item is reported stolen.
+    #[error("the item is reported stolen: report it recovered before recovering the owner key")]
+    RecoverWhileStolen,
+    /// An owner key whose ownership a recover moved to a new key signs a transfer or report.
+    #[error("this owner key was replaced by a recovery; it can no longer act for the item")]
+    OwnerKeyRecovered,
 }
 
 /// Which quota a repair, badge or status report would exceed.
@@ -273,6 +295,13 @@ impl ErrorCode for VerifyError {
             VerifyError::RunSizeOverLimit { .. } => codes::RUN_SIZE_OVER_LIMIT,
             VerifyError::QuotaExceeded(_) => codes::CHAIN_QUOTA_EXCEEDED,
             VerifyError::HistoryFull { .. } => codes::CHAIN_HISTORY_FULL,
+            VerifyError::SignerNotRecoveryKey => codes::CHAIN_SIGNER_NOT_RECOVERY_KEY,
+            VerifyError::RecoveryNotCommitted => codes::CHAIN_RECOVERY_NOT_COMMITTED,
+            VerifyError::RecoveryKeyMismatch => codes::CHAIN_RECOVERY_KEY_MISMATCH,
+            VerifyError::RecoveryKeyFormerOwner => codes::CHAIN_RECOVERY_KEY_FORMER_OWNER,
+            VerifyError::RecoveryKeySpent => codes::CHAIN_RECOVERY_KEY_SPENT,
+            VerifyError::RecoverWhileStolen => codes::CHAIN_RECOVER_WHILE_STOLEN,
+            VerifyError::OwnerKeyRecovered => codes::CHAIN_OWNER_KEY_RECOVERED,
         }
     }
 }

@@ -69,6 +69,12 @@ impl SigningKey {
             .map_err(|_| KeyError::Encoding)
     }
 
+    /// The 32-byte seed, for a recovery sheet ([`crate::recovery::RecoverySheetCode`]), the
+    /// one place a private key is written as anything but a 0600 PEM file.
+    pub fn to_seed(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         PublicKey::new(self.0.verifying_key())
@@ -188,6 +194,63 @@ impl fmt::Display for KeyId {
 impl fmt::Debug for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "KeyId({self})")
+    }
+}
+
+/// SHA-256 of a recovery public key's 32 bytes: what an ownership commits to, so the key that
+/// can later recover it (spec §3.1) stays offline and unrevealed until it is used. Its first 8
+/// bytes are that key's [`KeyId`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecoveryDigest(pub [u8; 32]);
+
+impl RecoveryDigest {
+    /// The commitment to `key`.
+    pub fn of(key: &PublicKey) -> Self {
+        RecoveryDigest(Sha256::digest(key.key.as_bytes()).into())
+    }
+
+    /// The key id of the committed key (the digest's first 8 bytes).
+    pub fn key_id(&self) -> KeyId {
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&self.0[..8]);
+        KeyId(id)
+    }
+
+    /// Whether `key` is the committed key.
+    pub fn commits_to(&self, key: &PublicKey) -> bool {
+        RecoveryDigest::of(key) == *self
+    }
+}
+
+impl fmt::Display for RecoveryDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::ids::hex_lower(&self.0))
+    }
+}
+
+impl fmt::Debug for RecoveryDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecoveryDigest({self})")
+    }
+}
+
+/// A new owner: the key that will own the item and, optionally, the commitment to the
+/// recovery key that can move the ownership on if that key is lost (spec §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NewOwner {
+    /// The owner key.
+    pub key: PublicKey,
+    /// The commitment to the owner's recovery key, if the owner made one.
+    pub recovery: Option<RecoveryDigest>,
+}
+
+impl From<PublicKey> for NewOwner {
+    /// An owner without a recovery commitment.
+    fn from(key: PublicKey) -> Self {
+        NewOwner {
+            key,
+            recovery: None,
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub mod limits;
 pub mod log;
 pub mod payload;
 pub mod record;
+pub mod recovery;
 pub mod text;
 pub mod trust;
 
@@ -39,10 +40,10 @@ pub use error::{
     ChainError, DecodeError, PayloadError, ProofError, Quota, TrustError, VerifyError,
 };
 pub use ids::{ItemId, RecordHash, RunId, Timestamp};
-pub use keys::{KeyError, KeyId, PublicKey, SigningKey};
+pub use keys::{KeyError, KeyId, NewOwner, PublicKey, RecoveryDigest, SigningKey};
 pub use payload::{History, Payload, PayloadVerifyError, VerifiedPayload, PAYLOAD_PREFIX};
 pub use record::{
-    Badge, ChainLink, DecodedRecord, Mint, Record, RecordBody, RecordKind, Repair, ReportStatus,
-    RunManifest,
+    Badge, ChainLink, DecodedRecord, Mint, Record, RecordBody, RecordKind, Recover, RecoveryReport,
+    Repair, ReportStatus, RunManifest,
 };
 pub use trust::{Role, Roles, TrustEntry, TrustList, TrustListContent};

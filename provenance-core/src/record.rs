@@ -9,7 +9,7 @@ use crate::cbor::{self, IntMap};
 use crate::cose::{self, Envelope};
 use crate::error::DecodeError;
 use crate::ids::{ItemId, RecordHash, RunId, Timestamp};
-use crate::keys::{KeyId, PublicKey, SigningKey};
+use crate::keys::{KeyId, NewOwner, PublicKey, RecoveryDigest, SigningKey};
 use crate::limits::{MAX_PARTS, MAX_RECORD_BYTES, MAX_TEXT_BYTES};
 
 /// The kinds of record, with their CBOR kind numbers (payload key 1).
@@ -25,8 +25,10 @@ pub enum RecordKind {
     Transfer = 4,
     /// An event host's attendance badge (kind 5).
     Badge = 5,
-    /// Stolen, recovered (owner) or void (maker) (kind 6).
+    /// Stolen, recovered (owner or its recovery key) or void (maker) (kind 6).
     Report = 6,
+    /// The owner's recovery key moves the ownership to a new key (kind 7).
+    Recover = 7,
 }
 
 impl RecordKind {
@@ -39,6 +41,7 @@ impl RecordKind {
             4 => RecordKind::Transfer,
             5 => RecordKind::Badge,
             6 => RecordKind::Report,
+            7 => RecordKind::Recover,
             _ => return None,
         })
     }
@@ -57,6 +60,7 @@ impl RecordKind {
             RecordKind::Transfer => "transfer",
             RecordKind::Badge => "badge",
             RecordKind::Report => "report",
+            RecordKind::Recover => "recover",
         }
     }
 }
@@ -119,8 +123,8 @@ pub struct Mint {
     pub title: String,
     /// The microfactory name, repeated so a label alone names it.
     pub microfactory: String,
-    /// The first owner; absent means the maker owns it.
-    pub owner: Option<PublicKey>,
+    /// The first owner (and its recovery commitment); absent means the maker owns it.
+    pub owner: Option<NewOwner>,
 }
 
 /// A repair record.
@@ -141,6 +145,25 @@ pub struct Badge {
     pub place: Option<String>,
 }
 
+/// A stolen or recovered report signed by the owner's recovery key (kind 6 with key 5), so
+/// the person who lost an unlocked phone can act before a thief does (spec §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The recovery key that signs it, whose digest the current ownership committed to.
+    pub recovery_key: PublicKey,
+    /// Stolen or recovered (never void, which is the maker's).
+    pub status: ReportStatus,
+}
+
+/// The owner's recovery key moving the ownership to a new key (kind 7, spec §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recover {
+    /// The recovery key that signs it, whose digest the current ownership committed to.
+    pub recovery_key: PublicKey,
+    /// The new owner key and its own recovery commitment.
+    pub new_owner: NewOwner,
+}
+
 /// The kind-specific content of a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordBody {
@@ -150,12 +173,16 @@ pub enum RecordBody {
     Mint(Mint),
     /// Kind 3.
     Repair(Repair),
-    /// Kind 4: the new owner's key.
-    Transfer(PublicKey),
+    /// Kind 4: the new owner's key and recovery commitment.
+    Transfer(NewOwner),
     /// Kind 5.
     Badge(Badge),
-    /// Kind 6.
+    /// Kind 6, signed by the owner (stolen, recovered) or the maker (void).
     Report(ReportStatus),
+    /// Kind 6 with the recovery key (key 5): stolen or recovered, signed by that key.
+    RecoveryReport(RecoveryReport),
+    /// Kind 7.
+    Recover(Recover),
 }
 
 impl RecordBody {
@@ -167,7 +194,8 @@ impl RecordBody {
             RecordBody::Repair(_) => RecordKind::Repair,
             RecordBody::Transfer(_) => RecordKind::Transfer,
             RecordBody::Badge(_) => RecordKind::Badge,
-            RecordBody::Report(_) => RecordKind::Report,
+            RecordBody::Report(_) | RecordBody::RecoveryReport(_) => RecordKind::Report,
+            RecordBody::Recover(_) => RecordKind::Recover,
         }
     }
 
@@ -220,6 +248,10 @@ fn key_bytes(k: &PublicKey) -> Option<Value> {
     Some(Value::Bytes(k.to_bytes().to_vec()))
 }
 
+fn digest_bytes(d: &RecoveryDigest) -> Option<Value> {
+    Some(Value::Bytes(d.0.to_vec()))
+}
+
 impl Record {
     /// The deterministic CBOR payload (RFC 8949 §4.2.1: shortest integers, sorted keys, definite lengths).
     pub fn to_payload(&self) -> Vec<u8> {
@@ -245,7 +277,14 @@ impl Record {
                 (6, uint(m.size)),
                 (7, text(&m.title)),
                 (8, text(&m.microfactory)),
-                (9, m.owner.as_ref().and_then(key_bytes)),
+                (9, m.owner.as_ref().and_then(|o| key_bytes(&o.key))),
+                (
+                    10,
+                    m.owner
+                        .as_ref()
+                        .and_then(|o| o.recovery.as_ref())
+                        .and_then(digest_bytes),
+                ),
             ],
             RecordBody::Repair(r) => vec![
                 (4, text(&r.note)),
@@ -256,11 +295,22 @@ impl Record {
                     }),
                 ),
             ],
-            RecordBody::Transfer(to) => vec![(4, key_bytes(to))],
+            RecordBody::Transfer(to) => vec![
+                (4, key_bytes(&to.key)),
+                (5, to.recovery.as_ref().and_then(digest_bytes)),
+            ],
             RecordBody::Badge(b) => {
                 vec![(4, text(&b.event)), (5, b.place.as_deref().and_then(text))]
             }
             RecordBody::Report(s) => vec![(4, uint(*s as u64))],
+            RecordBody::RecoveryReport(r) => {
+                vec![(4, uint(r.status as u64)), (5, key_bytes(&r.recovery_key))]
+            }
+            RecordBody::Recover(r) => vec![
+                (4, key_bytes(&r.new_owner.key)),
+                (5, r.new_owner.recovery.as_ref().and_then(digest_bytes)),
+                (6, key_bytes(&r.recovery_key)),
+            ],
         };
         let mut all = vec![(1, kind), (2, time), (3, seq)];
         all.extend(fields);
@@ -299,26 +349,29 @@ impl Record {
                 size: map.uint(6)?,
                 title: map.text(7, MAX_TEXT_BYTES)?,
                 microfactory: map.text(8, MAX_TEXT_BYTES)?,
-                owner: map
-                    .opt_bytes_n::<32>(9)?
-                    .map(|b| parse_key(&b))
-                    .transpose()?,
+                owner: first_owner(&mut map)?,
             }),
             RecordKind::Repair => RecordBody::Repair(Repair {
                 note: map.text(4, MAX_TEXT_BYTES)?,
                 parts: repair_parts(&mut map)?,
             }),
-            RecordKind::Transfer => RecordBody::Transfer(parse_key(&map.bytes_n::<32>(4)?)?),
+            RecordKind::Transfer => RecordBody::Transfer(NewOwner {
+                key: parse_key(&map.bytes_n::<32>(4)?)?,
+                recovery: map.opt_bytes_n::<32>(5)?.map(RecoveryDigest),
+            }),
             RecordKind::Badge => RecordBody::Badge(Badge {
                 event: map.text(4, MAX_TEXT_BYTES)?,
                 place: map.opt_text(5, MAX_TEXT_BYTES)?,
             }),
-            RecordKind::Report => RecordBody::Report(match map.uint(4)? {
-                1 => ReportStatus::Stolen,
-                2 => ReportStatus::Recovered,
-                3 => ReportStatus::Void,
-                _ => return Err(DecodeError::invalid("record", 4, "unknown report status")),
-            }),
+            RecordKind::Report => report(&mut map)?,
+            RecordKind::Recover => {
+                let key = parse_key(&map.bytes_n::<32>(4)?)?;
+                let recovery = map.opt_bytes_n::<32>(5)?.map(RecoveryDigest);
+                RecordBody::Recover(Recover {
+                    recovery_key: parse_key(&map.bytes_n::<32>(6)?)?,
+                    new_owner: NewOwner { key, recovery },
+                })
+            }
         };
         map.finish()?;
         let record = Record { time, seq, body };
@@ -343,7 +396,10 @@ impl Record {
             RecordBody::Badge(b) => std::iter::once((4, b.event.as_str()))
                 .chain(b.place.iter().map(|p| (5, p.as_str())))
                 .collect(),
-            RecordBody::Transfer(_) | RecordBody::Report(_) => Vec::new(),
+            RecordBody::Transfer(_)
+            | RecordBody::Report(_)
+            | RecordBody::RecoveryReport(_)
+            | RecordBody::Recover(_) => Vec::new(),
         };
         for (key, text) in fields {
             if let Some(c) = crate::text::first_forbidden(text) {
@@ -405,6 +461,49 @@ fn repair_parts(map: &mut IntMap) -> Result<Vec<String>, DecodeError> {
         .collect()
 }
 
+/// A mint's first owner (key 9) and its recovery commitment (key 10, only with key 9: a maker
+/// who keeps the piece commits through a transfer, not the mint).
+fn first_owner(map: &mut IntMap) -> Result<Option<NewOwner>, DecodeError> {
+    let key = map
+        .opt_bytes_n::<32>(9)?
+        .map(|b| parse_key(&b))
+        .transpose()?;
+    let recovery = map.opt_bytes_n::<32>(10)?.map(RecoveryDigest);
+    match (key, recovery) {
+        (None, Some(_)) => Err(DecodeError::invalid(
+            "record",
+            10,
+            "a recovery commitment needs a first owner (key 9)",
+        )),
+        (key, recovery) => Ok(key.map(|key| NewOwner { key, recovery })),
+    }
+}
+
+/// A report (kind 6): its status (key 4) and, when the owner's recovery key signs it, that key
+/// (key 5; stolen or recovered only).
+fn report(map: &mut IntMap) -> Result<RecordBody, DecodeError> {
+    let status = match map.uint(4)? {
+        1 => ReportStatus::Stolen,
+        2 => ReportStatus::Recovered,
+        3 => ReportStatus::Void,
+        _ => return Err(DecodeError::invalid("record", 4, "unknown report status")),
+    };
+    Ok(match map.opt_bytes_n::<32>(5)? {
+        None => RecordBody::Report(status),
+        Some(_) if status == ReportStatus::Void => {
+            return Err(DecodeError::invalid(
+                "record",
+                5,
+                "a void is the maker's, never a recovery key's",
+            ))
+        }
+        Some(key) => RecordBody::RecoveryReport(RecoveryReport {
+            recovery_key: parse_key(&key)?,
+            status,
+        }),
+    })
+}
+
 fn parse_key(bytes: &[u8; 32]) -> Result<PublicKey, DecodeError> {
     PublicKey::from_bytes(bytes).map_err(|_| DecodeError::BadPublicKey)
 }
@@ -434,7 +533,7 @@ impl DecodedRecord {
     }
 
     /// Whether `key` signed this record at the position `link` (None for genesis kinds).
-    pub(crate) fn signature_valid(&self, key: &PublicKey, link: Option<&ChainLink>) -> bool {
+    pub fn signature_valid(&self, key: &PublicKey, link: Option<&ChainLink>) -> bool {
         let aad = link.map(ChainLink::external_aad);
         self.envelope
             .verify(key, aad.as_ref().map_or(&[][..], |a| &a[..]))

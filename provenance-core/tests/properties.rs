@@ -43,6 +43,14 @@ fn trust(now: Timestamp) -> TrustList {
     TrustList::verify(&content.sign(&key(1)), None).unwrap()
 }
 
+/// Owner `seed`, committing (when `with`) to the recovery key of seed `255 - seed`.
+fn committed(seed: u8, with: bool) -> NewOwner {
+    NewOwner {
+        key: key(seed).public_key(),
+        recovery: with.then(|| RecoveryDigest::of(&key(255 - seed).public_key())),
+    }
+}
+
 fn text() -> impl Strategy<Value = String> {
     "[ -~]{0,40}"
 }
@@ -82,12 +90,29 @@ fn body() -> impl Strategy<Value = RecordBody> {
                     size: s,
                     title: t,
                     microfactory: m,
-                    owner: o.map(|seed| key(seed).public_key()),
+                    owner: o.map(|seed| committed(seed, seed % 3 == 0)),
                 })
             }),
         (text(), proptest::collection::vec(text(), 0..16))
             .prop_map(|(note, parts)| RecordBody::Repair(Repair { note, parts })),
-        (1u8..255).prop_map(|seed| RecordBody::Transfer(key(seed).public_key())),
+        (1u8..255, any::<bool>())
+            .prop_map(|(seed, with)| RecordBody::Transfer(committed(seed, with))),
+        (1u8..255, 1u8..255, any::<bool>()).prop_map(|(r, seed, with)| {
+            RecordBody::Recover(Recover {
+                recovery_key: key(r).public_key(),
+                new_owner: committed(seed, with),
+            })
+        }),
+        (1u8..255, any::<bool>()).prop_map(|(r, stolen)| {
+            RecordBody::RecoveryReport(RecoveryReport {
+                recovery_key: key(r).public_key(),
+                status: if stolen {
+                    ReportStatus::Stolen
+                } else {
+                    ReportStatus::Recovered
+                },
+            })
+        }),
         (text(), proptest::option::of(text()))
             .prop_map(|(event, place)| RecordBody::Badge(Badge { event, place })),
         prop_oneof![
@@ -145,7 +170,7 @@ fn sample_history() -> (String, TrustList, Timestamp) {
     let transfer = Record {
         time: Timestamp(now.0 - 100),
         seq: 2,
-        body: RecordBody::Transfer(key(5).public_key()),
+        body: RecordBody::Transfer(key(5).public_key().into()),
     }
     .sign(
         &key(2),
@@ -364,5 +389,159 @@ proptest! {
             RecordBody::Badge(b) => prop_assert_eq!(b.event, event),
             other => prop_assert!(false, "{:?}", other),
         }
+    }
+}
+
+/// One owner-side step of a story with recoveries: which record, signed by which key (often
+/// the right one, sometimes not), among a few owner keys (10..14) and recovery keys (20..24).
+#[derive(Debug, Clone)]
+enum Step {
+    Transfer {
+        signer: u8,
+        to: u8,
+        commit: Option<u8>,
+    },
+    Recover {
+        signer: u8,
+        named: u8,
+        to: u8,
+        commit: Option<u8>,
+    },
+    RecoveryReport {
+        signer: u8,
+        stolen: bool,
+    },
+    OwnerReport {
+        signer: u8,
+        stolen: bool,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let owner = 10u8..14;
+    let recovery = 20u8..24;
+    prop_oneof![
+        (
+            owner.clone(),
+            owner.clone(),
+            proptest::option::of(recovery.clone())
+        )
+            .prop_map(|(signer, to, commit)| Step::Transfer { signer, to, commit }),
+        (
+            proptest::option::weighted(0.25, recovery.clone()),
+            recovery.clone(),
+            owner.clone(),
+            proptest::option::of(recovery.clone()),
+        )
+            .prop_map(|(other, named, to, commit)| Step::Recover {
+                signer: other.unwrap_or(named),
+                named,
+                to,
+                commit,
+            }),
+        (recovery, any::<bool>())
+            .prop_map(|(signer, stolen)| Step::RecoveryReport { signer, stolen }),
+        (owner, any::<bool>()).prop_map(|(signer, stolen)| Step::OwnerReport { signer, stolen }),
+    ]
+}
+
+fn new_owner(to: u8, commit: Option<u8>) -> NewOwner {
+    NewOwner {
+        key: key(to).public_key(),
+        recovery: commit.map(|r| RecoveryDigest::of(&key(r).public_key())),
+    }
+}
+
+fn status(stolen: bool) -> ReportStatus {
+    if stolen {
+        ReportStatus::Stolen
+    } else {
+        ReportStatus::Recovered
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// With transfers, recovers and recovery-signed reports in any order and by any of a few
+    /// keys, a `ChainHead` extended record by record accepts exactly what `verify_chain` accepts
+    /// over the same records, with the same code when it refuses, and ends in the same state.
+    #[test]
+    fn a_chain_head_with_recovers_follows_the_full_chain(
+        first in 10u8..14,
+        first_commit in proptest::option::of(20u8..24),
+        steps in proptest::collection::vec(step(), 1..24),
+    ) {
+        let now = Timestamp(1_800_000_000);
+        let trust = trust(now);
+        let mint = Record {
+            time: Timestamp(now.0 - 10_000),
+            seq: 0,
+            body: RecordBody::Mint(Mint {
+                run: RunId([1; 16]),
+                number: 1,
+                size: 5,
+                title: "Pin".into(),
+                microfactory: "Works".into(),
+                owner: Some(new_owner(first, first_commit)),
+            }),
+        }
+        .sign(&key(2), None);
+        let item = ItemId::derive(&mint);
+        let (mut head, _) = ChainHead::start(&mint, &trust, now).unwrap();
+        let mut accepted = vec![mint];
+        let mut accepted_recovers = 0;
+        for (i, step) in steps.iter().enumerate() {
+            let (signer, body) = match *step {
+                Step::Transfer { signer, to, commit } => {
+                    (signer, RecordBody::Transfer(new_owner(to, commit)))
+                }
+                Step::Recover { signer, named, to, commit } => (
+                    signer,
+                    RecordBody::Recover(Recover {
+                        recovery_key: key(named).public_key(),
+                        new_owner: new_owner(to, commit),
+                    }),
+                ),
+                Step::RecoveryReport { signer, stolen } => (
+                    signer,
+                    RecordBody::RecoveryReport(RecoveryReport {
+                        recovery_key: key(signer).public_key(),
+                        status: status(stolen),
+                    }),
+                ),
+                Step::OwnerReport { signer, stolen } => (signer, RecordBody::Report(status(stolen))),
+            };
+            let is_recover = matches!(body, RecordBody::Recover(_));
+            let bytes = Record {
+                time: Timestamp(now.0 - 5_000 + i as u64),
+                seq: accepted.len() as u64,
+                body,
+            }
+            .sign(
+                &key(signer),
+                Some(&ChainLink {
+                    item,
+                    prev: RecordHash::of(accepted.last().unwrap()),
+                }),
+            );
+            let by_head = head.clone().extend(&bytes, &trust, now);
+            let mut all: Vec<&[u8]> = accepted.iter().map(Vec::as_slice).collect();
+            all.push(&bytes);
+            let by_chain = verify_chain(all, &trust, now);
+            match (&by_head, &by_chain) {
+                (Ok(_), Ok(chain)) => {
+                    head.extend(&bytes, &trust, now).unwrap();
+                    prop_assert_eq!(&head, chain.chain_head());
+                    accepted.push(bytes);
+                    accepted_recovers += usize::from(is_recover);
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a.code(), b.code()),
+                _ => prop_assert!(false, "head {:?} but chain {:?}", by_head.map(|_| ()), by_chain.map(|_| ())),
+            }
+        }
+        let chain = verify_chain(accepted.iter().map(Vec::as_slice), &trust, now).unwrap();
+        prop_assert_eq!(chain.recovers().len(), accepted_recovers);
+        prop_assert_eq!(head.recover_count() as usize, accepted_recovers);
     }
 }

@@ -93,7 +93,7 @@ impl World {
                 size: 30,
                 title: "Eclipse Pin".into(),
                 microfactory: "Northside Microfactory".into(),
-                owner: Some(self.owner.public_key()),
+                owner: Some(self.owner.public_key().into()),
             }),
         }
         .sign(&self.maker, None);
@@ -222,7 +222,7 @@ fn a_flood_of_third_parties_cannot_lock_the_owner_out() {
         &mut chain,
         &mut records,
         &w.owner,
-        RecordBody::Transfer(w.buyer.public_key()),
+        RecordBody::Transfer(w.buyer.public_key().into()),
     )
     .unwrap();
     append(
@@ -309,7 +309,7 @@ fn status_toggles_stop_at_their_quota_and_leave_transfer_and_void_possible() {
         &mut chain,
         &mut records,
         &w.owner,
-        RecordBody::Transfer(w.buyer.public_key()),
+        RecordBody::Transfer(w.buyer.public_key().into()),
     )
     .unwrap();
     append(
@@ -346,7 +346,7 @@ fn the_last_positions_are_kept_for_a_transfer_and_the_void() {
             &mut chain,
             &mut records,
             from,
-            RecordBody::Transfer(to.public_key()),
+            RecordBody::Transfer(to.public_key().into()),
         )
         .unwrap();
     }
@@ -398,7 +398,7 @@ fn the_last_positions_are_kept_for_a_transfer_and_the_void() {
         &mut chain,
         &mut records,
         owner,
-        RecordBody::Transfer(other.public_key()),
+        RecordBody::Transfer(other.public_key().into()),
     )
     .unwrap();
     // The last: only the maker's void. The piece can no longer change hands.
@@ -408,7 +408,7 @@ fn the_last_positions_are_kept_for_a_transfer_and_the_void() {
         &mut chain,
         &mut records,
         other,
-        RecordBody::Transfer(owner.public_key()),
+        RecordBody::Transfer(owner.public_key().into()),
     )
     .unwrap_err();
     assert_eq!(err.code(), "chain.history_full");

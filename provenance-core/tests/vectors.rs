@@ -140,7 +140,7 @@ impl World {
                 size: 3,
                 title: "Eclipse Pin".into(),
                 microfactory: "Northside Microfactory".into(),
-                owner: owner.map(|k| k.public_key()),
+                owner: owner.map(|k| k.public_key().into()),
             }),
         }
     }
@@ -295,6 +295,222 @@ fn pv(
     }
 }
 
+/// A transfer to `to`, committing to `recovery`'s key when given (spec §3.1).
+fn transfer_to(to: &SigningKey, recovery: Option<&SigningKey>) -> RecordBody {
+    RecordBody::Transfer(NewOwner {
+        key: to.public_key(),
+        recovery: recovery.map(|r| RecoveryDigest::of(&r.public_key())),
+    })
+}
+
+/// A recover by `recovery` to `to`, committing to `next` when given.
+fn recover_to(recovery: &SigningKey, to: &SigningKey, next: Option<&SigningKey>) -> RecordBody {
+    RecordBody::Recover(Recover {
+        recovery_key: recovery.public_key(),
+        new_owner: NewOwner {
+            key: to.public_key(),
+            recovery: next.map(|r| RecoveryDigest::of(&r.public_key())),
+        },
+    })
+}
+
+/// Owner-key recovery by pre-rotation (spec §3.1): the accepted stories and every refusal.
+fn recovery_vectors(w: &World, v: &mut Vec<PayloadVector>) {
+    let unconfirmed = "payload.owner_unconfirmed";
+    let (recovery, new_owner, next_recovery, carol) = (key(20), key(21), key(22), key(23));
+    let mint2 = w.mint(2, None).sign(&w.maker, None);
+    // The buyer bought with a commitment to `recovery`, lost the owner key, and recovered.
+    let bought = || {
+        ChainBuilder::new(mint2.clone()).push(
+            &w.maker,
+            w.at(3),
+            transfer_to(&w.buyer, Some(&recovery)),
+        )
+    };
+    let recovered = || {
+        bought().push(
+            &recovery,
+            w.at(5),
+            recover_to(&recovery, &new_owner, Some(&next_recovery)),
+        )
+    };
+    let mut ok = pv(
+        "recover-owner-key",
+        "bought with a recovery commitment; the recovery key moves the piece to a new owner key",
+        recovered().history(None).encode(),
+        "genuine",
+    );
+    ok.warnings = vec![unconfirmed];
+    v.push(ok);
+    let mut ok = pv(
+        "recover-then-sell",
+        "after the recover, the new owner key sells the piece on",
+        recovered()
+            .push(&new_owner, w.at(6), transfer_to(&carol, None))
+            .history(None)
+            .encode(),
+        "genuine",
+    );
+    ok.warnings = vec![unconfirmed];
+    v.push(ok);
+    let minted = ChainBuilder::new(
+        Record {
+            time: w.at(1),
+            seq: 0,
+            body: RecordBody::Mint(Mint {
+                owner: Some(NewOwner {
+                    key: w.buyer.public_key(),
+                    recovery: Some(RecoveryDigest::of(&recovery.public_key())),
+                }),
+                ..match w.mint(3, None).body {
+                    RecordBody::Mint(m) => m,
+                    _ => unreachable!(),
+                }
+            }),
+        }
+        .sign(&w.maker, None),
+    );
+    let mut ok = pv(
+        "recover-first-owner",
+        "the mint names its first owner and commits to the owner's recovery key; the recovery key recovers",
+        minted
+            .push(&recovery, w.at(5), recover_to(&recovery, &new_owner, None))
+            .history(None)
+            .encode(),
+        "genuine",
+    );
+    ok.warnings = vec![unconfirmed];
+    v.push(ok);
+    let mut stolen = pv(
+        "recovery-key-reports-stolen",
+        "the owner's recovery key reports the piece stolen (an unlocked phone was taken)",
+        bought()
+            .push(
+                &recovery,
+                w.at(4),
+                RecordBody::RecoveryReport(RecoveryReport {
+                    recovery_key: recovery.public_key(),
+                    status: ReportStatus::Stolen,
+                }),
+            )
+            .history(None)
+            .encode(),
+        "genuine",
+    );
+    stolen.warnings = vec!["item.stolen", unconfirmed];
+    v.push(stolen);
+    v.push(pv(
+        "recover-without-commitment",
+        "the ownership committed to no recovery key; a recovery key tries to move it",
+        ChainBuilder::new(mint2.clone())
+            .push(&w.maker, w.at(3), transfer_to(&w.buyer, None))
+            .push(&recovery, w.at(5), recover_to(&recovery, &new_owner, None))
+            .history(None)
+            .encode(),
+        "chain.recovery_not_committed",
+    ));
+    v.push(pv(
+        "recover-by-former-owner-recovery-key",
+        "the buyer sold the piece on; the buyer's recovery key tries to take it back",
+        bought()
+            .push(&w.buyer, w.at(4), transfer_to(&carol, Some(&next_recovery)))
+            .push(&recovery, w.at(5), recover_to(&recovery, &new_owner, None))
+            .history(None)
+            .encode(),
+        "chain.recovery_key_former_owner",
+    ));
+    v.push(pv(
+        "recover-with-spent-recovery-key",
+        "a recovery key used a second time, after its recover",
+        recovered()
+            .push(&recovery, w.at(6), recover_to(&recovery, &carol, None))
+            .history(None)
+            .encode(),
+        "chain.recovery_key_spent",
+    ));
+    v.push(pv(
+        "recover-by-maker",
+        "the maker signs a recover naming its own key as the recovery key",
+        bought()
+            .push(&w.maker, w.at(5), recover_to(&w.maker, &carol, None))
+            .history(None)
+            .encode(),
+        "chain.recovery_key_mismatch",
+    ));
+    v.push(pv(
+        "recover-by-operator",
+        "the ledger operator signs a recover naming its own key as the recovery key",
+        bought()
+            .push(&w.operator, w.at(5), recover_to(&w.operator, &carol, None))
+            .history(None)
+            .encode(),
+        "chain.recovery_key_mismatch",
+    ));
+    v.push(pv(
+        "recover-signer-not-named-key",
+        "a recover naming the committed recovery key, signed by another key",
+        bought()
+            .push(&carol, w.at(5), recover_to(&recovery, &carol, None))
+            .history(None)
+            .encode(),
+        "chain.signer_not_recovery_key",
+    ));
+    v.push(pv(
+        "recover-while-stolen",
+        "a recover while the piece is reported stolen",
+        bought()
+            .push(&w.buyer, w.at(4), RecordBody::Report(ReportStatus::Stolen))
+            .push(&recovery, w.at(5), recover_to(&recovery, &new_owner, None))
+            .history(None)
+            .encode(),
+        "chain.recover_while_stolen",
+    ));
+    v.push(pv(
+        "recover-void-item",
+        "a recover after the maker voided the piece",
+        bought()
+            .push(&w.maker, w.at(4), RecordBody::Report(ReportStatus::Void))
+            .push(&recovery, w.at(5), recover_to(&recovery, &new_owner, None))
+            .history(None)
+            .encode(),
+        "chain.item_void",
+    ));
+    v.push(pv(
+        "recover-to-current-owner",
+        "a recover naming the current owner key as the new one",
+        bought()
+            .push(&recovery, w.at(5), recover_to(&recovery, &w.buyer, None))
+            .history(None)
+            .encode(),
+        "chain.transfer_to_self",
+    ));
+    v.push(pv(
+        "transfer-by-recovered-owner-key",
+        "after the recover, the old (lost, maybe stolen) owner key signs a transfer",
+        recovered()
+            .push(&w.buyer, w.at(6), transfer_to(&carol, None))
+            .history(None)
+            .encode(),
+        "chain.owner_key_recovered",
+    ));
+    v.push(pv(
+        "recovery-report-without-commitment",
+        "a recovery key reports a piece stolen whose ownership committed to none",
+        ChainBuilder::new(mint2.clone())
+            .push(
+                &recovery,
+                w.at(4),
+                RecordBody::RecoveryReport(RecoveryReport {
+                    recovery_key: recovery.public_key(),
+                    status: ReportStatus::Stolen,
+                }),
+            )
+            .history(None)
+            .encode(),
+        "chain.recovery_not_committed",
+    ));
+}
+
 fn payload_vectors(w: &World) -> Vec<PayloadVector> {
     let run = w.run_bytes();
     let mint2 = w.mint(2, None).sign(&w.maker, None);
@@ -303,14 +519,14 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
         .push(
             &w.maker,
             w.at(3),
-            RecordBody::Transfer(w.buyer.public_key()),
+            RecordBody::Transfer(w.buyer.public_key().into()),
         )
         .push(&w.host, w.at(4), badge());
     let stolen = ChainBuilder::new(mint2.clone())
         .push(
             &w.maker,
             w.at(3),
-            RecordBody::Transfer(w.buyer.public_key()),
+            RecordBody::Transfer(w.buyer.public_key().into()),
         )
         .push(&w.buyer, w.at(5), RecordBody::Report(ReportStatus::Stolen));
     let recovered = ChainBuilder::new(mint2.clone())
@@ -738,7 +954,7 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
             .push(
                 &w.maker,
                 w.at(5),
-                RecordBody::Transfer(w.stranger.public_key()),
+                RecordBody::Transfer(w.stranger.public_key().into()),
             )
             .history(None)
             .encode(),
@@ -841,7 +1057,7 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
             .push(
                 &w.maker,
                 w.at(2),
-                RecordBody::Transfer(w.maker.public_key()),
+                RecordBody::Transfer(w.maker.public_key().into()),
             )
             .history(None)
             .encode(),
@@ -1027,7 +1243,7 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
     let mut to_alias = Record {
         time: w.at(3),
         seq: base_chain.next_seq(),
-        body: RecordBody::Transfer(w.buyer.public_key()),
+        body: RecordBody::Transfer(w.buyer.public_key().into()),
     }
     .to_payload();
     let kpos = to_alias.len() - 32;
@@ -1075,6 +1291,7 @@ fn payload_vectors(w: &World) -> Vec<PayloadVector> {
             .encode(),
         "decode.bad_text",
     ));
+    recovery_vectors(w, &mut v);
     living_vectors(w, &mut v);
     for vector in &mut v {
         if vector.trust_list.is_empty() {
@@ -1134,7 +1351,7 @@ fn living_vectors(w: &World, v: &mut Vec<PayloadVector>) {
         .push(
             &w.maker,
             w.at(3),
-            RecordBody::Transfer(w.buyer.public_key()),
+            RecordBody::Transfer(w.buyer.public_key().into()),
         );
     let chain_of = |records: &[Vec<u8>]| {
         verify_chain(records.iter().map(Vec::as_slice), &trust, w.now).unwrap()
@@ -1432,7 +1649,7 @@ fn record_vectors(w: &World) -> Json {
         .push(
             &w.maker,
             w.at(3),
-            RecordBody::Transfer(w.buyer.public_key()),
+            RecordBody::Transfer(w.buyer.public_key().into()),
         )
         .push(&w.host, w.at(4), badge())
         .push(&w.buyer, w.at(5), RecordBody::Report(ReportStatus::Stolen))
@@ -1595,7 +1812,155 @@ fn generate() -> Vec<(&'static str, String)> {
         ("records.json", pretty(&record_vectors(&w))),
         ("challenges.json", pretty(&challenge_vectors(&w))),
         ("owner_checks.json", pretty(&owner_check_vectors(&w))),
+        ("codes.json", pretty(&code_vectors())),
     ]
+}
+
+/// Receive codes and recovery-sheet codes (spec §3.1, §7.6): the text, and what it decodes to
+/// or the code it is refused with.
+fn code_vectors() -> Json {
+    use provenance_core::recovery::{ReceiveCode, RecoverySheetCode};
+    let owner = key(5).public_key();
+    let recovery = key(20);
+    let committed = ReceiveCode(NewOwner {
+        key: owner,
+        recovery: Some(RecoveryDigest::of(&recovery.public_key())),
+    })
+    .encode();
+    let bare = ReceiveCode(owner.into()).encode();
+    let sheet = RecoverySheetCode(key(20)).encode();
+    // One character changed inside the base45 text: the check catches it.
+    let mut misread = committed.clone().into_bytes();
+    let at = misread.len() - 10;
+    misread[at] = if misread[at] == b'0' { b'1' } else { b'0' };
+    let misread = String::from_utf8(misread).unwrap();
+    let receive = |name: &str, description: &str, code: &str, expect: &str, recovery: bool| {
+        let mut v = json!({
+            "name": name,
+            "description": description,
+            "type": "receive",
+            "code": code,
+            "expect": expect,
+        });
+        if expect == "valid" {
+            v["owner_public_key_hex"] = json!(hex::encode(owner.to_bytes()));
+            v["recovery_digest_hex"] = if recovery {
+                json!(hex::encode(RecoveryDigest::of(&recovery_key_public()).0))
+            } else {
+                Json::Null
+            };
+        }
+        v
+    };
+    let vectors = vec![
+        receive(
+            "receive-with-recovery",
+            "an owner key and its recovery commitment",
+            &committed,
+            "valid",
+            true,
+        ),
+        receive(
+            "receive-without-recovery",
+            "an owner key alone (no recovery possible)",
+            &bare,
+            "valid",
+            false,
+        ),
+        receive(
+            "receive-lower-case",
+            "a QR reader lower-cased the code",
+            &committed.to_ascii_lowercase(),
+            "valid",
+            true,
+        ),
+        receive(
+            "receive-misread",
+            "one character misread",
+            &misread,
+            "code.bad_check",
+            true,
+        ),
+        receive(
+            "receive-sheet-code",
+            "a recovery-sheet code where a receive code belongs",
+            &sheet,
+            "code.malformed",
+            true,
+        ),
+        receive(
+            "receive-not-base45",
+            "characters outside base45",
+            "PVK1:ABC#",
+            "code.malformed",
+            true,
+        ),
+        receive(
+            "receive-too-long",
+            "300 characters",
+            &format!("PVK1:{}", "0".repeat(295)),
+            "code.malformed",
+            true,
+        ),
+        json!({
+            "name": "sheet",
+            "description": "a recovery-sheet code: the recovery key's 32-byte seed",
+            "type": "recovery_sheet",
+            "code": sheet,
+            "expect": "valid",
+            "recovery_public_key_hex": hex::encode(recovery.public_key().to_bytes()),
+            "short_code": recovery.public_key().key_id().to_string(),
+        }),
+        json!({
+            "name": "sheet-receive-code",
+            "description": "a receive code where a recovery-sheet code belongs",
+            "type": "recovery_sheet",
+            "code": committed,
+            "expect": "code.malformed",
+        }),
+    ];
+    json!({
+        "description": "Receive codes and recovery-sheet codes (spec §3.1, §7.6). Parse code as its type; expect is 'valid' (with what it decodes to) or the error code (§10).",
+        "vectors": vectors,
+    })
+}
+
+fn recovery_key_public() -> PublicKey {
+    key(20).public_key()
+}
+
+#[test]
+fn every_code_vector_gives_exactly_its_outcome() {
+    use provenance_core::recovery::{ReceiveCode, RecoverySheetCode};
+    let file = load("codes.json");
+    for v in file["vectors"].as_array().unwrap() {
+        let code = v["code"].as_str().unwrap();
+        let name = v["name"].as_str().unwrap();
+        let outcome = match v["type"].as_str().unwrap() {
+            "receive" => ReceiveCode::parse(code).map(|c| {
+                assert_eq!(
+                    hex::encode(c.0.key.to_bytes()),
+                    v["owner_public_key_hex"].as_str().unwrap(),
+                    "{name}"
+                );
+                assert_eq!(
+                    c.0.recovery.map(|d| hex::encode(d.0)),
+                    v["recovery_digest_hex"].as_str().map(String::from),
+                    "{name}"
+                );
+            }),
+            _ => RecoverySheetCode::parse(code).map(|s| {
+                assert_eq!(
+                    hex::encode(s.0.public_key().to_bytes()),
+                    v["recovery_public_key_hex"].as_str().unwrap(),
+                    "{name}"
+                );
+                assert_eq!(s.short_code(), v["short_code"].as_str().unwrap(), "{name}");
+            }),
+        };
+        let got = outcome.map_or_else(|e| e.code().to_string(), |()| "valid".to_string());
+        assert_eq!(got, v["expect"].as_str().unwrap(), "{name}");
+    }
 }
 
 fn vectors_dir() -> std::path::PathBuf {
@@ -1673,6 +2038,9 @@ fn every_payload_vector_gives_exactly_its_outcome() {
         "log.entries_incomplete",
         "checkpoint.too_large",
         "checkpoint.origin_mismatch",
+        // Receive and recovery-sheet codes are not payloads: codes.json has their vectors.
+        "code.malformed",
+        "code.bad_check",
     ];
     for (code, _) in ALL_CODES {
         if code.starts_with("ledger.") || unreachable_by_payload.contains(code) {

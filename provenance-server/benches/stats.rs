@@ -68,7 +68,7 @@ fn facts() -> (Vec<Fact>, RunId, PublicKey) {
         facts.push(Fact::Record {
             item,
             time: Timestamp(sold),
-            body: RecordBody::Transfer(buyers[(i % 500) as usize]),
+            body: RecordBody::Transfer(buyers[(i % 500) as usize].into()),
         });
         if i % 10 == 0 {
             facts.push(Fact::Record {

@@ -33,7 +33,13 @@ pub fn for_code(code: &str) -> Option<u16> {
         | codes::CHAIN_SIGNER_NOT_MAKER
         | codes::CHAIN_KEY_NOT_YET_VALID
         | codes::CHAIN_KEY_EXPIRED
-        | codes::CHAIN_KEY_REVOKED => 403,
+        | codes::CHAIN_KEY_REVOKED
+        | codes::CHAIN_SIGNER_NOT_RECOVERY_KEY
+        | codes::CHAIN_RECOVERY_NOT_COMMITTED
+        | codes::CHAIN_RECOVERY_KEY_MISMATCH
+        | codes::CHAIN_RECOVERY_KEY_FORMER_OWNER
+        | codes::CHAIN_RECOVERY_KEY_SPENT
+        | codes::CHAIN_OWNER_KEY_RECOVERED => 403,
         codes::CHAIN_SEQ_MISMATCH => 409,
         codes::CHAIN_EMPTY
         | codes::CHAIN_FIRST_NOT_MINT
@@ -45,6 +51,7 @@ pub fn for_code(code: &str) -> Option<u16> {
         | codes::CHAIN_TRANSFER_TO_SELF
         | codes::CHAIN_QUOTA_EXCEEDED
         | codes::CHAIN_HISTORY_FULL
+        | codes::CHAIN_RECOVER_WHILE_STOLEN
         | codes::RUN_EDITION_ZERO
         | codes::RUN_EDITION_OVER_CAP
         | codes::RUN_MISMATCH

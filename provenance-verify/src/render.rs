@@ -117,7 +117,21 @@ fn write_events(out: &mut String, story: &Story) {
         );
     }
     for r in &story.reports {
-        let _ = writeln!(out, "  Report      {} {}", date(&r.time), r.status);
+        let by = if r.by_recovery_key {
+            " (by the owner's recovery key)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  Report      {} {}{by}", date(&r.time), r.status);
+    }
+    for r in &story.recoveries {
+        let _ = writeln!(
+            out,
+            "  Recovery    owner key recovered on {}: key {} replaced by key {}",
+            date(&r.time),
+            r.from.key_id,
+            r.to.key_id
+        );
     }
 }
 

@@ -148,6 +148,20 @@ pub struct ReportEntry {
     pub time: String,
     /// `stolen`, `recovered` or `void`.
     pub status: &'static str,
+    /// Whether the owner's recovery key signed it (spec §3.1), not the owner key or the maker.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub by_recovery_key: bool,
+}
+
+/// The owner's recovery key moved the piece to a new owner key (spec §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoveryEntry {
+    /// When (RFC 3339).
+    pub time: String,
+    /// The owner key it replaced.
+    pub from: Party,
+    /// The new owner key.
+    pub to: Party,
 }
 
 /// What the information is based on, and as of when.
@@ -196,7 +210,10 @@ pub struct Story {
     pub badge_count: u64,
     /// Stolen / recovered / void reports, oldest first.
     pub reports: Vec<ReportEntry>,
-    /// Number of owners so far (the first owner plus one per transfer).
+    /// Recoveries of the owner key, oldest first (omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recoveries: Vec<RecoveryEntry>,
+    /// Number of owner keys so far (the first owner plus one per transfer or recovery).
     pub owner_count: u64,
     /// The current owner's key (for a label: the owner at minting).
     pub current_owner: Party,

@@ -6,7 +6,9 @@ use provenance_core::record::ReportStatus;
 use provenance_core::{Timestamp, VerifiedChain, VerifiedPayload};
 
 use crate::assess::Current;
-use crate::report::{BadgeEntry, Edition, Freshness, Party, RepairEntry, ReportEntry, Story};
+use crate::report::{
+    BadgeEntry, Edition, Freshness, Party, RecoveryEntry, RepairEntry, ReportEntry, Story,
+};
 use crate::DAY_SECS;
 
 pub(crate) fn last_report(chain: &VerifiedChain, status: ReportStatus) -> Option<String> {
@@ -139,6 +141,16 @@ pub(crate) fn story(
             .map(|r| ReportEntry {
                 time: r.time.to_rfc3339(),
                 status: r.status.name(),
+                by_recovery_key: r.by_recovery_key,
+            })
+            .collect(),
+        recoveries: chain
+            .recovers()
+            .iter()
+            .map(|r| RecoveryEntry {
+                time: r.time.to_rfc3339(),
+                from: Party::of("", &r.from),
+                to: Party::of("", &r.to),
             })
             .collect(),
         repair_count: ahead.map_or(chain.repairs().len() as u64, |h| h.repairs),

@@ -384,7 +384,7 @@ fn a_history_that_can_no_longer_change_hands_is_a_warning() {
         let record = Record {
             time: t("2026-03-05"),
             seq,
-            body: RecordBody::Transfer(to.public_key()),
+            body: RecordBody::Transfer(to.public_key().into()),
         };
         records.push(record.sign(from, Some(&link)));
     }

@@ -388,7 +388,10 @@ function render(report, ms, online = null) {
     row(details, 'Owner', `key ${story.current_owner.key_id}`, el('code', story.current_owner.key));
     row(details, 'Records', `${story.records_verified} carried and checked, of ${story.records}`);
     if (story.reports.length) {
-      row(details, 'Reports', ...story.reports.map((r) => `${day(r.time)}: ${r.status}`));
+      row(details, 'Reports', ...story.reports.map((r) => `${day(r.time)}: ${r.status}${r.by_recovery_key ? " (by the owner's recovery key)" : ''}`));
+    }
+    if (story.recoveries?.length) {
+      row(details, 'Recovered', ...story.recoveries.map((r) => `owner key recovered on ${day(r.time)}: key ${r.from.key_id} replaced by key ${r.to.key_id}`));
     }
     row(details, 'Item', el('code', story.item));
   }

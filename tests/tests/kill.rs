@@ -167,7 +167,7 @@ fn client(shared: Arc<Shared>, w: Arc<World>, first_edition: u64) {
             let bytes = Record {
                 time: last_time,
                 seq,
-                body: RecordBody::Transfer(to),
+                body: RecordBody::Transfer(to.into()),
             }
             .sign(signer, Some(&ChainLink { item, prev }));
             if !post_until_acked(

@@ -180,7 +180,7 @@ fn transfer(
     Record {
         time: common::now(),
         seq,
-        body: RecordBody::Transfer(*to),
+        body: RecordBody::Transfer((*to).into()),
     }
     .sign(owner, Some(&ChainLink { item, prev }))
 }

@@ -122,7 +122,7 @@ fn racing_appends_have_one_winner_and_never_fork_once() {
             let records: Vec<Vec<u8>> = (0..CLIENTS)
                 .map(|i| {
                     let (signer, body) = if round == 0 {
-                        (&maker, RecordBody::Transfer(buyers[i].public_key()))
+                        (&maker, RecordBody::Transfer(buyers[i].public_key().into()))
                     } else {
                         let note = format!("racer {i}");
                         (

@@ -186,7 +186,7 @@ fn every_rejection_changes_nothing_once() {
         "chain.unknown_signer",
     );
     // Transfer signed by a non-owner (the maker owns it; the buyer signs).
-    let transfer = RecordBody::Transfer(f.desk.public_key());
+    let transfer = RecordBody::Transfer(f.desk.public_key().into());
     assert_problem(
         &f.post_record(a, &f.sign_next(a, &f.buyer, transfer)),
         403,

@@ -77,7 +77,7 @@ impl Ledger<'_> {
                 size,
                 title: title.into(),
                 microfactory: "Northside <Micro> & Co".into(),
-                owner,
+                owner: owner.map(Into::into),
             }),
         }
         .sign(maker, None);
@@ -116,7 +116,7 @@ impl Ledger<'_> {
 }
 
 fn sell(l: &Ledger<'_>, p: &mut Piece, from: &SigningKey, to: &SigningKey, day: u64) {
-    l.add(p, from, day, RecordBody::Transfer(to.public_key()));
+    l.add(p, from, day, RecordBody::Transfer(to.public_key().into()));
 }
 
 fn repair(l: &Ledger<'_>, p: &mut Piece, desk: &SigningKey, day: u64, note: &str, parts: &[&str]) {

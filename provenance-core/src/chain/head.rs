@@ -8,12 +8,14 @@ use super::verified::{check_run_size, check_time, trusted_signer, verified};
 use super::{Signer, VerifiedRecord, VerifiedRun};
 use crate::error::{Quota, VerifyError};
 use crate::ids::{ItemId, RecordHash, Timestamp};
-use crate::keys::{KeyId, PublicKey};
+use crate::keys::{KeyId, PublicKey, RecoveryDigest};
 use crate::limits::{
     HISTORY_RESERVE, MAX_HISTORY_RECORDS, MAX_STATUS_REPORTS_PER_ITEM,
     MAX_THIRD_PARTY_RECORDS_PER_ITEM, MAX_THIRD_PARTY_RECORDS_PER_SIGNER,
 };
-use crate::record::{ChainLink, DecodedRecord, Mint, Record, RecordBody, RecordKind, ReportStatus};
+use crate::record::{
+    ChainLink, DecodedRecord, Mint, Record, RecordBody, RecordKind, RecoveryReport, ReportStatus,
+};
 use crate::trust::{Role, TrustList};
 
 /// The verified state of an item's chain at its head: who made it and owns it, its status,
@@ -27,6 +29,13 @@ pub struct ChainHead {
     mint: Mint,
     minted_at: Timestamp,
     owner: PublicKey,
+    /// The commitment of the current ownership to its recovery key (spec §3.1), if any.
+    owner_recovery: Option<RecoveryDigest>,
+    /// Recovery keys that can no longer act, by key id, and why (newest last), so a refusal
+    /// names the reason.
+    retired_recovery: Vec<(KeyId, RetiredRecovery)>,
+    /// Owner keys whose ownership a recover moved on (newest last).
+    recovered_owners: Vec<KeyId>,
     seq: u64,
     head: RecordHash,
     last_time: Timestamp,
@@ -37,11 +46,21 @@ pub struct ChainHead {
     third_party_by_signer: BTreeMap<KeyId, usize>,
 }
 
+/// Why a recovery key can no longer act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RetiredRecovery {
+    /// Its ownership was transferred away.
+    FormerOwner,
+    /// A recover used it.
+    Spent,
+}
+
 /// Records of each later kind in a chain.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Counts {
     repairs: u64,
     transfers: u64,
+    recovers: u64,
     badges: u64,
     reports: u64,
     /// Stolen and recovered reports (not void), for the status quota.
@@ -73,7 +92,10 @@ impl ChainHead {
         }
         let head = ChainHead {
             item: ItemId::from_hash(&decoded.hash),
-            owner: mint.owner.unwrap_or(entry.key),
+            owner: mint.owner.map_or(entry.key, |o| o.key),
+            owner_recovery: mint.owner.and_then(|o| o.recovery),
+            retired_recovery: Vec::new(),
+            recovered_owners: Vec::new(),
             maker: Signer {
                 key: entry.key,
                 name: entry.name.clone(),
@@ -159,19 +181,35 @@ impl ChainHead {
             RecordBody::Transfer(_)
             | RecordBody::Report(ReportStatus::Stolen | ReportStatus::Recovered) => {
                 if decoded.signer != self.owner.key_id() {
-                    return Err(VerifyError::SignerNotOwner);
+                    return Err(if self.recovered_owners.contains(&decoded.signer) {
+                        VerifyError::OwnerKeyRecovered
+                    } else {
+                        VerifyError::SignerNotOwner
+                    });
                 }
                 if !decoded.signature_valid(&self.owner, Some(link)) {
                     return Err(VerifyError::SignatureInvalid);
                 }
-                if matches!(decoded.record.body, RecordBody::Report(_))
-                    && usize::try_from(self.counts.status_reports)
-                        .map_or(true, |n| n >= MAX_STATUS_REPORTS_PER_ITEM)
-                {
-                    return Err(VerifyError::QuotaExceeded(Quota::StatusReports));
+                if matches!(decoded.record.body, RecordBody::Report(_)) {
+                    self.check_status_quota()?;
                 }
                 Ok(Signer {
                     key: self.owner,
+                    name: String::new(),
+                })
+            }
+            RecordBody::RecoveryReport(RecoveryReport { recovery_key, .. }) => {
+                self.check_recovery_key(decoded, recovery_key, link)?;
+                self.check_status_quota()?;
+                Ok(Signer {
+                    key: *recovery_key,
+                    name: String::new(),
+                })
+            }
+            RecordBody::Recover(recover) => {
+                self.check_recovery_key(decoded, &recover.recovery_key, link)?;
+                Ok(Signer {
+                    key: recover.recovery_key,
                     name: String::new(),
                 })
             }
@@ -204,17 +242,85 @@ impl ChainHead {
         }
     }
 
-    /// Rules R7: a transfer goes to someone else; a report changes the status.
+    /// Rule R6 for a recovery key (spec §3.1): it is the key the record carries, the current
+    /// ownership committed to it, and it signed the record at this head.
+    fn check_recovery_key(
+        &self,
+        decoded: &DecodedRecord,
+        key: &PublicKey,
+        link: &ChainLink,
+    ) -> Result<(), VerifyError> {
+        if decoded.signer != key.key_id() {
+            return Err(VerifyError::SignerNotRecoveryKey);
+        }
+        if self.owner_recovery != Some(RecoveryDigest::of(key)) {
+            let retired = self
+                .retired_recovery
+                .iter()
+                .rev()
+                .find(|(id, _)| *id == decoded.signer);
+            return Err(match (retired, self.owner_recovery) {
+                (Some((_, RetiredRecovery::Spent)), _) => VerifyError::RecoveryKeySpent,
+                (Some((_, RetiredRecovery::FormerOwner)), _) => VerifyError::RecoveryKeyFormerOwner,
+                (None, None) => VerifyError::RecoveryNotCommitted,
+                (None, Some(_)) => VerifyError::RecoveryKeyMismatch,
+            });
+        }
+        if !decoded.signature_valid(key, Some(link)) {
+            return Err(VerifyError::SignatureInvalid);
+        }
+        Ok(())
+    }
+
+    /// Rule R8's status quota: stolen and recovered reports, by the owner or its recovery key.
+    fn check_status_quota(&self) -> Result<(), VerifyError> {
+        if usize::try_from(self.counts.status_reports)
+            .map_or(true, |n| n >= MAX_STATUS_REPORTS_PER_ITEM)
+        {
+            return Err(VerifyError::QuotaExceeded(Quota::StatusReports));
+        }
+        Ok(())
+    }
+
+    /// Rule R9: a transfer or recover goes to another key; a report changes the status; a
+    /// recover waits until a stolen piece is reported recovered.
     fn check_state(&self, body: &RecordBody) -> Result<(), VerifyError> {
-        match body {
-            RecordBody::Transfer(to) if *to == self.owner => Err(VerifyError::TransferToSelf),
-            RecordBody::Report(ReportStatus::Stolen) if self.stolen => {
-                Err(VerifyError::StatusUnchanged)
+        let status = match body {
+            RecordBody::Report(status) => Some(*status),
+            RecordBody::RecoveryReport(r) => Some(r.status),
+            _ => None,
+        };
+        match (body, status) {
+            (RecordBody::Transfer(to), _) if to.key == self.owner => {
+                Err(VerifyError::TransferToSelf)
             }
-            RecordBody::Report(ReportStatus::Recovered) if !self.stolen => {
-                Err(VerifyError::StatusUnchanged)
+            (RecordBody::Recover(_), _) if self.stolen => Err(VerifyError::RecoverWhileStolen),
+            (RecordBody::Recover(r), _) if r.new_owner.key == self.owner => {
+                Err(VerifyError::TransferToSelf)
             }
+            (_, Some(ReportStatus::Stolen)) if self.stolen => Err(VerifyError::StatusUnchanged),
+            (_, Some(ReportStatus::Recovered)) if !self.stolen => Err(VerifyError::StatusUnchanged),
             _ => Ok(()),
+        }
+    }
+
+    /// Retires the current ownership's recovery commitment, if it made one.
+    fn retire_recovery(&mut self, why: RetiredRecovery) {
+        if let Some(digest) = self.owner_recovery.take() {
+            self.retired_recovery.push((digest.key_id(), why));
+        }
+    }
+
+    /// Counts a stolen or recovered report and applies it.
+    fn apply_status(&mut self, status: ReportStatus) {
+        self.counts.reports += 1;
+        if status != ReportStatus::Void {
+            self.counts.status_reports += 1;
+        }
+        match status {
+            ReportStatus::Stolen => self.stolen = true,
+            ReportStatus::Recovered => self.stolen = false,
+            ReportStatus::Void => self.void = true,
         }
     }
 
@@ -232,19 +338,19 @@ impl ChainHead {
             }
             RecordBody::Transfer(to) => {
                 self.counts.transfers += 1;
-                self.owner = *to;
+                self.retire_recovery(RetiredRecovery::FormerOwner);
+                self.owner = to.key;
+                self.owner_recovery = to.recovery;
             }
-            RecordBody::Report(status) => {
-                self.counts.reports += 1;
-                if *status != ReportStatus::Void {
-                    self.counts.status_reports += 1;
-                }
-                match status {
-                    ReportStatus::Stolen => self.stolen = true,
-                    ReportStatus::Recovered => self.stolen = false,
-                    ReportStatus::Void => self.void = true,
-                }
+            RecordBody::Recover(r) => {
+                self.counts.recovers += 1;
+                self.retire_recovery(RetiredRecovery::Spent);
+                self.recovered_owners.push(self.owner.key_id());
+                self.owner = r.new_owner.key;
+                self.owner_recovery = r.new_owner.recovery;
             }
+            RecordBody::Report(status) => self.apply_status(*status),
+            RecordBody::RecoveryReport(r) => self.apply_status(r.status),
             RecordBody::RunManifest(_) | RecordBody::Mint(_) => {}
         }
         self.seq = record.seq;
@@ -342,9 +448,18 @@ impl ChainHead {
     pub fn repair_count(&self) -> u64 {
         self.counts.repairs
     }
-    /// Transfers so far.
+    /// Changes of owner key so far: transfers and recovers (the head statement's transfer
+    /// count, spec §14.1).
     pub fn transfer_count(&self) -> u64 {
-        self.counts.transfers
+        self.counts.transfers + self.counts.recovers
+    }
+    /// Recovers so far (included in [`Self::transfer_count`]).
+    pub fn recover_count(&self) -> u64 {
+        self.counts.recovers
+    }
+    /// The current ownership's commitment to its recovery key, if it made one.
+    pub fn owner_recovery(&self) -> Option<RecoveryDigest> {
+        self.owner_recovery
     }
     /// Badges so far.
     pub fn badge_count(&self) -> u64 {
@@ -377,8 +492,10 @@ fn check_room(record: &Record) -> Result<(), VerifyError> {
     };
     let kept_for = match &record.body {
         RecordBody::Report(ReportStatus::Void) => return Ok(()),
-        RecordBody::Transfer(_) if seq < MAX_HISTORY_RECORDS - 1 => return Ok(()),
-        RecordBody::Transfer(_) => "the maker's void",
+        RecordBody::Transfer(_) | RecordBody::Recover(_) if seq < MAX_HISTORY_RECORDS - 1 => {
+            return Ok(())
+        }
+        RecordBody::Transfer(_) | RecordBody::Recover(_) => "the maker's void",
         _ if seq < open_to_all => return Ok(()),
         _ if seq < MAX_HISTORY_RECORDS - 1 => "a transfer",
         _ => "the maker's void",

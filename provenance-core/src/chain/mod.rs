@@ -63,6 +63,19 @@ pub struct ReportEvent {
     pub time: Timestamp,
     /// What was reported.
     pub status: ReportStatus,
+    /// Whether the owner's recovery key signed it (rather than the owner key or the maker).
+    pub by_recovery_key: bool,
+}
+
+/// The owner's recovery key moved the ownership to a new key (spec §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoverEvent {
+    /// When.
+    pub time: Timestamp,
+    /// The owner key that was replaced.
+    pub from: PublicKey,
+    /// The new owner key.
+    pub to: PublicKey,
 }
 
 /// An item's history that passed every rule: its [`ChainHead`] (the state the rules read) and
@@ -75,6 +88,7 @@ pub struct VerifiedChain {
     transfers: Vec<TransferEvent>,
     badges: Vec<BadgeEvent>,
     reports: Vec<ReportEvent>,
+    recovers: Vec<RecoverEvent>,
 }
 
 impl VerifiedChain {
@@ -91,6 +105,7 @@ impl VerifiedChain {
             transfers: Vec::new(),
             badges: Vec::new(),
             reports: Vec::new(),
+            recovers: Vec::new(),
         };
         Ok((chain, record))
     }
@@ -124,11 +139,22 @@ impl VerifiedChain {
             RecordBody::Transfer(to) => self.transfers.push(TransferEvent {
                 time,
                 from: previous_owner,
-                to: *to,
+                to: to.key,
             }),
             RecordBody::Report(status) => self.reports.push(ReportEvent {
                 time,
                 status: *status,
+                by_recovery_key: false,
+            }),
+            RecordBody::RecoveryReport(r) => self.reports.push(ReportEvent {
+                time,
+                status: r.status,
+                by_recovery_key: true,
+            }),
+            RecordBody::Recover(r) => self.recovers.push(RecoverEvent {
+                time,
+                from: previous_owner,
+                to: r.new_owner.key,
             }),
             RecordBody::RunManifest(_) | RecordBody::Mint(_) => {}
         }
@@ -208,9 +234,13 @@ impl VerifiedChain {
     pub fn reports(&self) -> &[ReportEvent] {
         &self.reports
     }
-    /// Number of owners so far (the first owner plus one per transfer).
+    /// Recovers of the owner key, oldest first.
+    pub fn recovers(&self) -> &[RecoverEvent] {
+        &self.recovers
+    }
+    /// Number of owner keys so far: the first owner plus one per transfer or recover.
     pub fn owner_count(&self) -> usize {
-        1 + self.transfers.len()
+        1 + self.transfers.len() + self.recovers.len()
     }
 }
 

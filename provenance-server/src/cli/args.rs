@@ -52,7 +52,13 @@ mod examples {
   provenance serve --listen 0.0.0.0:8750 --origin ledger.example/log --db /var/lib/provenance/ledger.db
   provenance serve --stats token --stats-token-file stats-token     drop figures for the operator only";
     pub const KEYGEN: &str = "Examples:
-  provenance keygen -o maker.pem    prints the public key to give the ledger operator";
+  provenance keygen -o maker.pem    prints the public key to give the ledger operator
+  provenance keygen --recovery -o bob.pem     a collector's key, its recovery key and sheet, and the receive code";
+    pub const RECEIVE_CODE: &str = "Examples:
+  provenance receive-code -k bob.pem -r bob.recovery.pem    the text (and QR) a seller's transfer names";
+    pub const RECOVER: &str = "Examples:
+  provenance keygen --recovery -o bob2.pem
+  provenance recover $ITEM --recovery-key bob.recovery.pem --new-key bob2.pem --new-recovery bob2.recovery.pem";
     pub const TRUST_ADD: &str = "Examples:
   provenance trust add --public maker.pem --role maker --name \"Karim Studio\"
   provenance trust add --operator-key operator.pem --public desk.pem --role repairer --name \"Fix-It Desk\"
@@ -65,7 +71,8 @@ mod examples {
     pub const REPAIR: &str = "Examples:
   provenance repair $ITEM -k desk.pem --note \"replaced the clasp\" --part clasp";
     pub const TRANSFER: &str = "Examples:
-  provenance transfer $ITEM -k alice.pem --to bob.pem          or --to with Bob's base64url public key";
+  provenance transfer $ITEM -k alice.pem --to bob.pem          or --to with Bob's base64url public key
+  provenance transfer $ITEM -k alice.pem --to PVK1:...         Bob's receive code (his key and recovery commitment)";
     pub const BADGE: &str = "Examples:
   provenance badge $ITEM -k host.pem --event \"Leeds Makers Fair 2026\" --place Leeds
   provenance badge --offline -k host.pem --event \"Night Market\" --from door.txt     one piece per line
@@ -73,7 +80,8 @@ mod examples {
     pub const REPORT: &str = "Examples:
   provenance report $ITEM -k bob.pem --stolen
   provenance report $ITEM -k bob.pem --recovered
-  provenance report $ITEM -k maker.pem --void                 the maker withdraws a misprint";
+  provenance report $ITEM -k maker.pem --void                 the maker withdraws a misprint
+  provenance report $ITEM -k bob.recovery.pem --by-recovery-key --stolen    the phone with bob.pem was taken";
     pub const PULL: &str = "Examples:
   provenance pull --run $RUN          before a market: every piece of the run, for offline badges
   provenance pull $ITEM1 $ITEM2";
@@ -111,7 +119,19 @@ pub enum Command {
         /// Where to write the private key (must not exist).
         #[arg(short, long, value_name = "FILE.pem")]
         out: PathBuf,
+        /// Also make the owner key's recovery key (FILE.recovery.pem) and its printable
+        /// recovery sheet (FILE.recovery.png), and print the receive code (spec §3.1).
+        #[arg(long)]
+        recovery: bool,
     },
+    /// Print the receive code a seller's `transfer --to` takes: an owner key and the
+    /// commitment to its recovery key.
+    #[command(after_help = examples::RECEIVE_CODE)]
+    ReceiveCode(ReceiveCodeArgs),
+    /// Move a piece whose owner key was lost to a new key, signed by the recovery key the
+    /// ownership committed to (spec §3.1).
+    #[command(after_help = examples::RECOVER)]
+    Recover(RecoverArgs),
     /// Manage the operator-signed trust list (who may mint, repair and badge).
     #[command(subcommand)]
     Trust(TrustCommand),
@@ -430,9 +450,42 @@ pub struct TransferArgs {
     /// The current owner's private key.
     #[arg(short, long, value_name = "FILE.pem")]
     pub key: PathBuf,
-    /// The new owner's public key (or key file).
+    /// The new owner: a receive code (`PVK1:...`, key and recovery commitment), a public key,
+    /// or a key file.
     #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub to: String,
+    /// Sign against the last head `provenance pull` cached and queue it in the outbox,
+    /// without contacting the ledger (also done automatically when it is unreachable).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `receive-code` options.
+#[derive(Debug, Args)]
+pub struct ReceiveCodeArgs {
+    /// The owner key (private key file, or its public key).
+    #[arg(short, long, value_name = "FILE.pem")]
+    pub key: String,
+    /// Its recovery key (private key file, or its public key); without it the code commits to
+    /// none and a lost owner key cannot be recovered.
+    #[arg(short, long, value_name = "FILE.recovery.pem")]
+    pub recovery: Option<String>,
+}
+
+/// `recover` options.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The item id.
+    pub item: String,
+    /// The recovery key the current ownership committed to (FILE.recovery.pem).
+    #[arg(long, value_name = "FILE.recovery.pem")]
+    pub recovery_key: PathBuf,
+    /// The new owner key (private key file, its public key, or a receive code).
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+    pub new_key: String,
+    /// The new owner key's own recovery key (or its public key), committed to by the recover.
+    #[arg(long, value_name = "FILE.recovery.pem")]
+    pub new_recovery: Option<String>,
     /// Sign against the last head `provenance pull` cached and queue it in the outbox,
     /// without contacting the ledger (also done automatically when it is unreachable).
     #[arg(long)]
@@ -484,6 +537,10 @@ pub struct ReportArgs {
     /// The maker declares the piece void (misprint, destroyed).
     #[arg(long)]
     pub void: bool,
+    /// `--key` is the owner's recovery key, not the owner key: report stolen or recovered
+    /// when the owner key is lost or in a thief's hands (spec §3.1).
+    #[arg(long, conflicts_with = "void")]
+    pub by_recovery_key: bool,
     /// Sign against the last head `provenance pull` cached and queue it in the outbox,
     /// without contacting the ledger (also done automatically when it is unreachable).
     #[arg(long)]

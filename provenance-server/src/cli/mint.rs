@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use provenance_core::codes;
 use provenance_core::{
-    ItemId, Mint, Payload, PublicKey, Record, RecordBody, RunId, RunManifest, SigningKey, Timestamp,
+    ItemId, Mint, Payload, Record, RecordBody, RunId, RunManifest, SigningKey, Timestamp,
 };
 
 use super::args::{MintArgs, RunCreateArgs};
@@ -18,7 +18,6 @@ use crate::api::{RecordAck, RunAck, RunView};
 use crate::client::CliError;
 use crate::keyfile::read_key;
 use crate::ledger::now;
-use crate::parse::parse_public;
 use crate::qr;
 use crate::qr::LabelText;
 
@@ -92,7 +91,11 @@ pub(super) fn mint(ctx: &Ctx, a: MintArgs) -> Result<Outcome, CliError> {
             codes::LEDGER_BAD_REQUEST,
         )
     })?;
-    let owner = a.owner.as_deref().map(parse_public).transpose()?;
+    let owner = a
+        .owner
+        .as_deref()
+        .map(|o| super::recovery::parse_new_owner(o, None))
+        .transpose()?;
     let run: RunView = match (a.offline, ctx.client.get(&format!("/v1/runs/{run_id}"))) {
         (true, _) => {
             return mint_offline(ctx, &a, &maker, &run_id, owner, "--offline")
@@ -367,7 +370,7 @@ fn mint_offline(
     a: &MintArgs,
     maker: &SigningKey,
     run: &RunId,
-    owner: Option<PublicKey>,
+    owner: Option<provenance_core::NewOwner>,
     reason: &str,
 ) -> Result<(), CliError> {
     let (cached, minted) =

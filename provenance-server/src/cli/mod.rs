@@ -8,6 +8,7 @@
 //! | `trust` | `keygen`, `trust add`, `trust export` |
 //! | `mint` | `run create`, `mint` (labels, offline mints) |
 //! | `records` | `repair`, `transfer`, `badge`, `report`, `prove` |
+//! | `recovery` | `keygen --recovery`, `receive-code`, `recover` (owner-key recovery) |
 //! | `show` | `show` |
 //! | `payload` | `payload`, `qr` |
 //! | `export` | `export` |
@@ -36,6 +37,7 @@ mod mint;
 pub mod output;
 mod payload;
 mod records;
+mod recovery;
 mod show;
 mod stats;
 mod trust;
@@ -155,7 +157,16 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             wal: a.wal_limit,
             stats: stats_access(&a.stats, a.stats_token_file.as_deref())?,
         }),
-        Command::Keygen { out } => keygen(&ctx, &out),
+        Command::Keygen {
+            out,
+            recovery: false,
+        } => keygen(&ctx, &out),
+        Command::Keygen {
+            out,
+            recovery: true,
+        } => recovery::keygen_with_recovery(&ctx, &out),
+        Command::ReceiveCode(a) => recovery::receive_code(&ctx, &a),
+        Command::Recover(a) => return recovery::recover(&ctx, a),
         Command::Trust(TrustCommand::Add(a)) => trust_add(&ctx, a),
         Command::Trust(TrustCommand::Export { out }) => trust_export(&ctx, &out),
         Command::Run(RunCommand::Create(a)) => run_create(&ctx, a),

@@ -17,6 +17,33 @@ pub struct KeyOutput {
     pub key_id: String,
     /// The private key file written.
     pub file: String,
+    /// With `--recovery`: the recovery key, its sheet and the receive code.
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    pub recovery: Option<RecoveryKeyOutput>,
+}
+
+/// `keygen --recovery`: what was made beside the owner key.
+#[derive(Debug, Serialize)]
+pub struct RecoveryKeyOutput {
+    /// The recovery key's id (the sheet's short code).
+    pub recovery_key_id: String,
+    /// The recovery key file written (mode 0600).
+    pub recovery_file: String,
+    /// The printable recovery sheet written (PNG; mode 0600).
+    pub recovery_sheet: String,
+    /// The receive code (owner key and recovery commitment) for a seller's `transfer --to`.
+    pub receive_code: String,
+}
+
+/// `receive-code`.
+#[derive(Debug, Serialize)]
+pub struct ReceiveCodeOutput {
+    /// The code.
+    pub receive_code: String,
+    /// The owner key's id.
+    pub key_id: String,
+    /// Whether it commits to a recovery key.
+    pub recovery: bool,
 }
 
 /// `trust add`.

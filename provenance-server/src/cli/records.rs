@@ -6,8 +6,8 @@ use std::path::Path;
 
 use provenance_core::codes;
 use provenance_core::{
-    challenge, Badge, ChainLink, ErrorCode, ItemId, Payload, Record, RecordBody, Repair,
-    ReportStatus, RunId, SigningKey, Timestamp,
+    challenge, Badge, ChainLink, ErrorCode, ItemId, Payload, Record, RecordBody, RecoveryReport,
+    Repair, ReportStatus, RunId, SigningKey, Timestamp,
 };
 
 use super::args::{BadgeArgs, ProveArgs, RepairArgs, ReportArgs, TransferArgs};
@@ -17,7 +17,7 @@ use crate::api::RecordAck;
 use crate::client::CliError;
 use crate::keyfile::read_key;
 use crate::ledger::now;
-use crate::parse::{parse_item, parse_public};
+use crate::parse::parse_item;
 
 /// Why a record was queued when the ledger did not answer.
 const UNREACHABLE: &str = "the ledger was unreachable";
@@ -33,7 +33,7 @@ pub(super) fn repair(ctx: &Ctx, a: RepairArgs) -> Result<Outcome, CliError> {
 
 /// `transfer`: the current owner hands the piece on.
 pub(super) fn transfer(ctx: &Ctx, a: TransferArgs) -> Result<Outcome, CliError> {
-    let to = parse_public(&a.to)?;
+    let to = super::recovery::parse_new_owner(&a.to, None)?;
     append(ctx, &a.item, &a.key, a.offline, RecordBody::Transfer(to))
 }
 
@@ -46,7 +46,15 @@ pub(super) fn report(ctx: &Ctx, a: ReportArgs) -> Result<Outcome, CliError> {
     } else {
         ReportStatus::Void
     };
-    append(ctx, &a.item, &a.key, a.offline, RecordBody::Report(status))
+    let body = if a.by_recovery_key {
+        RecordBody::RecoveryReport(RecoveryReport {
+            recovery_key: read_key(&a.key)?.public_key(),
+            status,
+        })
+    } else {
+        RecordBody::Report(status)
+    };
+    append(ctx, &a.item, &a.key, a.offline, body)
 }
 
 /// `pull`: caches heads (and a run) for offline work.

@@ -35,6 +35,7 @@ pub(super) fn keygen(ctx: &Ctx, out: &Path) -> Result<(), CliError> {
             public_key: public.to_base64url(),
             key_id: public.key_id().to_string(),
             file: out.display().to_string(),
+            recovery: None,
         },
     );
     Ok(())

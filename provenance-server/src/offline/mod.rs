@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use provenance_core::codes;
 use provenance_core::{
-    ChainLink, ItemId, PublicKey, Record, RecordBody, RecordHash, RecordKind, RunId, SigningKey,
-    Timestamp,
+    ChainLink, ItemId, Record, RecordBody, RecordHash, RecordKind, RunId, SigningKey, Timestamp,
 };
 
 use crate::api::{HeadRef, ItemView, RunView};
@@ -201,7 +200,7 @@ pub fn queue_mints(
     home: &Path,
     run: &RunId,
     count: u64,
-    owner: Option<PublicKey>,
+    owner: Option<provenance_core::NewOwner>,
     key_file: &Path,
     maker: &SigningKey,
     reason: &str,

@@ -15,7 +15,7 @@ mod terminal;
 use qrcode::bits::Bits;
 use qrcode::{Color, EcLevel, QrCode, Version};
 
-pub use self::raster::{label_png, png, LABEL_PNG_DPI, LABEL_PNG_SCALE};
+pub use self::raster::{captioned_png, label_png, png, LABEL_PNG_DPI, LABEL_PNG_SCALE};
 pub use self::svg::{label_svg, sheet_svg, svg, SHEET_GRID};
 pub use self::terminal::{terminal, TERMINAL_COLUMNS};
 

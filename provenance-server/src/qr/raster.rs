@@ -13,7 +13,7 @@ use ab_glyph::{Font, Glyph, PxScale, ScaleFont};
 use qrcode::QrCode;
 
 use super::font::{drawable, font, truncate_to_fit};
-use super::layout::{LEADING, MM_PER_PT, NUMBER_PT, SHORT_ID_PT, SIDE_MM, TEXT_BLOCK_MM, TITLE_PT};
+use super::layout::{BOTTOM_MM, LEADING, MM_PER_PT, NUMBER_PT, SHORT_ID_PT, SIDE_MM, TITLE_PT};
 use super::{grid, LabelText, QrError};
 
 /// Pixels per module in label PNGs.
@@ -86,19 +86,31 @@ fn px_per_mm() -> f64 {
 /// the short id in DejaVu Sans, each line cut with "…" to fit. Characters the font lacks (CJK,
 /// most emoji) are drawn as U+FFFD "�".
 pub fn label_png(code: &QrCode, text: &LabelText) -> Result<Vec<u8>, QrError> {
+    captioned_png(
+        code,
+        &[
+            (&format!("{}/{}", text.number, text.size), NUMBER_PT),
+            (&text.title, TITLE_PT),
+            (&text.short_id, SHORT_ID_PT),
+        ],
+    )
+}
+
+/// A QR code as PNG (8 px per module, 300 dpi) with lines of text below it, each `(text,
+/// size in points)`, centred and cut with "…" to the code's width: the label's layout, used
+/// for labels and for the recovery sheet.
+pub fn captioned_png(code: &QrCode, lines: &[(&str, f64)]) -> Result<Vec<u8>, QrError> {
     let scale = LABEL_PNG_SCALE;
     let qr_size = grid(code).len() as u32 * scale;
-    let text_px = (TEXT_BLOCK_MM * px_per_mm()).ceil() as u32;
+    let points: f64 = lines.iter().map(|(_, pt)| pt).sum();
+    let block_mm = points * LEADING * MM_PER_PT + BOTTOM_MM;
+    let text_px = (block_mm * px_per_mm()).ceil() as u32;
     let mut img = gray_qr(code, scale, text_px);
     let avail = f64::from(qr_size) - 2.0 * SIDE_MM * px_per_mm();
     let mut top = f64::from(qr_size);
-    for (s, pt) in [
-        (format!("{}/{}", text.number, text.size), NUMBER_PT),
-        (text.title.clone(), TITLE_PT),
-        (text.short_id.clone(), SHORT_ID_PT),
-    ] {
+    for (s, pt) in lines {
         let px = pt * MM_PER_PT * px_per_mm();
-        draw_line(&mut img, &s, px, top + 0.95 * px, avail);
+        draw_line(&mut img, s, px, top + 0.95 * px, avail);
         top += LEADING * px;
     }
     encode_png(&img)

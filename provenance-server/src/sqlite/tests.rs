@@ -135,7 +135,7 @@ fn migrations_group_commit_cas_and_edition_uniqueness() {
     let transfer = Record {
         time: now,
         seq: 1,
-        body: RecordBody::Transfer(owner_key.public_key()),
+        body: RecordBody::Transfer(owner_key.public_key().into()),
     }
     .sign(
         &maker,

@@ -110,7 +110,7 @@ pub fn mint_with(by: &SigningKey, number: u64, owner: Option<PublicKey>, time: &
             size: 3,
             title: "Eclipse Pin".into(),
             microfactory: "Northside Microfactory".into(),
-            owner,
+            owner: owner.map(Into::into),
         }),
     }
     .sign(by, None)
@@ -182,7 +182,7 @@ impl Chain {
     }
 
     pub fn transfer(self, from: &SigningKey, to: &SigningKey) -> Self {
-        self.push(from, RecordBody::Transfer(to.public_key()))
+        self.push(from, RecordBody::Transfer(to.public_key().into()))
     }
 
     pub fn report(self, by: &SigningKey, status: ReportStatus) -> Self {

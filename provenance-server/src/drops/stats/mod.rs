@@ -332,12 +332,18 @@ impl Stats {
         };
         let (what, detail) = match body {
             RecordBody::Transfer(to) => {
-                self.change_owner(index, item, time, to);
+                self.change_owner(index, item, time, to.key);
                 return true;
+            }
+            RecordBody::Recover(r) => {
+                // The same person under a new key (spec §3.1): neither a sale nor a new owner.
+                acc.owner = r.new_owner.key;
+                ("owner_key_recovered", String::new())
             }
             RecordBody::Repair(r) => ("repair", count_repair(run, acc, time, r)),
             RecordBody::Badge(b) => ("badge", count_badge(run, acc, b)),
             RecordBody::Report(status) => (count_report(run, acc, status), String::new()),
+            RecordBody::RecoveryReport(r) => (count_report(run, acc, r.status), String::new()),
             RecordBody::RunManifest(_) | RecordBody::Mint(_) => return false,
         };
         self.event(index, item, time, what, detail);
@@ -374,7 +380,7 @@ impl Stats {
             },
         );
         self.event(index, item, time, "minted", String::new());
-        let owner = m.owner.unwrap_or(maker);
+        let owner = m.owner.map_or(maker, |o| o.key);
         if owner != maker {
             self.change_owner(index, item, time, owner);
         }
@@ -510,7 +516,7 @@ mod tests {
             s.apply(Fact::Record {
                 item,
                 time: Timestamp(sold),
-                body: RecordBody::Transfer(buyers[(i % 50) as usize]),
+                body: RecordBody::Transfer(buyers[(i % 50) as usize].into()),
             });
             if i % 10 == 0 {
                 s.apply(Fact::Record {
@@ -550,7 +556,7 @@ mod tests {
         s.apply(Fact::Record {
             item: ItemId([1; 16]),
             time: Timestamp(5),
-            body: RecordBody::Transfer(SigningKey::from_seed([3; 32]).public_key()),
+            body: RecordBody::Transfer(SigningKey::from_seed([3; 32]).public_key().into()),
         });
         s.skip();
         assert_eq!((s.size(), s.skipped()), (2, 2));
