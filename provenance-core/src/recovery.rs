@@ -19,7 +19,7 @@ pub const RECEIVE_CODE_PREFIX: &str = "PVK1:";
 /// Prefix of a recovery-sheet code.
 pub const RECOVERY_SHEET_PREFIX: &str = "PVR1:";
 /// The longest receive or recovery-sheet code accepted (characters), far above what either
-/// holds (a receive code with a commitment is 113 characters).
+/// holds (a receive code with a commitment is 118 characters).
 pub const MAX_CODE_CHARS: usize = 256;
 /// Bytes of the check that ends both codes.
 const CHECK_LEN: usize = 4;

@@ -357,6 +357,12 @@ pub struct ItemFacts {
     pub badges: Vec<BadgeInfo>,
     /// Stolen, recovered and void reports.
     pub reports: Vec<ReportInfo>,
+    /// Owner keys replaced by their recovery key (spec §3.1), oldest first.
+    #[serde(default)]
+    pub recoveries: Vec<TransferInfo>,
+    /// The current ownership's recovery commitment (hex), absent when it committed to none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_recovery: Option<String>,
 }
 
 /// Edition n of N.

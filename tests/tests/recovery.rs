@@ -121,6 +121,11 @@ fn lose_the_owner_key_recover_and_sell_on() {
         key(dir, "buyer2.pem").public_key().to_base64url(),
         "{view}"
     );
+    assert_eq!(
+        view["owner_recovery"],
+        RecoveryDigest::of(&key(dir, "buyer2.recovery.pem").public_key()).to_string()
+    );
+    assert_eq!(view["recoveries"][0]["to"], view["owner"], "{view}");
 
     // Sell on; the seller's recovery key is then a former owner's.
     server.ok(&["transfer", &item, "-k", "buyer2.pem", "--to", "carol.pem"]);

@@ -255,6 +255,16 @@ impl ItemState {
                     status: r.status.name().to_string(),
                 })
                 .collect(),
+            recoveries: c
+                .recovers()
+                .iter()
+                .map(|r| TransferInfo {
+                    time: r.time.to_rfc3339(),
+                    from: key(&r.from),
+                    to: key(&r.to),
+                })
+                .collect(),
+            owner_recovery: c.chain_head().owner_recovery().map(|d| d.to_string()),
         }
     }
 }
