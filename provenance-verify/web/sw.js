@@ -10,7 +10,7 @@
 // `x-provenance-saved-at`) when there is none.
 
 // BEGIN stamped by tools/stamp.mjs: do not edit
-const VERSION = '3837faa57ed906b3';
+const VERSION = 'bf5f5d7d83d2f46c';
 const FILES = ["app.js","style.css","icon.svg","manifest.webmanifest","pkg/provenance_verify.js","pkg/provenance_verify_bg.wasm","pkg/provenance_scan.js","pkg/provenance_scan_bg.wasm"];
 // END stamped
 
