@@ -1181,6 +1181,10 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 
+    fn refusal(entry: &Entry) -> Tampered {
+        entry.check().err().unwrap()
+    }
+
     fn badge_entry(key: &SigningKey, event: &str) -> (NewEntry, ItemId, RecordHash) {
         let item = ItemId([1; 16]);
         let prev = RecordHash([9; 32]);
@@ -1218,11 +1222,11 @@ mod tests {
         let mut edited = entry.clone();
         let at = edited.bytes.windows(5).position(|w| w == b"Night").unwrap();
         edited.bytes[at] = b'F';
-        assert_eq!(edited.check().unwrap_err(), Tampered::BadSignature);
+        assert_eq!(refusal(&edited), Tampered::BadSignature);
         let mut zeroed = entry.clone();
         let n = zeroed.bytes.len();
         zeroed.bytes[n - 64..].fill(0);
-        assert_eq!(zeroed.check().unwrap_err(), Tampered::BadSignature);
+        assert_eq!(refusal(&zeroed), Tampered::BadSignature);
         let other = SigningKey::from_seed([5; 32]);
         let (resigned, _, _) = badge_entry(&other, "Fight Market");
         let swapped = Entry {
@@ -1230,7 +1234,7 @@ mod tests {
             ..entry.clone()
         };
         assert!(matches!(
-            swapped.check().unwrap_err(),
+            refusal(&swapped),
             Tampered::WrongSigner { .. }
         ));
         // Signed by the right key, but not the body that was approved.
@@ -1239,12 +1243,12 @@ mod tests {
             bytes: by_key.bytes,
             ..entry.clone()
         };
-        assert_eq!(changed.check().unwrap_err(), Tampered::BodyChanged);
+        assert_eq!(refusal(&changed), Tampered::BodyChanged);
         let garbage = Entry {
             bytes: vec![1, 2, 3],
             ..entry
         };
-        assert_eq!(garbage.check().unwrap_err().code(), CODE_UNDECODABLE);
+        assert_eq!(refusal(&garbage).code(), CODE_UNDECODABLE);
     }
 
     #[test]
