@@ -1233,10 +1233,7 @@ mod tests {
             bytes: resigned.bytes,
             ..entry.clone()
         };
-        assert!(matches!(
-            refusal(&swapped),
-            Tampered::WrongSigner { .. }
-        ));
+        assert!(matches!(refusal(&swapped), Tampered::WrongSigner { .. }));
         // Signed by the right key, but not the body that was approved.
         let (by_key, _, _) = badge_entry(&key, "Fight Market");
         let changed = Entry {

@@ -1078,7 +1078,7 @@ fn a_hostile_ledgers_text_is_escaped() {
         assert_no_terminal_controls("stdout", &stdout);
         if args[0] == "pull" {
             assert!(
-                stderr.contains("\\u{1b}[2J") && stderr.contains("\\u{202e}"),
+                stderr.contains("\\u{001b}[2J") && stderr.contains("\\u{202e}"),
                 "{stderr}"
             );
         }
