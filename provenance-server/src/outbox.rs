@@ -880,9 +880,9 @@ impl Outbox {
             .entries()?
             .into_iter()
             .flatten()
+            .rev()
             .filter(|e| e.item == *item && e.state == EntryState::Queued)
-            .filter_map(|e| e.check().ok().map(|d| (e, d)))
-            .last();
+            .find_map(|e| e.check().ok().map(|d| (e, d)));
         match last {
             Some((entry, decoded)) => Ok(Some(CachedHead {
                 seq: entry.seq,
@@ -1215,7 +1215,7 @@ mod tests {
         let mut outbox = Outbox::open(dir.path()).unwrap();
         let key = SigningKey::from_seed([4; 32]);
         let (new, _, _) = badge_entry(&key, "Night Market");
-        outbox.queue(&[new.clone()]).unwrap();
+        outbox.queue(std::slice::from_ref(&new)).unwrap();
         let entry = outbox.entries().unwrap().remove(0).unwrap();
         assert!(entry.check().is_ok());
         // An edited event (same length), a zeroed signature, another signer: all refused.
