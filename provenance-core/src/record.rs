@@ -532,7 +532,10 @@ impl DecodedRecord {
         })
     }
 
-    /// Whether `key` signed this record at the position `link` (None for genesis kinds).
+    /// Whether `key` signed this record at the position `link` (`None` for genesis kinds:
+    /// mints and runs). Checks the signature alone, not the header's key id: a caller that
+    /// knows whose record this should be (an outbox that queued it, a verifier holding the
+    /// signer's trust entry) passes that key and compares [`DecodedRecord::signer`] itself.
     pub fn signature_valid(&self, key: &PublicKey, link: Option<&ChainLink>) -> bool {
         let aad = link.map(ChainLink::external_aad);
         self.envelope

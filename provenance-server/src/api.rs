@@ -837,6 +837,12 @@ mod tests {
                 time: text("t"),
                 status: text("stolen"),
             }],
+            recoveries: vec![TransferInfo {
+                time: text("t"),
+                from: text("b"),
+                to: text("c"),
+            }],
+            owner_recovery: Some("ab".repeat(32)),
         };
         for (problem, facts) in [
             (None, Some(facts)),

@@ -11,6 +11,13 @@ use provenance_core::{ItemId, RecordHash, Timestamp};
 
 use crate::api::{HeadRef, ItemView, ProblemBody};
 
+/// Text that came from the ledger, made safe to print: control, bidirectional-formatting and
+/// separator characters written as `\u{XXXX}` (as the verifier shows signed text), so that a
+/// hostile ledger, or anyone on a plain-http path, cannot clear or rewrite the terminal.
+pub fn from_ledger(text: &str) -> String {
+    provenance_core::text::escape_for_terminal(text).into_owned()
+}
+
 /// The CLI's own code for a local I/O failure: a file that cannot be read or written, an
 /// address that cannot be resolved or bound. Not a spec code: nothing was sent to a ledger.
 pub const CODE_IO: &str = "cli.io";
@@ -112,7 +119,7 @@ impl Client {
                 match serde_json::from_slice::<ProblemBody>(&body) {
                     Ok(p) => match known_code(&p.code) {
                         Some(code) => CliError {
-                            message: p.detail,
+                            message: from_ledger(&p.detail),
                             code: Some(code),
                             status: Some(status),
                             head: p.head,
@@ -121,7 +128,11 @@ impl Client {
                         None => CliError {
                             status: Some(status),
                             head: p.head,
-                            ..CliError::msg(format!("{} [{}]", p.detail, p.code))
+                            ..CliError::msg(format!(
+                                "{} [{}]",
+                                from_ledger(&p.detail),
+                                from_ledger(&p.code)
+                            ))
                         },
                     },
                     _ => CliError {
@@ -132,10 +143,11 @@ impl Client {
             }
             ureq::Error::Transport(t) => CliError::coded(
                 format!(
-                    "cannot reach the ledger at {}: {t}. Is it running? Start one with \
+                    "cannot reach the ledger at {}: {}. Is it running? Start one with \
                          `provenance serve`, or point at yours with --server URL or \
                          PROVENANCE_SERVER=URL",
-                    self.base
+                    self.base,
+                    from_ledger(&t.to_string())
                 ),
                 CODE_UNREACHABLE,
             ),
@@ -165,7 +177,8 @@ impl Client {
         let resp = request.call().map_err(|e| self.fail(e))?;
         serde_json::from_slice(&read_limited(resp)?).map_err(|e| {
             CliError::msg(format!(
-                "the ledger's answer to {path} is not what this CLI reads: {e}"
+                "the ledger's answer to {path} is not what this CLI reads: {}",
+                from_ledger(&e.to_string())
             ))
         })
     }
@@ -202,7 +215,8 @@ impl Client {
         let status = resp.status();
         let value = serde_json::from_slice(&read_limited(resp)?).map_err(|e| {
             CliError::msg(format!(
-                "the ledger's answer to {path} is not what this CLI reads: {e}"
+                "the ledger's answer to {path} is not what this CLI reads: {}",
+                from_ledger(&e.to_string())
             ))
         })?;
         Ok((status, value))

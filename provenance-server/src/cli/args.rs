@@ -87,7 +87,13 @@ mod examples {
   provenance pull $ITEM1 $ITEM2";
     pub const SYNC: &str = "Examples:
   provenance sync                     when the network is back; exit 3 if records stay in conflict
+                                      or quarantined, 1 if some stay queued to retry later
   provenance sync -k host.pem         re-sign moved badges with this key";
+    pub const OUTBOX: &str = "Examples:
+  provenance outbox                   every entry: id, state, item, kind, seq, reason [code]
+  provenance outbox retry 7           queue entry 7 again after fixing what it conflicted with
+  provenance outbox retry --all       every conflict again, and transient waits reset
+  provenance outbox drop 7            remove entry 7 for good (asks first; --yes to skip)";
     pub const SHOW: &str = "Examples:
   provenance show $ITEM
   provenance show $ITEM --json";
@@ -185,8 +191,13 @@ pub enum Command {
         #[arg(short, long, value_name = "FILE.pem")]
         key: Vec<PathBuf>,
     },
-    /// List the records waiting in the outbox and those in conflict, with their reasons.
-    Outbox,
+    /// List the records waiting in the outbox, in conflict or quarantined, with their reasons; `retry` or `drop` them.
+    #[command(after_help = examples::OUTBOX)]
+    Outbox {
+        /// What to do with the outbox (default: list it).
+        #[command(subcommand)]
+        action: Option<OutboxCommand>,
+    },
     /// Answer a buyer's challenge as the current owner (works offline).
     #[command(after_help = examples::PROVE)]
     Prove(ProveArgs),
@@ -216,6 +227,28 @@ pub enum Command {
         /// The empty PostgreSQL database: postgres://USER@HOST:PORT/DB.
         #[arg(long, value_name = "URL")]
         to: String,
+    },
+}
+
+/// `outbox` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Queue a conflicted entry again (or every one with --all), due at once; a quarantined entry only if it now verifies.
+    #[command(group(ArgGroup::new("which").required(true).args(["id", "all"])))]
+    Retry {
+        /// The entry's id, as `provenance outbox` lists it.
+        id: Option<i64>,
+        /// Every conflicted, quarantined or waiting entry.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Remove an entry for good, never sent (asks for confirmation on a terminal).
+    Drop {
+        /// The entry's id, as `provenance outbox` lists it.
+        id: i64,
+        /// Do not ask: drop it.
+        #[arg(long)]
+        yes: bool,
     },
 }
 

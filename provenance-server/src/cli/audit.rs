@@ -71,7 +71,7 @@ pub(super) fn log_checkpoint(
         || {
             let mut s = format!(
                 "checkpoint of {}: {} leaves, root {}\nsigned by ledger key {} (verified)\n",
-                cp.origin,
+                crate::client::from_ledger(&cp.origin),
                 cp.size,
                 base64::engine::general_purpose::STANDARD.encode(cp.root.0),
                 key.key_id()
@@ -156,7 +156,10 @@ pub(super) fn log_verify(
         || {
             format!(
                 "log consistent: {} -> {} leaves ({} -> {}); every leaf recomputed from its record and the root matches\n",
-                saved.size, current.size, saved.origin, current.origin
+                saved.size,
+                current.size,
+                crate::client::from_ledger(&saved.origin),
+                crate::client::from_ledger(&current.origin)
             )
         },
         &LogVerifyOutput {

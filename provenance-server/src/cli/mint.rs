@@ -286,7 +286,7 @@ fn print_minted(
     eprintln!(
         "minted {} of \"{}\" (edition{} {} of {})",
         minted.len(),
-        run.title,
+        crate::client::from_ledger(&run.title),
         if numbers.len() == 1 { "" } else { "s" },
         edition_ranges(&numbers),
         run.size
@@ -410,7 +410,7 @@ fn mint_offline(
         eprintln!(
             "queued {} mint(s) of \"{}\" (editions {} of {}) ({reason}); `provenance sync` sends them",
             items.len(),
-            cached.title,
+            crate::client::from_ledger(&cached.title),
             edition_ranges(&numbers),
             cached.size
         );

@@ -100,7 +100,7 @@ impl Outcome {
     }
 }
 
-/// Exit status of a sync that left conflicts in the outbox.
+/// Exit status of a sync that left conflicts or quarantined records in the outbox.
 pub const EXIT_CONFLICT: i32 = 3;
 /// Exit status of `mint`, `repair`, `transfer`, `badge` or `report` without `--offline` when
 /// the ledger was unreachable and the record was only queued in the outbox.
@@ -122,8 +122,11 @@ pub fn main() -> i32 {
                 };
                 println!("{}", serde_json::to_string(&output).unwrap_or_default());
             }
-            eprintln!("error: {e}");
-            if e.code == Some(crate::offline::CODE_CONFLICT) {
+            // Messages may quote a ledger's words: escaped again here, whatever built them.
+            eprintln!("error: {}", crate::client::from_ledger(&e.to_string()));
+            if e.code == Some(crate::offline::CODE_CONFLICT)
+                || e.code == Some(crate::offline::CODE_QUARANTINED)
+            {
                 EXIT_CONFLICT
             } else {
                 1
@@ -177,7 +180,13 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Report(a) => return report(&ctx, a),
         Command::Pull { items, run } => pull(&ctx, &items, run.as_deref()),
         Command::Sync { key } => crate::offline::sync(&ctx.client, &ctx.home, ctx.json, &key),
-        Command::Outbox => crate::offline::list(&ctx.client, &ctx.home, ctx.json),
+        Command::Outbox { action: None } => crate::offline::list(&ctx.client, &ctx.home, ctx.json),
+        Command::Outbox {
+            action: Some(OutboxCommand::Retry { id, all }),
+        } => crate::offline::retry(&ctx.home, ctx.json, id.filter(|_| !all)),
+        Command::Outbox {
+            action: Some(OutboxCommand::Drop { id, yes }),
+        } => crate::offline::drop_entry(&ctx.home, ctx.json, id, yes),
         Command::Show { item } => show(&ctx, &item),
         Command::Qr(a) => qr_command(&ctx, a),
         Command::Payload(a) => payload_command(&ctx, &a),

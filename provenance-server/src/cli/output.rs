@@ -240,8 +240,14 @@ pub struct SyncOutput {
     pub resigned: u64,
     /// Records that became conflicts in this sync.
     pub new_conflicts: u64,
+    /// Rows quarantined in this sync (they do not verify, or cannot be read back).
+    pub new_quarantined: u64,
     /// Conflicts left in the outbox.
     pub conflicts: usize,
+    /// Quarantined rows left in the outbox.
+    pub quarantined: usize,
+    /// Records still queued (a transient refusal, or waiting for their next attempt).
+    pub pending: usize,
 }
 
 /// One outbox entry.
@@ -255,10 +261,18 @@ pub struct OutboxRow {
     pub kind: String,
     /// Its sequence number.
     pub seq: u64,
-    /// `queued` or `conflict`.
+    /// `queued`, `conflict` or `quarantined`.
     pub state: String,
-    /// Why it is queued or conflicted.
+    /// For a conflict or a quarantined row: its code (the ledger's, or `outbox.*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// Why it is queued, in conflict or quarantined.
     pub reason: String,
+    /// Transient refusals so far.
+    pub attempts: u32,
+    /// After a transient refusal: not tried again before this time, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<String>,
     /// When it was queued, RFC 3339.
     pub queued_at: String,
     /// The key file that signed it.
@@ -275,6 +289,22 @@ pub struct OutboxOutput {
     pub outbox: String,
     /// Its entries, in queue order.
     pub entries: Vec<OutboxRow>,
+}
+
+/// `outbox retry`.
+#[derive(Debug, Serialize)]
+pub struct RetryOutput {
+    /// Entries queued again (due at once).
+    pub requeued: Vec<i64>,
+    /// Quarantined entries that still do not verify, left as they were.
+    pub still_quarantined: Vec<i64>,
+}
+
+/// `outbox drop`.
+#[derive(Debug, Serialize)]
+pub struct DropOutput {
+    /// The entry removed.
+    pub dropped: i64,
 }
 
 /// Any command's error, with `--json`.

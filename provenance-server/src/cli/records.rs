@@ -147,8 +147,11 @@ fn append_item(
             }
             Err(e) if e.status == Some(409) && attempt == 1 => continue,
             Err(e) if crate::offline::unreachable(&e) => {
-                // The head was just read: keep it, so the queued record extends it.
-                let outbox = crate::offline::open(&ctx.home)?;
+                // The ledger may have stored these bytes and lost only its answer: queue
+                // exactly them (never a newly signed record), so that `sync` re-posts them and
+                // the ledger answers 200 if it holds them (spec §17). The head was just read:
+                // keep it, so later offline records extend these bytes.
+                let mut outbox = crate::offline::open(&ctx.home)?;
                 outbox
                     .save_head(
                         &item,
@@ -159,7 +162,17 @@ fn append_item(
                         },
                     )
                     .map_err(|e| CliError::coded(e.to_string(), e.code()))?;
-                return queue(UNREACHABLE, body).map(|()| Outcome::Queued);
+                let entry = crate::outbox::NewEntry::signed(
+                    item,
+                    &record,
+                    Some(prev),
+                    bytes,
+                    signer.public_key(),
+                    crate::offline::absolute(key),
+                    UNREACHABLE,
+                );
+                crate::offline::queue_signed(&mut outbox, ctx.json, entry)?;
+                return Ok(Outcome::Queued);
             }
             Err(e) => return Err(e),
         }

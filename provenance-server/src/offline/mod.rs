@@ -1,20 +1,23 @@
 //! Offline-first capture (issue 14): `pull` caches heads and runs, writing commands sign
 //! against the last known head and queue into the [`Outbox`] when the ledger is out of reach
 //! (or with `--offline`), and `sync` delivers the queue, re-signing records that commute
-//! (repairs, badges) when the item moved on, and keeping the rest as conflicts.
+//! (repairs, badges) when the item moved on, and keeping the rest as conflicts; `outbox
+//! retry` and `outbox drop` let the person decide on conflicts and quarantined rows (spec §17).
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use provenance_core::codes;
 use provenance_core::{
-    ChainLink, ItemId, Record, RecordBody, RecordHash, RecordKind, RunId, SigningKey, Timestamp,
+    ChainLink, ItemId, Record, RecordBody, RecordHash, RunId, SigningKey, Timestamp,
 };
 
 use crate::api::{HeadRef, ItemView, RunView};
-use crate::cli::output::{OutboxOutput, OutboxRow, PullOutput, QueuedRecordOutput};
+use crate::cli::output::{
+    DropOutput, OutboxOutput, OutboxRow, PullOutput, QueuedRecordOutput, RetryOutput,
+};
 use crate::client::{CliError, Client, CODE_UNREACHABLE};
-use crate::outbox::{CachedHead, CachedRun, EntryState, NewEntry, Outbox};
+use crate::outbox::{CachedHead, CachedRun, EntryState, NewEntry, Outbox, Row, CODE_UNDECODABLE};
 
 mod sync;
 pub use sync::sync;
@@ -25,6 +28,16 @@ pub const CODE_CONFLICT: &str = "outbox.conflict";
 pub const CODE_NO_HEAD: &str = "outbox.no_head";
 /// The CLI code of an offline mint of a run that was never pulled.
 pub const CODE_NO_RUN: &str = "outbox.no_run";
+/// The CLI code of a sync that left quarantined rows (exit status 3, as conflicts).
+pub const CODE_QUARANTINED: &str = "outbox.quarantined";
+/// The CLI code of a sync that left records queued after a transient refusal (exit status 1;
+/// the next sync tries them again).
+pub const CODE_PENDING: &str = "outbox.pending";
+/// The CLI code of `outbox retry` or `outbox drop` naming no entry of the outbox.
+pub const CODE_NO_ENTRY: &str = "outbox.no_entry";
+/// The CLI code of `outbox drop` without confirmation (no `--yes`, not answered `y` on a
+/// terminal).
+pub const CODE_NOT_CONFIRMED: &str = "outbox.not_confirmed";
 
 fn outbox_error(e: crate::outbox::OutboxError) -> CliError {
     CliError::coded(e.to_string(), e.code())
@@ -152,46 +165,60 @@ pub fn queue_append(
             codes::DECODE_BAD_TEXT,
         )
     })?;
-    let kind = record.body.kind();
-    let bytes = record.sign(
-        signer,
-        Some(&ChainLink {
-            item: *item,
-            prev: head.hash,
-        }),
-    );
-    outbox
-        .queue(&[NewEntry {
-            item: *item,
-            kind,
-            seq: record.seq,
+    let link = ChainLink {
+        item: *item,
+        prev: head.hash,
+    };
+    let bytes = record.sign(signer, Some(&link));
+    queue_signed(
+        &mut outbox,
+        json,
+        NewEntry::signed(
+            *item,
+            &record,
+            Some(head.hash),
             bytes,
-            key_file: absolute(key_file),
-            reason: reason.to_string(),
-        }])
+            signer.public_key(),
+            absolute(key_file),
+            reason,
+        ),
+    )
+}
+
+/// Queues a record exactly as signed (and perhaps already posted: a lost answer), and says so.
+pub fn queue_signed(outbox: &mut Outbox, json: bool, entry: NewEntry) -> Result<(), CliError> {
+    outbox
+        .queue(std::slice::from_ref(&entry))
         .map_err(outbox_error)?;
+    let NewEntry {
+        item,
+        kind,
+        seq,
+        reason,
+        ..
+    } = entry;
     print(
         json,
         || {
             format!(
-                "{kind} queued for {} as record #{} ({reason}); `provenance sync` sends it\n",
+                "{kind} queued for {} as record #{seq} ({reason}); `provenance sync` sends it\n",
                 item.short(),
-                record.seq
             )
         },
         &QueuedRecordOutput {
             queued: true,
             state: EntryState::Queued.name(),
             item: item.to_base32(),
-            seq: record.seq,
+            seq,
             kind: kind.name().to_string(),
-            reason: reason.to_string(),
+            reason: reason.clone(),
         },
     );
     Ok(())
 }
 
-fn absolute(path: &Path) -> PathBuf {
+/// The key file's path as given, made absolute (sync may run from another directory).
+pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
@@ -236,7 +263,7 @@ pub fn queue_mints(
     let mut minted = Vec::new();
     let mut entries = Vec::new();
     for number in free {
-        let bytes = Record {
+        let record = Record {
             time,
             seq: 0,
             body: RecordBody::Mint(provenance_core::Mint {
@@ -247,17 +274,18 @@ pub fn queue_mints(
                 microfactory: cached.microfactory.clone(),
                 owner,
             }),
-        }
-        .sign(maker, None);
+        };
+        let bytes = record.sign(maker, None);
         let item = ItemId::derive(&bytes);
-        entries.push(NewEntry {
+        entries.push(NewEntry::signed(
             item,
-            kind: RecordKind::Mint,
-            seq: 0,
-            bytes: bytes.clone(),
-            key_file: absolute(key_file),
-            reason: reason.to_string(),
-        });
+            &record,
+            None,
+            bytes.clone(),
+            maker.public_key(),
+            absolute(key_file),
+            reason,
+        ));
         cached.taken.push(number);
         minted.push((number, item, bytes));
     }
@@ -269,41 +297,194 @@ pub fn queue_mints(
 /// Mints queued offline: (edition, item, signed bytes).
 pub type QueuedMints = Vec<(u64, ItemId, Vec<u8>)>;
 
-/// `provenance outbox [--json]`: every queued and conflicted record.
+/// `provenance outbox [--json]`: every queued, conflicted and quarantined record.
 pub fn list(client: &Client, home: &Path, json: bool) -> Result<(), CliError> {
     let outbox = open(home)?;
-    let entries = outbox.entries().map_err(outbox_error)?;
-    let entries = entries
-        .iter()
-        .map(|e| OutboxRow {
-            id: e.id,
-            item: e.item.to_base32(),
-            kind: e.kind.name().to_string(),
-            seq: e.seq,
-            state: e.state_name().to_string(),
-            reason: e.reason.clone(),
-            queued_at: e.queued_at.to_rfc3339(),
-            key_file: e.key_file.display().to_string(),
-            // The item's current head, when the ledger can be asked.
-            current_head: (e.state == EntryState::Conflict)
-                .then(|| {
-                    client
-                        .get::<ItemView>(&format!("/v1/items/{}", e.item))
-                        .ok()
-                })
-                .flatten()
-                .and_then(|v| head_of(&v))
-                .map(|h| HeadRef {
-                    seq: h.seq,
-                    hash: h.hash.to_hex(),
-                }),
-        })
-        .collect();
+    let rows = outbox.entries().map_err(outbox_error)?;
+    let entries = rows.iter().map(|row| outbox_row(client, row)).collect();
     let answer = OutboxOutput {
         outbox: outbox.path().display().to_string(),
         entries,
     };
     print(json, || outbox_text(&answer), &answer);
+    Ok(())
+}
+
+/// One row as `provenance outbox` shows it.
+fn outbox_row(client: &Client, row: &Row) -> OutboxRow {
+    let e = match row {
+        Ok(e) => e,
+        Err(u) => {
+            return OutboxRow {
+                id: u.id,
+                item: String::new(),
+                kind: String::new(),
+                seq: 0,
+                state: EntryState::Quarantined.name().to_string(),
+                code: Some(CODE_UNDECODABLE),
+                reason: format!("the row cannot be read back ({}): never sent", u.what),
+                attempts: 0,
+                next_attempt: None,
+                queued_at: String::new(),
+                key_file: String::new(),
+                current_head: None,
+            }
+        }
+    };
+    OutboxRow {
+        id: e.id,
+        item: e.item.to_base32(),
+        kind: e.kind.name().to_string(),
+        seq: e.seq,
+        state: e.state_name().to_string(),
+        code: e.code,
+        reason: e.reason.clone(),
+        attempts: e.attempts,
+        next_attempt: (e.next_attempt.0 > 0).then(|| e.next_attempt.to_rfc3339()),
+        queued_at: e.queued_at.to_rfc3339(),
+        key_file: e.key_file.display().to_string(),
+        // The item's current head, when the ledger can be asked.
+        current_head: (e.state == EntryState::Conflict)
+            .then(|| {
+                client
+                    .get::<ItemView>(&format!("/v1/items/{}", e.item))
+                    .ok()
+            })
+            .flatten()
+            .and_then(|v| head_of(&v))
+            .map(|h| HeadRef {
+                seq: h.seq,
+                hash: h.hash.to_hex(),
+            }),
+    }
+}
+
+/// `provenance outbox retry ID|--all`: conflicts queued again, backoffs reset, and
+/// quarantined rows queued again only if they now verify.
+pub fn retry(home: &Path, json: bool, id: Option<i64>) -> Result<(), CliError> {
+    let outbox = open(home)?;
+    let rows: Vec<Row> = match id {
+        Some(id) => vec![outbox
+            .entry(id)
+            .map_err(outbox_error)?
+            .ok_or_else(|| no_entry(id))?],
+        None => outbox.entries().map_err(outbox_error)?,
+    };
+    let mut answer = RetryOutput {
+        requeued: Vec::new(),
+        still_quarantined: Vec::new(),
+    };
+    let mut refusal = None;
+    for row in rows {
+        match row {
+            Err(u) => {
+                answer.still_quarantined.push(u.id);
+                refusal = Some(CliError::coded(
+                    format!(
+                        "outbox entry {} cannot be read back ({}): it can only be dropped \
+                         (`provenance outbox drop {}`)",
+                        u.id, u.what, u.id
+                    ),
+                    CODE_UNDECODABLE,
+                ));
+            }
+            Ok(e) => {
+                if e.state == EntryState::Quarantined {
+                    if let Err(why) = e.check() {
+                        answer.still_quarantined.push(e.id);
+                        refusal = Some(CliError::coded(
+                            format!(
+                                "outbox entry {} still does not verify ({why}): it is never \
+                                 sent; `provenance outbox drop {}` removes it",
+                                e.id, e.id
+                            ),
+                            why.code(),
+                        ));
+                        continue;
+                    }
+                }
+                outbox.requeue(e.id).map_err(outbox_error)?;
+                answer.requeued.push(e.id);
+            }
+        }
+    }
+    print(
+        json,
+        || {
+            format!(
+                "{} entr{} queued again; `provenance sync` sends them\n",
+                answer.requeued.len(),
+                if answer.requeued.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                }
+            )
+        },
+        &answer,
+    );
+    match (id, refusal) {
+        // A single entry that cannot be retried is an error; with --all the rest went on.
+        (Some(_), Some(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn no_entry(id: i64) -> CliError {
+    CliError::coded(
+        format!("the outbox has no entry {id}; `provenance outbox` lists them"),
+        CODE_NO_ENTRY,
+    )
+}
+
+/// `provenance outbox drop ID [--yes]`: removes one row, never sent, after confirmation.
+pub fn drop_entry(home: &Path, json: bool, id: i64, yes: bool) -> Result<(), CliError> {
+    let outbox = open(home)?;
+    let row = outbox
+        .entry(id)
+        .map_err(outbox_error)?
+        .ok_or_else(|| no_entry(id))?;
+    let what = match &row {
+        Ok(e) => format!(
+            "the {} {} for {} (#{}, {}: {})",
+            e.state_name(),
+            e.kind,
+            e.item.short(),
+            e.seq,
+            e.code.unwrap_or("no code"),
+            provenance_core::text::escape_for_terminal(&e.reason)
+        ),
+        Err(u) => format!("the unreadable row {id} ({})", u.what),
+    };
+    if !yes {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            return Err(CliError::coded(
+                format!("dropping {what} needs confirmation: run it on a terminal, or add --yes"),
+                CODE_NOT_CONFIRMED,
+            ));
+        }
+        eprint!("drop {what}? It will never be sent. [y/N] ");
+        let mut answer = String::new();
+        stdin
+            .lock()
+            .read_line(&mut answer)
+            .map_err(|e| CliError::io(format!("cannot read the answer: {e}")))?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+            return Err(CliError::coded(
+                format!("{what} was not dropped"),
+                CODE_NOT_CONFIRMED,
+            ));
+        }
+    }
+    if !outbox.remove(id).map_err(outbox_error)? {
+        return Err(no_entry(id));
+    }
+    print(
+        json,
+        || format!("dropped {what}\n"),
+        &DropOutput { dropped: id },
+    );
     Ok(())
 }
 
@@ -319,8 +500,10 @@ fn outbox_text(answer: &OutboxOutput) -> String {
             .as_ref()
             .map(|h| format!(" (item now at #{})", h.seq))
             .unwrap_or_default();
+        let code = r.code.map(|c| format!(" [{c}]")).unwrap_or_default();
         s.push_str(&format!(
-            "{:<8} {} {:<8} #{:<4} {}{head}\n",
+            "{:<4} {:<11} {:<8} {:<8} #{:<4} {}{code}{head}\n",
+            r.id,
             r.state,
             r.item.get(..8).unwrap_or_default(),
             r.kind,

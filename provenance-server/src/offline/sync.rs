@@ -1,22 +1,26 @@
-//! `provenance sync`: posts the outbox in queue order, re-signs records that commute
-//! (repairs, badges) on a moved head, and keeps the rest as conflicts.
+//! `provenance sync`: checks every queued record against what was approved, posts the outbox
+//! in queue order, re-signs records that commute (repairs, badges) on a moved head, keeps rule
+//! refusals as conflicts and retries transient refusals later (spec §17).
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use provenance_core::codes;
 use provenance_core::{
-    ChainLink, DecodedRecord, KeyId, PublicKey, Record, RecordBody, RecordKind, ReportStatus,
-    SigningKey, Timestamp,
+    ChainLink, DecodedRecord, ItemId, KeyId, PublicKey, Record, RecordBody, RecordKind,
+    ReportStatus, SigningKey, Timestamp,
 };
 
 use crate::api::{ItemView, RecordAck};
 use crate::cli::output::SyncOutput;
 use crate::client::{CliError, Client, CODE_KEY_FILE};
 use crate::keyfile::read_key;
-use crate::outbox::{Entry, EntryState, Outbox, CODE_CORRUPT, LOCK_FILE};
+use crate::outbox::{Entry, EntryState, Outbox, CODE_UNDECODABLE, LOCK_FILE};
 
-use super::{head_of, open, outbox_error, print, unreachable, CODE_CONFLICT};
+use super::{
+    head_of, open, outbox_error, print, unreachable, CODE_CONFLICT, CODE_PENDING, CODE_QUARANTINED,
+};
 
 /// The outcome of one `sync`.
 #[derive(Debug, Default)]
@@ -24,14 +28,41 @@ struct SyncSummary {
     sent: u64,
     resigned: u64,
     conflicts: u64,
+    quarantined: u64,
 }
 
-/// Keys given to `sync --key`, by key id.
-fn keys_by_id(paths: &[PathBuf]) -> Result<Vec<(PathBuf, SigningKey)>, CliError> {
-    paths
+/// What became of one entry.
+enum Step {
+    /// Acknowledged, or kept as a conflict: the sync goes on.
+    Settled,
+    /// A transient refusal: the entry stays queued for a later sync; this sync stops.
+    Transient(CliError),
+}
+
+/// Keys given to `sync --key`.
+fn given_keys(paths: &[PathBuf]) -> Result<Vec<SigningKey>, CliError> {
+    paths.iter().map(|p| read_key(p)).collect()
+}
+
+/// Whether a refusal is by the rules for this record, so that it can never land as it is
+/// (spec §17): a decode, signature, chain, run or trust code, or a ledger code about the
+/// record itself. Anything else (408, 429, 5xx, a proxy's answer without a spec code, an
+/// unknown endpoint, a stale head) is transient.
+pub(crate) fn is_rule_refusal(e: &CliError) -> bool {
+    let Some(code) = e.code else { return false };
+    if !e.status.is_some_and(|s| (400..500).contains(&s)) || code == codes::CHAIN_SEQ_MISMATCH {
+        return false;
+    }
+    ["decode.", "record.", "chain.", "run.", "trust."]
         .iter()
-        .map(|p| read_key(p).map(|k| (p.clone(), k)))
-        .collect()
+        .any(|family| code.starts_with(family))
+        || [
+            codes::LEDGER_BODY_TOO_LARGE,
+            codes::LEDGER_NOT_FOUND,
+            codes::LEDGER_RUN_NOT_REGISTERED,
+            codes::LEDGER_EDITION_TAKEN,
+        ]
+        .contains(&code)
 }
 
 /// `provenance sync`: posts the outbox in order. Safe to run at any time, twice, concurrently
@@ -48,103 +79,204 @@ pub fn sync(client: &Client, home: &Path, json: bool, keys: &[PathBuf]) -> Resul
             Ok(c)
         })
         .map_err(|e| CliError::io(format!("cannot lock the outbox for sync: {e}")))?;
-    let given = keys_by_id(keys)?;
+    let given = given_keys(keys)?;
     let mut outbox = open(home)?;
-    let entries: Vec<Entry> = outbox
-        .entries()
-        .map_err(outbox_error)?
-        .into_iter()
-        .filter(|e| e.state == EntryState::Queued)
-        .collect();
-    let bar = (std::io::stderr().is_terminal() && !json && entries.len() > 1).then(|| {
-        let bar = indicatif::ProgressBar::new(entries.len() as u64);
+    let rows = outbox.entries().map_err(outbox_error)?;
+    let queued = rows
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|e| e.state == EntryState::Queued))
+        .count();
+    let bar = (std::io::stderr().is_terminal() && !json && queued > 1).then(|| {
+        let bar = indicatif::ProgressBar::new(queued as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} synced {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     });
+    let now = crate::ledger::now();
     let mut summary = SyncSummary::default();
-    for entry in entries {
-        let result = deliver(client, &mut outbox, &entry, &given, &mut summary);
+    // Items with an earlier entry still queued: their later entries wait too (order).
+    let mut held: HashSet<ItemId> = HashSet::new();
+    let mut transient: Option<CliError> = None;
+    for row in rows {
+        let entry = match row {
+            Err(u) => {
+                if !u.quarantined {
+                    outbox
+                        .quarantine(
+                            u.id,
+                            CODE_UNDECODABLE,
+                            &format!("the row cannot be read back ({}): never sent", u.what),
+                        )
+                        .map_err(outbox_error)?;
+                    summary.quarantined += 1;
+                }
+                continue;
+            }
+            Ok(e) if e.state == EntryState::Queued => e,
+            Ok(_) => continue,
+        };
         if let Some(bar) = &bar {
             bar.inc(1);
         }
-        if let Err(e) = result {
-            if let Some(bar) = &bar {
-                bar.abandon();
+        if transient.is_some() || held.contains(&entry.item) || entry.next_attempt > now {
+            held.insert(entry.item);
+            continue;
+        }
+        // Nothing is posted or re-signed before it is shown to be what was approved.
+        let decoded = match entry.check() {
+            Ok(decoded) => decoded,
+            Err(why) => {
+                outbox
+                    .quarantine(entry.id, why.code(), &format!("{why}: never sent"))
+                    .map_err(outbox_error)?;
+                summary.quarantined += 1;
+                continue;
             }
-            return Err(e);
+        };
+        let step = deliver(client, &mut outbox, &entry, decoded, &given, &mut summary);
+        match step {
+            Ok(Step::Settled) => {}
+            Ok(Step::Transient(e)) => {
+                let next = outbox
+                    .postponed(&entry, &format!("not taken yet, tried again later: {e}"))
+                    .map_err(outbox_error)?;
+                held.insert(entry.item);
+                transient = Some(CliError {
+                    message: format!(
+                        "{}; the rest stays queued, tried again by a sync after {}",
+                        e.message,
+                        next.to_rfc3339()
+                    ),
+                    ..e
+                });
+            }
+            Err(e) => {
+                if let Some(bar) = &bar {
+                    bar.abandon();
+                }
+                return Err(e);
+            }
         }
     }
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let left = outbox
-        .entries()
-        .map_err(outbox_error)?
-        .iter()
-        .filter(|e| e.state == EntryState::Conflict)
-        .count();
+    let rows = outbox.entries().map_err(outbox_error)?;
+    let state_count = |state: EntryState| {
+        rows.iter()
+            .filter(|r| match r {
+                Ok(e) => e.state == state,
+                Err(_) => state == EntryState::Quarantined,
+            })
+            .count()
+    };
+    let (conflicts, quarantined, pending) = (
+        state_count(EntryState::Conflict),
+        state_count(EntryState::Quarantined),
+        state_count(EntryState::Queued),
+    );
     print(
         json,
         || {
             format!(
-                "synced: {} sent ({} re-signed on a newer head), {} new conflict(s), {left} in conflict in all\n",
-                summary.sent, summary.resigned, summary.conflicts
+                "synced: {} sent ({} re-signed on a newer head), {} new conflict(s), {} newly \
+                 quarantined; {conflicts} in conflict, {quarantined} quarantined, {pending} \
+                 still queued\n",
+                summary.sent, summary.resigned, summary.conflicts, summary.quarantined
             )
         },
         &SyncOutput {
             sent: summary.sent,
             resigned: summary.resigned,
             new_conflicts: summary.conflicts,
-            conflicts: left,
+            new_quarantined: summary.quarantined,
+            conflicts,
+            quarantined,
+            pending,
         },
     );
     drop(lock);
-    if left > 0 {
+    if conflicts > 0 {
         return Err(CliError::coded(
-            format!("{left} record(s) in conflict stay in the outbox; see `provenance outbox`"),
+            format!(
+                "{conflicts} record(s) in conflict and {quarantined} quarantined stay in the \
+                 outbox; see `provenance outbox`, then `outbox retry` or `outbox drop`"
+            ),
             CODE_CONFLICT,
+        ));
+    }
+    if quarantined > 0 {
+        return Err(CliError::coded(
+            format!(
+                "{quarantined} quarantined record(s) stay in the outbox, never sent; see \
+                 `provenance outbox`, then `outbox drop`"
+            ),
+            CODE_QUARANTINED,
+        ));
+    }
+    if pending > 0 {
+        let why = transient.map_or_else(
+            || "waiting for their next attempt".to_string(),
+            |e| e.to_string(),
+        );
+        return Err(CliError::coded(
+            format!("{pending} record(s) stay queued ({why}); run `provenance sync` again"),
+            CODE_PENDING,
         ));
     }
     Ok(())
 }
 
-/// Sends one entry; on a moved head re-signs it when it commutes, else marks a conflict.
+/// Sends one verified entry; on a moved head re-signs it when it commutes, else keeps it as a
+/// conflict. Posting the stored bytes first asks the ledger whether it already holds them
+/// (a stored record is answered 200), so nothing is re-signed that is already on the ledger.
 fn deliver(
     client: &Client,
     outbox: &mut Outbox,
     entry: &Entry,
-    keys: &[(PathBuf, SigningKey)],
+    decoded: DecodedRecord,
+    keys: &[SigningKey],
     summary: &mut SyncSummary,
-) -> Result<(), CliError> {
+) -> Result<Step, CliError> {
     let path = if entry.kind == RecordKind::Mint {
         "/v1/items".to_string()
     } else {
         format!("/v1/items/{}/records", entry.item)
     };
-    let decoded = DecodedRecord::decode(&entry.bytes)
-        .map_err(|e| CliError::coded(format!("a queued record: {e}"), CODE_CORRUPT))?;
     match client.post::<RecordAck>(&path, "application/cose", &entry.bytes) {
         Ok(_) => {
             outbox
                 .acknowledged(entry, decoded.record.time)
                 .map_err(outbox_error)?;
             summary.sent += 1;
-            Ok(())
+            Ok(Step::Settled)
         }
         Err(e) if unreachable(&e) => Err(e),
         Err(e) if e.code == Some(codes::CHAIN_SEQ_MISMATCH) => {
             resign_or_conflict(client, outbox, entry, decoded, keys, summary)
         }
-        Err(e) => {
-            let reason = format!("refused by the ledger: {e}");
-            outbox.conflict(entry.id, &reason).map_err(outbox_error)?;
-            summary.conflicts += 1;
-            Ok(())
-        }
+        Err(e) => refused(outbox, entry, e, "refused by the ledger", summary),
     }
+}
+
+/// A refusal: by the rules a conflict (kept, shown), otherwise transient.
+fn refused(
+    outbox: &Outbox,
+    entry: &Entry,
+    e: CliError,
+    what: &str,
+    summary: &mut SyncSummary,
+) -> Result<Step, CliError> {
+    if !is_rule_refusal(&e) {
+        return Ok(Step::Transient(e));
+    }
+    outbox
+        .conflict(entry.id, e.code, &format!("{what}: {e}"))
+        .map_err(outbox_error)?;
+    summary.conflicts += 1;
+    Ok(Step::Settled)
 }
 
 /// Why a queued record cannot follow the records the ledger took meanwhile, if it cannot:
@@ -180,7 +312,7 @@ fn conflict_reason(
 }
 
 /// The key file the outbox recorded for a queued record, which must hold its signer's key.
-fn queued_signer_key(entry: &Entry, signer: KeyId) -> Result<SigningKey, CliError> {
+fn queued_signer_key(entry: &Entry, signer: &PublicKey) -> Result<SigningKey, CliError> {
     let key = read_key(&entry.key_file).map_err(|e| {
         let message = format!(
             "re-signing a queued {} needs its key: {e}; pass it with `sync --key FILE`",
@@ -192,7 +324,7 @@ fn queued_signer_key(entry: &Entry, signer: KeyId) -> Result<SigningKey, CliErro
             ..e
         }
     })?;
-    if key.public_key().key_id() != signer {
+    if key.public_key() != *signer {
         return Err(CliError::coded(
             format!(
                 "{} is not the key that signed the queued {}; pass the right one with `sync --key`",
@@ -210,34 +342,41 @@ fn resign_or_conflict(
     outbox: &mut Outbox,
     entry: &Entry,
     decoded: DecodedRecord,
-    keys: &[(PathBuf, SigningKey)],
+    keys: &[SigningKey],
     summary: &mut SyncSummary,
-) -> Result<(), CliError> {
-    let v: ItemView = client.get(&format!("/v1/items/{}", entry.item))?;
-    let head = head_of(&v).ok_or_else(|| {
-        CliError::msg(format!(
+) -> Result<Step, CliError> {
+    // `check` passed: the signer is known and signed these bytes.
+    let Some(signer) = entry.signer else {
+        return Ok(Step::Transient(CliError::msg("no signer")));
+    };
+    let v: ItemView = match client.get(&format!("/v1/items/{}", entry.item)) {
+        Ok(v) => v,
+        Err(e) if unreachable(&e) => return Err(e),
+        Err(e) => return Ok(Step::Transient(e)),
+    };
+    let Some(head) = head_of(&v) else {
+        return Ok(Step::Transient(CliError::msg(format!(
             "the ledger's answer for {} has no head",
             entry.item
-        ))
-    })?;
+        ))));
+    };
     let owner = v
         .facts
         .as_ref()
         .and_then(|f| PublicKey::from_base64url(&f.owner).ok());
     let body = decoded.record.body;
     if let Some(reason) = conflict_reason(&body, decoded.signer, owner, head.seq, &entry.kind) {
-        outbox.conflict(entry.id, &reason).map_err(outbox_error)?;
+        outbox
+            .conflict(entry.id, Some(codes::CHAIN_SEQ_MISMATCH), &reason)
+            .map_err(outbox_error)?;
         summary.conflicts += 1;
-        return Ok(());
+        return Ok(Step::Settled);
     }
     let loaded;
-    let key = match keys
-        .iter()
-        .find(|(_, k)| k.public_key().key_id() == decoded.signer)
-    {
-        Some((_, k)) => k,
+    let key = match keys.iter().find(|k| k.public_key() == signer) {
+        Some(k) => k,
         None => {
-            loaded = queued_signer_key(entry, decoded.signer)?;
+            loaded = queued_signer_key(entry, &signer)?;
             &loaded
         }
     };
@@ -255,46 +394,74 @@ fn resign_or_conflict(
     );
     // Stored before it is posted: a sync killed after the post re-posts these same bytes.
     outbox
-        .resigned(entry.id, record.seq, &bytes)
+        .resigned(entry.id, record.seq, head.hash, &bytes)
         .map_err(outbox_error)?;
     let moved = Entry {
         seq: record.seq,
+        prev: Some(head.hash),
         bytes,
         ..entry.clone()
     };
     summary.resigned += 1;
-    deliver_resigned(client, outbox, &moved, record.time, summary)
-}
-
-/// Posts a re-signed record: acknowledged, it leaves the outbox; refused, it stays as a
-/// conflict; raced again or unreachable, it stays queued for the next sync (the error).
-fn deliver_resigned(
-    client: &Client,
-    outbox: &mut Outbox,
-    moved: &Entry,
-    time: Timestamp,
-    summary: &mut SyncSummary,
-) -> Result<(), CliError> {
     match client.post::<RecordAck>(
         &format!("/v1/items/{}/records", moved.item),
         "application/cose",
         &moved.bytes,
     ) {
         Ok(_) => {
-            outbox.acknowledged(moved, time).map_err(outbox_error)?;
-            summary.sent += 1;
-            Ok(())
-        }
-        Err(e) if unreachable(&e) || e.code == Some(codes::CHAIN_SEQ_MISMATCH) => Err(e),
-        Err(e) => {
             outbox
-                .conflict(
-                    moved.id,
-                    &format!("refused by the ledger after re-signing: {e}"),
-                )
+                .acknowledged(&moved, record.time)
                 .map_err(outbox_error)?;
-            summary.conflicts += 1;
-            Ok(())
+            summary.sent += 1;
+            Ok(Step::Settled)
+        }
+        Err(e) if unreachable(&e) => Err(e),
+        // Raced again: the re-signed bytes stay queued; the next sync posts them first.
+        Err(e) if e.code == Some(codes::CHAIN_SEQ_MISMATCH) => Ok(Step::Transient(e)),
+        Err(e) => refused(
+            outbox,
+            &moved,
+            e,
+            "refused by the ledger after re-signing",
+            summary,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, code: Option<&'static str>) -> CliError {
+        CliError {
+            status: Some(status),
+            code,
+            ..CliError::msg("x")
+        }
+    }
+
+    #[test]
+    fn only_rule_refusals_are_conflicts() {
+        for (status, code) in [
+            (403, codes::RECORD_SIGNATURE_INVALID),
+            (403, codes::CHAIN_SIGNER_NOT_OWNER),
+            (422, codes::LEDGER_EDITION_TAKEN),
+            (422, codes::CHAIN_ITEM_VOID),
+        ] {
+            assert!(is_rule_refusal(&answer(status, Some(code))), "{code}");
+        }
+        for e in [
+            answer(503, Some(codes::LEDGER_OVERLOADED)),
+            answer(429, Some(codes::LEDGER_TOO_MANY_CONNECTIONS)),
+            answer(408, Some(codes::LEDGER_REQUEST_TIMEOUT)),
+            answer(500, Some(codes::LEDGER_INTERNAL)),
+            answer(409, Some(codes::CHAIN_SEQ_MISMATCH)),
+            answer(404, Some(codes::LEDGER_UNKNOWN_ENDPOINT)),
+            answer(502, None),
+            answer(400, None),
+            CliError::msg("the ledger's answer is not what this CLI reads"),
+        ] {
+            assert!(!is_rule_refusal(&e), "{e:?}");
         }
     }
 }
