@@ -9,7 +9,7 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     echo "fuzz smoke: skipped (needs the nightly toolchain and cargo-fuzz: cargo install cargo-fuzz --locked)"
     exit 0
 fi
-targets=(payload record trust_list head checkpoint http_append)
+targets=(payload record trust_list head checkpoint recovery_codes http_append)
 # One build for every target (the server feature is only used by http_append).
 cargo +nightly fuzz build -a --features server
 log="$(mktemp)"

@@ -34,6 +34,23 @@ pub fn payload(data: &[u8]) {
     }
 }
 
+/// Receive codes and recovery-sheet codes (spec §7.6): any text parses or is refused without
+/// panicking; an accepted code re-encodes to the same text (prefix and base45 upper-cased), so
+/// each code has one spelling.
+pub fn recovery_codes(data: &[u8]) {
+    use provenance_core::recovery::{ReceiveCode, RecoverySheetCode};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let spelled = text.trim_matches(['\r', '\n']).to_ascii_uppercase();
+    if let Ok(code) = ReceiveCode::parse(text) {
+        assert_eq!(code.encode(), spelled, "receive code round trip");
+    }
+    if let Ok(sheet) = RecoverySheetCode::parse(text) {
+        assert_eq!(sheet.encode(), spelled, "recovery-sheet code round trip");
+    }
+}
+
 /// A decoded payload verifies, if at all, to a chain that ends at its last record.
 fn check_payload(payload: &Payload) {
     let world = world();
