@@ -268,7 +268,11 @@ mod tests {
         let request = admission.admit(Some(a));
         assert_eq!(request.verdict, Verdict::Admitted);
         drop(stream);
-        assert_eq!(admission.open(), 1, "dropping a released slot releases nothing more");
+        assert_eq!(
+            admission.open(),
+            1,
+            "dropping a released slot releases nothing more"
+        );
         drop(request);
         assert_eq!(admission.open(), 0);
     }

@@ -28,16 +28,13 @@ fn connect_from(server: SocketAddr, host: u8) -> TcpStream {
         .unwrap();
     socket.connect(&SockAddr::from(server)).unwrap();
     let s: TcpStream = socket.into();
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     s
 }
 
 fn addr(server: &Server) -> SocketAddr {
-    server
-        .url
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap()
+    server.url.trim_start_matches("http://").parse().unwrap()
 }
 
 /// An answer read from a raw connection: its head, and what has arrived of its body.
@@ -68,7 +65,10 @@ impl Answer {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut raw = String::new();
         while !raw.contains("\r\n\r\n") {
-            assert!(Instant::now() < deadline, "no answer to GET {path}: {raw:?}");
+            assert!(
+                Instant::now() < deadline,
+                "no answer to GET {path}: {raw:?}"
+            );
             let mut buf = [0u8; 8192];
             match answer.s.read(&mut buf) {
                 Ok(0) => break,
@@ -140,13 +140,23 @@ fn assert_refused(mut a: Answer, code: &str) {
 /// An ordinary request from 127.0.0.`host` is answered 200.
 fn ordinary_ok(server: &Server, host: u8) {
     let a = Answer::get(server, host, "/v1/log/checkpoint");
-    assert_eq!(a.status, 200, "an ordinary request from 127.0.0.{host}: {}", a.head);
+    assert_eq!(
+        a.status, 200,
+        "an ordinary request from 127.0.0.{host}: {}",
+        a.head
+    );
 }
 
 fn log_size(server: &Server) -> u64 {
     let (status, body) = common::get(&format!("{}/v1/log/checkpoint", server.url), "text/plain");
     assert_eq!(status, 200);
-    String::from_utf8(body).unwrap().lines().nth(1).unwrap().parse().unwrap()
+    String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn metric(server: &Server, name: &str) -> u64 {
@@ -225,7 +235,10 @@ fn a_stream_ends_at_its_lifetime_with_a_retry_hint_and_gives_its_place_back() {
         "{took:?}"
     );
     let goodbye = &a.body[a.body.rfind("event: update").unwrap()..];
-    assert!(goodbye.contains("\nretry: "), "no retry hint at the end: {goodbye}");
+    assert!(
+        goodbye.contains("\nretry: "),
+        "no retry hint at the end: {goodbye}"
+    );
     // Its place is free again: the same address may open a new one (what EventSource does).
     let b = Answer::get(&server, 2, "/dashboard/events");
     assert_eq!(b.status, 200, "{}", b.head);

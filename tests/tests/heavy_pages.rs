@@ -149,7 +149,10 @@ fn sixty_four_sheet_gets_do_not_hold_up_appends_or_healthz() {
     probe.join().unwrap();
     assert!(append_errors.is_empty(), "append errors: {append_errors:?}");
     let worst = *worst_healthz.lock().unwrap();
-    assert!(worst < Duration::from_millis(100), "/healthz took {worst:?}");
+    assert!(
+        worst < Duration::from_millis(100),
+        "/healthz took {worst:?}"
+    );
     assert!(pages.load(Ordering::Relaxed) > 0, "no sheet was served");
     eprintln!(
         "{} sheets, {} busy, worst /healthz {worst:?}",

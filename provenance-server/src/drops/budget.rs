@@ -419,7 +419,10 @@ mod tests {
         let same: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
         let _p = budget.admit(Some(one)).unwrap();
-        assert_eq!(budget.admit(Some(same)).unwrap_err(), StreamRefusal::PeerFull);
+        assert_eq!(
+            budget.admit(Some(same)).unwrap_err(),
+            StreamRefusal::PeerFull
+        );
         assert!(budget.admit(Some(other)).is_ok());
     }
 
@@ -436,11 +439,7 @@ mod tests {
 
     #[test]
     fn flags_parse_into_bounded_values() {
-        assert_eq!(
-            "4".parse::<StreamsPerPeer>().unwrap().0.get(),
-            4,
-            "a count"
-        );
+        assert_eq!("4".parse::<StreamsPerPeer>().unwrap().0.get(), 4, "a count");
         assert_eq!("0".parse::<StreamsTotal>().unwrap_err(), LimitError::Zero);
         assert!(matches!(
             "x".parse::<HeavyRenders>().unwrap_err(),

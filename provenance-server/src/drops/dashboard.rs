@@ -32,9 +32,9 @@ use super::chart::sales_chart;
 use super::html::{escape, page, percent};
 use super::stats::Event;
 use super::{refreshed, run_figures, run_param, Engine, TEXT_HTML};
+use crate::admission::Slot;
 use crate::api::{DashboardProblem, DashboardUpdate, RunStats};
 use crate::http::problem_response;
-use crate::admission::Slot;
 use crate::ledger::LedgerError;
 
 /// Interval of the keep-alive comment on an event stream.
@@ -277,7 +277,11 @@ struct Open {
 
 /// Admits a stream to the stream budget (`drops::budget`) and gives its connection's slot
 /// back, so open dashboards never hold the connection slots other clients need.
-fn admit(req: &HttpRequest, budgets: &Budgets, engine: &Engine) -> Result<StreamPermit, LedgerError> {
+fn admit(
+    req: &HttpRequest,
+    budgets: &Budgets,
+    engine: &Engine,
+) -> Result<StreamPermit, LedgerError> {
     let peer = req.peer_addr().map(|a| a.ip());
     let permit = budgets.streams.admit(peer).map_err(|refusal| {
         let p = refusal.problem();

@@ -181,7 +181,10 @@ fn open_dashboards(addr: SocketAddr, n: usize) -> Result<Dashboards, Error> {
             head.extend_from_slice(&chunk[..got]);
         }
         if !head.starts_with(b"HTTP/1.1 200") {
-            return fail(format!("dashboard stream {i}: {}", String::from_utf8_lossy(&head)));
+            return fail(format!(
+                "dashboard stream {i}: {}",
+                String::from_utf8_lossy(&head)
+            ));
         }
         s.set_nonblocking(true)?;
         streams.push(s);
