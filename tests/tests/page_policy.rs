@@ -150,7 +150,7 @@ fn every_answer_carries_the_one_strict_policy_and_pages_hold_no_inline_code() {
         let a = fetch(&server, path);
         assert_eq!(
             a.policies,
-            [policy.clone()],
+            std::slice::from_ref(&policy),
             "{path}: one policy, the spec's"
         );
         assert_eq!(a.nosniff.as_deref(), Some("nosniff"), "{path}");
