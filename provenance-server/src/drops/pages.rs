@@ -3,6 +3,12 @@
 //! collector's verifier's: the ledger's full-history file is verified by `provenance-verify`
 //! and its [`Report`] is rendered, so the sheet says what a collector's verifier says. Every
 //! record text goes through [`escape`].
+//!
+//! A run sheet is heavy (issue 21.5): it is rendered off the async workers (`web::block`), at
+//! most `--max-heavy-renders` at once (beyond: `503 ledger.pages_busy` with `Retry-After`),
+//! and kept per (run, log size, figures shown) in [`SheetCache`]; its label QR codes are not
+//! inline but images of their own, `/runs/{run}/qr/{n}.svg` ([`label_qr`]), rendered once per
+//! item and cacheable for a year, so the sheet stays small and a reload costs nothing.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
