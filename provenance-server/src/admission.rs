@@ -26,8 +26,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::drops::budget::{HeavyRenders, StreamLimits};
 
 /// The bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,11 @@ pub struct Limits {
     pub head_timeout: Duration,
     /// Time for a request's whole body to arrive (the largest body is 256 KiB).
     pub body_timeout: Duration,
+    /// Dashboard event streams: their own budget, apart from these connection bounds
+    /// (`crate::drops::budget`).
+    pub streams: StreamLimits,
+    /// Uncached heavy page renders at once (`crate::drops::budget`).
+    pub heavy_renders: HeavyRenders,
 }
 
 impl Default for Limits {
@@ -49,6 +57,8 @@ impl Default for Limits {
             total: 4096,
             head_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(10),
+            streams: StreamLimits::default(),
+            heavy_renders: HeavyRenders::default(),
         }
     }
 }
@@ -61,7 +71,9 @@ pub const RESERVED_FILES: u64 = 256;
 /// limits to use (the overall bound lowered if the files would not hold it with headroom) and
 /// the per-worker accept cap (actix-web's `max_connections`, at least 1), so that
 /// `workers * cap <= files - RESERVED_FILES` (unless that is below one per worker) and
-/// `total <= 7/8 * workers * cap`.
+/// `total <= 7/8 * workers * cap`. Open event streams give their connection slot back
+/// ([`Slot::release`]) but still hold a file: the stream budget is lowered to half of what the
+/// accept cap leaves above the connection bound, so streams alone never stop accepting.
 pub fn fit_to_files(limits: Limits, files: u64, workers: usize) -> (Limits, usize) {
     let workers = workers.max(1);
     let usable = usize::try_from(files.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX);
@@ -69,7 +81,15 @@ pub fn fit_to_files(limits: Limits, files: u64, workers: usize) -> (Limits, usiz
     let hard = per_worker.saturating_mul(workers);
     let headroom = (hard / 8).max(8);
     let total = limits.total.min(hard.saturating_sub(headroom)).max(1);
-    (Limits { total, ..limits }, per_worker)
+    let streams = limits.streams.capped(hard.saturating_sub(total) / 2);
+    (
+        Limits {
+            total,
+            streams,
+            ..limits
+        },
+        per_worker,
+    )
 }
 
 /// The key a peer address is counted under: IPv4 (and IPv4-mapped IPv6) as it is, other IPv6
@@ -117,6 +137,7 @@ pub struct Admission {
 pub struct Slot {
     counts: Arc<Mutex<Counts>>,
     peer: Option<IpAddr>,
+    released: AtomicBool,
     /// The verdict at the time the connection was accepted.
     pub verdict: Verdict,
 }
@@ -163,6 +184,7 @@ impl Admission {
         Slot {
             counts: self.counts.clone(),
             peer,
+            released: AtomicBool::new(false),
             verdict,
         }
     }
@@ -173,8 +195,15 @@ impl Admission {
     }
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
+impl Slot {
+    /// Gives this connection's place in the counts back before the connection closes: a
+    /// dashboard event stream admitted to its own budget (`crate::drops::budget`) is counted
+    /// there, not against the connections other clients are admitted under. Its answer closes
+    /// the connection, so no later request runs uncounted on it. Idempotent.
+    pub fn release(&self) {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return;
+        }
         if let Ok(mut c) = self.counts.lock() {
             c.total = c.total.saturating_sub(1);
             if let Some(ip) = self.peer {
@@ -186,6 +215,12 @@ impl Drop for Slot {
                 }
             }
         }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -217,6 +252,29 @@ mod tests {
         assert_eq!(admission.open(), 1);
         assert_eq!(admission.admit(Some(b)).verdict, Verdict::Admitted);
         assert_eq!(admission.admit(Some(a)).verdict, Verdict::Admitted);
+    }
+
+    #[test]
+    fn a_released_slot_counts_no_more_and_is_released_once() {
+        let admission = Admission::new(Limits {
+            per_peer: 1,
+            ..Limits::default()
+        });
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let stream = admission.admit(Some(a));
+        stream.release();
+        stream.release();
+        assert_eq!(admission.open(), 0);
+        let request = admission.admit(Some(a));
+        assert_eq!(request.verdict, Verdict::Admitted);
+        drop(stream);
+        assert_eq!(
+            admission.open(),
+            1,
+            "dropping a released slot releases nothing more"
+        );
+        drop(request);
+        assert_eq!(admission.open(), 0);
     }
 
     #[test]

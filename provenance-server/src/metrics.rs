@@ -65,6 +65,8 @@ pub struct Metrics {
     appends: Mutex<BTreeMap<&'static str, u64>>,
     idempotent: AtomicU64,
     head_statements_signed: AtomicU64,
+    dashboard_renders: AtomicU64,
+    page_renders: AtomicU64,
     /// The SQLite backend's WAL (issue 26).
     pub wal: WalMetrics,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
@@ -78,6 +80,8 @@ impl Default for Metrics {
             appends: Mutex::new(BTreeMap::new()),
             idempotent: AtomicU64::new(0),
             head_statements_signed: AtomicU64::new(0),
+            dashboard_renders: AtomicU64::new(0),
+            page_renders: AtomicU64::new(0),
             wal: WalMetrics::default(),
             rejections: Mutex::new(BTreeMap::new()),
             batch: Histogram::new(&[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0], 1.0),
@@ -117,6 +121,17 @@ impl Metrics {
         self.head_statements_signed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts one render of a dashboard update (once per log change and watched board, not
+    /// per watcher: `drops::broadcast`).
+    pub fn observe_dashboard_render(&self) {
+        self.dashboard_renders.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one uncached heavy page render (a run sheet or a label QR code).
+    pub fn observe_page_render(&self) {
+        self.page_renders.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Records the size of one group-commit batch.
     pub fn observe_batch(&self, size: usize) {
         self.batch.observe(size as f64);
@@ -138,6 +153,17 @@ impl Metrics {
              # TYPE provenance_head_statements_signed_total counter\n\
              provenance_head_statements_signed_total {}",
             self.head_statements_signed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP provenance_dashboard_renders_total Dashboard updates rendered (once per log change and watched board).\n\
+             # TYPE provenance_dashboard_renders_total counter\n\
+             provenance_dashboard_renders_total {}\n\
+             # HELP provenance_page_renders_total Uncached heavy page renders (run sheets, label QR codes).\n\
+             # TYPE provenance_page_renders_total counter\n\
+             provenance_page_renders_total {}",
+            self.dashboard_renders.load(Ordering::Relaxed),
+            self.page_renders.load(Ordering::Relaxed)
         );
         self.wal.render(&mut out);
         let _ = writeln!(

@@ -74,10 +74,14 @@ fn fit_connections(
     }
     tracing::info!(
         "connection bounds: {} per client address, {} in all (503 beyond, /healthz excepted), \
-         accepting pauses at {} (open-files limit {files})",
+         accepting pauses at {} (open-files limit {files}); dashboard streams: {} per client \
+         address, {} in all, {} s each",
         fitted.per_peer,
         fitted.total,
-        per_worker.saturating_mul(workers)
+        per_worker.saturating_mul(workers),
+        fitted.streams.per_peer.0,
+        fitted.streams.total.0,
+        fitted.streams.lifetime.get().as_secs()
     );
     (fitted, per_worker)
 }

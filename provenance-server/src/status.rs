@@ -72,9 +72,9 @@ pub fn for_code(code: &str) -> Option<u16> {
         codes::LEDGER_UNSUPPORTED_MEDIA_TYPE => 415,
         codes::LEDGER_RUN_NOT_REGISTERED | codes::LEDGER_EDITION_TAKEN => 422,
         codes::LOG_INDEX_OUT_OF_RANGE | codes::LOG_SIZE_ORDER | codes::LOG_EMPTY_FIRST_TREE => 422,
-        codes::LEDGER_TOO_MANY_CONNECTIONS => 429,
+        codes::LEDGER_TOO_MANY_CONNECTIONS | codes::LEDGER_TOO_MANY_STREAMS => 429,
         codes::LEDGER_INTERNAL => 500,
-        codes::LEDGER_OVERLOADED => 503,
+        codes::LEDGER_OVERLOADED | codes::LEDGER_STREAMS_FULL | codes::LEDGER_PAGES_BUSY => 503,
         _ => return None,
     };
     Some(status)

@@ -111,7 +111,10 @@ test('the run sheet shows the run, its editions and statuses as the JSON says', 
   assert.equal(await page.textContent('[data-kpi=in_stock]'), String(stats.in_stock));
   const statuses = await page.locator('table.editions [data-field=status]').allTextContents();
   assert.deepEqual(statuses, ['sold', 'sold', 'in stock', 'in stock', 'in stock']);
-  assert.equal(await page.locator('.small-qr svg').count(), 5, 'a verifier QR per piece');
+  assert.equal(await page.locator('.small-qr img').count(), 5, 'a verifier QR image per piece');
+  // Each label QR is its own immutable image (issue 21.5): every one loaded.
+  assert.ok(await page.evaluate(() => [...document.querySelectorAll('.small-qr img')]
+    .every((img) => img.complete && img.naturalWidth > 0)), 'every label QR image loaded');
   // The style comes from the linked stylesheet (no inline style is allowed, spec §16).
   assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(250, 250, 247)');
   await shoot('run-sheet-desktop', 794, 1123);

@@ -555,9 +555,9 @@ fn sheets_carry_the_verifier_qr_with_a_public_url() {
     assert!(run_sheet.contains("<b data-kpi=\"in_stock\">2</b>"));
 }
 
-/// The run sheet printed at 150 dpi: its CSS gives each label QR a width in millimetres (at
-/// least 25 mm), and every QR, rasterised at that width and 150 dpi, decodes to its piece's
-/// label URL.
+/// The run sheet printed at 150 dpi: its CSS gives each label QR image a width in millimetres
+/// (at least 25 mm), and every QR, rasterised at that width and 150 dpi, decodes to its
+/// piece's label URL.
 #[test]
 fn run_sheet_qr_codes_decode_when_printed_at_150_dpi() {
     let tmp = tempfile::tempdir().unwrap();
@@ -575,7 +575,7 @@ fn run_sheet_qr_codes_decode_when_printed_at_150_dpi() {
         .unwrap_or_else(|| panic!("the sheet links no stylesheet"));
     let css = html(&server, css_path);
     let mm: f32 = css
-        .split(".small-qr svg{width:")
+        .split(".small-qr img{width:")
         .nth(1)
         .and_then(|rest| rest.split("mm").next())
         .and_then(|n| n.parse().ok())
@@ -583,9 +583,11 @@ fn run_sheet_qr_codes_decode_when_printed_at_150_dpi() {
     assert!(mm >= 25.0, "{mm} mm");
     let px = (mm / 25.4 * 150.0).floor() as u32;
     let mut decoded = Vec::new();
-    for part in sheet.split("<span class=\"small-qr\">").skip(1) {
-        let svg = &part[..part.find("</svg>").unwrap() + "</svg>".len()];
-        let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default()).unwrap();
+    // Each label QR is an image of its own (issue 21.5), an SVG at an immutable URL.
+    for part in sheet.split("<span class=\"small-qr\"><img src=\"").skip(1) {
+        let src = part.split('"').next().unwrap().replace("&amp;", "&");
+        let svg = html(&server, &src);
+        let tree = resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default()).unwrap();
         let scale = px as f32 / tree.size().width();
         let height = (tree.size().height() * scale).ceil() as u32;
         let mut pixmap = resvg::tiny_skia::Pixmap::new(px, height).unwrap();

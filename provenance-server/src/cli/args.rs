@@ -332,6 +332,22 @@ pub struct ServeArgs {
     /// Seconds for a request's body to arrive; slower gets 408 and is closed.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub body_timeout: u64,
+    /// Open dashboard event streams one client address may hold (IPv6: per /64); more get 429
+    /// ledger.too_many_streams. Streams do not count against --max-connections-per-peer.
+    /// Behind a reverse proxy every client is the proxy's address (docs/DEPLOY.md).
+    #[arg(long, value_name = "N", default_value = "16")]
+    pub max_streams_per_peer: crate::drops::budget::StreamsPerPeer,
+    /// Open dashboard event streams in all; more get 503 ledger.streams_full.
+    #[arg(long, value_name = "N", default_value = "1024")]
+    pub max_streams: crate::drops::budget::StreamsTotal,
+    /// Seconds one dashboard event stream lasts; then it ends with a retry hint and the
+    /// browser reconnects.
+    #[arg(long, value_name = "SECS", default_value = "300")]
+    pub stream_lifetime: crate::drops::budget::StreamLifetime,
+    /// Uncached heavy page renders (run sheets, label QR codes) at once, each off the HTTP
+    /// workers; more get 503 ledger.pages_busy with Retry-After.
+    #[arg(long, value_name = "N", default_value = "2")]
+    pub max_heavy_renders: crate::drops::budget::HeavyRenders,
     /// SQLite: the WAL file's size bound in MiB, at least 16 (checkpoints restart the WAL from
     /// a quarter of it; appends wait for a restart at half).
     #[arg(long = "wal-limit-mib", value_name = "MIB", default_value = "64", value_parser = parse_wal_limit)]

@@ -156,6 +156,12 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
                 total: a.max_connections.max(1),
                 head_timeout: std::time::Duration::from_secs(a.head_timeout.max(1)),
                 body_timeout: std::time::Duration::from_secs(a.body_timeout.max(1)),
+                streams: crate::drops::budget::StreamLimits {
+                    per_peer: a.max_streams_per_peer,
+                    total: a.max_streams,
+                    lifetime: a.stream_lifetime,
+                },
+                heavy_renders: a.max_heavy_renders,
             },
             wal: a.wal_limit,
             stats: stats_access(&a.stats, a.stats_token_file.as_deref())?,

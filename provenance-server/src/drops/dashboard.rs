@@ -4,25 +4,35 @@
 //! `GET /dashboard/{run}/events` stream the re-rendered figures as server-sent events whenever
 //! the log grows.
 //!
-//! An event stream is a GET without a body, so the body deadline never applies; it holds its
-//! connection's admission slot like any open connection (the per-address bound caps how many
-//! dashboards one address keeps open). A comment line every [`KEEP_ALIVE`] finds closed
-//! connections, and the stream ends on SIGTERM or SIGINT so a shutdown does not wait for open
-//! dashboards.
+//! An event stream is a GET without a body, so the body deadline never applies. It is admitted
+//! to its own budget ([`super::budget`]: per address and in all, `429 ledger.too_many_streams`
+//! / `503 ledger.streams_full` beyond) and then gives its connection's admission slot back, so
+//! open dashboards never starve other clients of connections; its answer closes the
+//! connection when it ends. Every update is rendered once per log change for all watchers of
+//! a board ([`super::broadcast`]) and the same bytes are sent to each. A comment line every
+//! [`KEEP_ALIVE`] finds closed connections; the stream ends at its maximum lifetime
+//! (`serve --stream-lifetime`) with a `retry:` hint, so the browser reconnects (and is
+//! re-admitted), and on SIGTERM or SIGINT so a shutdown does not wait for open dashboards.
 
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::{select, Either};
-use provenance_core::RunId;
+use provenance_core::{codes, RunId};
+use tokio::sync::watch;
 
+use super::broadcast::Board;
+use super::budget::{Budgets, StreamPermit};
 use super::chart::sales_chart;
 use super::html::{escape, page, percent};
 use super::stats::Event;
 use super::{refreshed, run_figures, run_param, Engine, TEXT_HTML};
+use crate::admission::Slot;
 use crate::api::{DashboardProblem, DashboardUpdate, RunStats};
 use crate::http::problem_response;
 use crate::ledger::LedgerError;
@@ -192,8 +202,9 @@ pub async fn one_run(req: HttpRequest, engine: web::Data<Engine>) -> HttpRespons
     }
 }
 
-/// One `update` event: the log size and the re-rendered live part, as one JSON line.
-fn update(engine: &Engine, run: Option<&RunId>) -> Bytes {
+/// One `update` event: the log size and the re-rendered live part, as one JSON line. Rendered
+/// once per change for all watchers of a board ([`super::broadcast`]).
+pub(crate) fn update(engine: &Engine, run: Option<&RunId>) -> Bytes {
     match fragment(engine, run) {
         Ok(html) => {
             let size = engine.read(super::stats::Stats::size);
@@ -228,62 +239,146 @@ async fn stopping() {
     }
 }
 
-fn stream(engine: web::Data<Engine>, run: Option<RunId>) -> HttpResponse {
-    if let Some(id) = &run {
-        if let Err(p) = run_figures(&engine, id) {
-            return problem_response(&p);
+/// The `retry:` hint (milliseconds) of a stream: sent first, and again when the stream's
+/// lifetime ends, so the browser's EventSource reconnects after it.
+pub const RETRY_MS: u64 = 2000;
+
+/// Where a stream is.
+enum Phase {
+    /// The latest update, not yet sent.
+    First(Bytes),
+    /// Following the board.
+    Live,
+    /// Its lifetime is over and the goodbye was sent.
+    Done,
+}
+
+/// What woke a live stream.
+enum Woke {
+    /// The board has a new update.
+    Changed,
+    /// Nothing for [`KEEP_ALIVE`].
+    Quiet,
+    /// The server is stopping, or the board is gone.
+    Stop,
+    /// The stream's lifetime is over.
+    End,
+}
+
+/// An open stream: the board's updates, the signals that end it, and its budget permit
+/// (released when the stream is dropped).
+struct Open {
+    rx: watch::Receiver<Bytes>,
+    stop: Pin<Box<dyn Future<Output = ()>>>,
+    end: Pin<Box<actix_web::rt::time::Sleep>>,
+    phase: Phase,
+    _permit: StreamPermit,
+}
+
+/// Admits a stream to the stream budget (`drops::budget`) and gives its connection's slot
+/// back, so open dashboards never hold the connection slots other clients need.
+fn admit(
+    req: &HttpRequest,
+    budgets: &Budgets,
+    engine: &Engine,
+) -> Result<StreamPermit, LedgerError> {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let permit = budgets.streams.admit(peer).map_err(|refusal| {
+        let p = refusal.problem();
+        if let Some(ledger) = engine.ledger() {
+            ledger.metrics().observe_rejection(p.code);
         }
+        p
+    })?;
+    if let Some(slot) = req.conn_data::<Slot>() {
+        slot.release();
     }
-    let rx = engine.subscribe();
-    let stop = Box::pin(stopping());
-    let first = Bytes::from(format!(
-        "retry: 2000\n\n{}",
-        String::from_utf8_lossy(&update(&engine, run.as_ref()))
-    ));
-    let state = (engine, run, rx, stop, Some(first));
-    let body =
-        futures_util::stream::unfold(state, |(engine, run, mut rx, stop, first)| async move {
-            if let Some(first) = first {
-                return Some((
-                    Ok::<_, actix_web::Error>(first),
-                    (engine, run, rx, stop, None),
-                ));
+    Ok(permit)
+}
+
+async fn stream(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+    budgets: web::Data<Budgets>,
+    board: Board,
+) -> Result<HttpResponse, LedgerError> {
+    if let Some(id) = board.run() {
+        run_figures(&engine, id)?;
+    }
+    let permit = admit(&req, &budgets, &engine)?;
+    let lifetime = budgets.streams.limits().lifetime.get();
+    let engine = engine.into_inner();
+    let mut rx = web::block(move || engine.broadcast().subscribe(&engine, board))
+        .await
+        .map_err(|_| LedgerError::coded(codes::LEDGER_OVERLOADED, "the ledger is shutting down"))?;
+    let first = rx.borrow_and_update().clone();
+    let state = Open {
+        rx,
+        stop: Box::pin(stopping()),
+        end: Box::pin(actix_web::rt::time::sleep(lifetime)),
+        phase: Phase::First(first),
+        _permit: permit,
+    };
+    let body = futures_util::stream::unfold(state, |mut open| async move {
+        let chunk = match std::mem::replace(&mut open.phase, Phase::Live) {
+            Phase::First(update) => {
+                let mut chunk = format!("retry: {RETRY_MS}\n\n").into_bytes();
+                chunk.extend_from_slice(&update);
+                Bytes::from(chunk)
             }
-            let (changed, stop) = {
-                let wait = Box::pin(actix_web::rt::time::timeout(KEEP_ALIVE, rx.changed()));
-                match select(wait, stop).await {
-                    Either::Left((Ok(Ok(())), stop)) => (true, stop),
-                    Either::Left((Err(_), stop)) => (false, stop),
-                    Either::Left((Ok(Err(_)), _)) | Either::Right(_) => return None,
+            Phase::Done => return None,
+            Phase::Live => {
+                let wait = Box::pin(actix_web::rt::time::timeout(KEEP_ALIVE, open.rx.changed()));
+                let woke = match select(wait, select(&mut open.stop, &mut open.end)).await {
+                    Either::Left((Ok(Ok(())), _)) => Woke::Changed,
+                    Either::Left((Err(_), _)) => Woke::Quiet,
+                    Either::Left((Ok(Err(_)), _)) | Either::Right((Either::Left(_), _)) => {
+                        Woke::Stop
+                    }
+                    Either::Right((Either::Right(_), _)) => Woke::End,
+                };
+                match woke {
+                    Woke::Changed => open.rx.borrow_and_update().clone(),
+                    Woke::Quiet => Bytes::from_static(b": keep-alive\n\n"),
+                    Woke::Stop => return None,
+                    Woke::End => {
+                        open.phase = Phase::Done;
+                        Bytes::from(format!(
+                            ": this stream's lifetime is over; reconnect\nretry: {RETRY_MS}\n\n"
+                        ))
+                    }
                 }
-            };
-            let chunk = if changed {
-                rx.borrow_and_update();
-                update(&engine, run.as_ref())
-            } else {
-                Bytes::from_static(b": keep-alive\n\n")
-            };
-            Some((
-                Ok::<_, actix_web::Error>(chunk),
-                (engine, run, rx, stop, None),
-            ))
-        });
-    HttpResponse::Ok()
+            }
+        };
+        Some((Ok::<_, actix_web::Error>(chunk), open))
+    });
+    let mut response = HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body)
+        .streaming(body);
+    // The connection's slot was given back: no other request may run on it uncounted.
+    response
+        .head_mut()
+        .set_connection_type(actix_web::http::ConnectionType::Close);
+    Ok(response)
 }
 
 /// `GET /dashboard/events`: updates of the all-runs dashboard.
-pub async fn events_all(engine: web::Data<Engine>) -> HttpResponse {
-    stream(engine, None)
+pub async fn events_all(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+    budgets: web::Data<Budgets>,
+) -> Result<HttpResponse, LedgerError> {
+    stream(req, engine, budgets, Board::All).await
 }
 
 /// `GET /dashboard/{run}/events`: updates of one run's dashboard.
-pub async fn events_run(req: HttpRequest, engine: web::Data<Engine>) -> HttpResponse {
-    match run_param(&req) {
-        Ok(run) => stream(engine, Some(run)),
-        Err(p) => problem_response(&p),
-    }
+pub async fn events_run(
+    req: HttpRequest,
+    engine: web::Data<Engine>,
+    budgets: web::Data<Budgets>,
+) -> Result<HttpResponse, LedgerError> {
+    let run = run_param(&req)?;
+    stream(req, engine, budgets, Board::Run(run)).await
 }

@@ -22,6 +22,8 @@ use provenance_core::{DecodedRecord, ItemId, RecordBody, RunId};
 use provenance_verify::Report;
 use tokio::sync::watch;
 
+use super::broadcast::{run_renderer, Board, Broadcaster};
+use super::budget::Budgets;
 use super::stats::{Fact, Stats};
 use crate::ledger::Ledger;
 use crate::store::{Head, LeafKind, LedgerStore, LogEntry, StoreError};
@@ -38,6 +40,9 @@ pub struct Engine {
     fold: Mutex<()>,
     changed: watch::Sender<u64>,
     reports: ReportCache,
+    broadcast: Broadcaster,
+    budgets: OnceLock<Arc<Budgets>>,
+    sheets: super::pages::SheetCache,
 }
 
 /// Item-sheet reports kept before the cache is cleared.
@@ -120,12 +125,16 @@ impl Engine {
             return engine.clone();
         }
         let (changed, _) = watch::channel(0);
+        let (broadcast, wakeups) = Broadcaster::new();
         let engine = Arc::new(Engine {
             ledger: Arc::downgrade(ledger),
             stats: RwLock::new(Stats::new()),
             fold: Mutex::new(()),
             changed,
             reports: ReportCache::default(),
+            broadcast,
+            budgets: OnceLock::new(),
+            sheets: super::pages::SheetCache::default(),
         });
         engines.push((Arc::downgrade(ledger), engine.clone()));
         let tail = Arc::downgrade(&engine);
@@ -134,6 +143,13 @@ impl Engine {
             .spawn(move || tail_loop(&tail));
         if let Err(e) = spawned {
             tracing::error!("cannot start the drops tail thread: {e}; stats fold on request");
+        }
+        let renderer = Arc::downgrade(&engine);
+        let spawned = std::thread::Builder::new()
+            .name("drops-render".into())
+            .spawn(move || run_renderer(&renderer, &wakeups));
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the dashboard renderer thread: {e}");
         }
         engine
     }
@@ -182,6 +198,7 @@ impl Engine {
             start = end;
         }
         self.changed.send_replace(target);
+        self.broadcast.changed();
         Ok(target)
     }
 
@@ -198,6 +215,31 @@ impl Engine {
             Ok(mut g) => f(&mut g),
             Err(p) => f(&mut p.into_inner()),
         }
+    }
+
+    /// The dashboards' broadcaster: one render per change for every watcher.
+    pub fn broadcast(&self) -> &Broadcaster {
+        &self.broadcast
+    }
+
+    /// Renders `board`'s `update` event once (counted in `/metrics` as
+    /// `provenance_dashboard_renders_total`).
+    pub fn render_update(&self, board: Board) -> actix_web::web::Bytes {
+        if let Some(ledger) = self.ledger.upgrade() {
+            ledger.metrics().observe_dashboard_render();
+        }
+        super::dashboard::update(self, board.run())
+    }
+
+    /// The budgets of the drop pages, made from `make` by the first worker that asks (every
+    /// worker of a server gives the same bounds).
+    pub fn budgets(&self, make: impl FnOnce() -> Budgets) -> Arc<Budgets> {
+        self.budgets.get_or_init(|| Arc::new(make())).clone()
+    }
+
+    /// The rendered run sheets.
+    pub fn sheets(&self) -> &super::pages::SheetCache {
+        &self.sheets
     }
 
     /// A receiver that wakes when the fold grows.

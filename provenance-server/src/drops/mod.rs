@@ -7,11 +7,15 @@
 //! are wrapped by [`gate`]).
 //!
 //! Rooms: [`stats`] (the fold and the KPIs), [`engine`] (keeps the fold current with the log),
-//! [`html`] (escaping, page shell), [`chart`] (the SVG chart), [`pages`] (sheets),
-//! [`dashboard`] (dashboard and its event stream), [`csv`] (CSV bodies). The
+//! [`html`] (escaping, page shell), [`chart`] (the SVG chart), [`pages`] (sheets and their
+//! label QR images), [`dashboard`] (dashboard and its event stream), [`broadcast`] (one render
+//! per log change for every dashboard watcher), [`budget`] (the event streams' own budget and
+//! the bound on heavy renders), [`csv`] (CSV bodies). The
 //! answers' JSON types are in [`crate::api`]; `provenance stats` is `crate::cli`'s.
 
 pub mod access;
+pub mod broadcast;
+pub mod budget;
 pub mod chart;
 pub mod csv;
 pub mod dashboard;
@@ -39,9 +43,14 @@ pub const TEXT_CSV: &str = "text/csv; charset=utf-8";
 /// Media type of the pages.
 pub const TEXT_HTML: &str = "text/html; charset=utf-8";
 
-/// Registers the drop routes (stats, sheets, dashboard) for `ledger`.
-pub fn configure(ledger: &Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
+/// Registers the drop routes (stats, sheets, dashboard) for `ledger`; the streams and heavy
+/// renders get the budgets of `limits` (one set per server, shared by its workers).
+pub fn configure(
+    ledger: &Arc<Ledger>,
+    limits: &crate::admission::Limits,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     let engine = Engine::for_ledger(ledger);
+    let budgets = engine.budgets(|| budget::Budgets::new(limits.streams, limits.heavy_renders));
     let access = Arc::new(ledger.stats_access().clone());
     move |cfg: &mut web::ServiceConfig| {
         let get = |path: &str| {
@@ -50,6 +59,7 @@ pub fn configure(ledger: &Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
         // The figures (`serve --stats token`): refused without the operator's token.
         let a = &access;
         cfg.app_data(web::Data::from(engine))
+            .app_data(web::Data::from(budgets))
             .service(
                 get("/v1/runs/{run}/stats")
                     .route(web::get().to(run_stats))
@@ -61,6 +71,7 @@ pub fn configure(ledger: &Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
                     .wrap_fn(gate(a)),
             )
             .service(get("/runs/{run}").route(web::get().to(pages::run_sheet)))
+            .service(get("/runs/{run}/qr/{n}.svg").route(web::get().to(pages::label_qr)))
             .service(get("/items/{item}").route(web::get().to(pages::item_sheet)))
             .service(
                 get("/dashboard")

@@ -48,7 +48,23 @@ pub fn problem_response(p: &LedgerError) -> HttpResponse {
             .head_mut()
             .set_connection_type(actix_web::http::ConnectionType::Close);
     }
+    if let Some(secs) = retry_after(p.code) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
     response
+}
+
+/// The `Retry-After` (seconds) of a refusal that says when to come back: the budgets of the
+/// dashboards' event streams and of heavy pages, and the connection bounds.
+pub fn retry_after(code: &str) -> Option<u32> {
+    match code {
+        codes::LEDGER_TOO_MANY_STREAMS | codes::LEDGER_STREAMS_FULL => Some(30),
+        codes::LEDGER_PAGES_BUSY => Some(2),
+        codes::LEDGER_TOO_MANY_CONNECTIONS | codes::LEDGER_OVERLOADED => Some(1),
+        _ => None,
+    }
 }
 
 /// Handlers return `Result<_, LedgerError>`; actix renders the error with [`problem_response`].
@@ -403,7 +419,7 @@ pub fn configure(ledger: Arc<Ledger>) -> impl FnOnce(&mut web::ServiceConfig) {
 /// Registers every route on an actix app; request bodies get `limits.body_timeout`.
 pub fn configure_with(ledger: Arc<Ledger>, limits: Limits) -> impl FnOnce(&mut web::ServiceConfig) {
     // Drop operations (issue 13): stats, provenance sheets, dashboard.
-    let drops = crate::drops::configure(&ledger);
+    let drops = crate::drops::configure(&ledger, &limits);
     move |cfg: &mut web::ServiceConfig| {
         let get = |path: &str| {
             web::resource(path).default_service(web::to(method_not_allowed("GET, HEAD")))

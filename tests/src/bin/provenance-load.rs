@@ -13,7 +13,9 @@
 //! (`--servers N` spawns N servers on that one database sharing the ledger key and origin, and
 //! the connections are spread over them), and the raw PostgreSQL durable commit rate on that
 //! database is measured too. Any append not acknowledged with 201 is counted by HTTP status and
-//! problem code, and makes the program exit 1 after its report.
+//! problem code, and makes the program exit 1 after its report. `--dashboards N` holds N live
+//! dashboard event streams open and read during the run (BENCHMARKS.md, "Dashboards during a
+//! drop").
 //!
 //! ```text
 //! cargo build --release -p provenance-server --bin provenance
@@ -90,6 +92,12 @@ struct Args {
     /// Seconds of each limit measurement.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     limit_time: Duration,
+    /// Hold this many live dashboards open during the run: each an event stream
+    /// (`GET /dashboard/events`) on its own connection, read by one thread. Spawned servers
+    /// get `--max-streams-per-peer` and `--max-streams` of at least this many (all come from
+    /// 127.0.0.1); a --server must allow them itself.
+    #[arg(long, default_value_t = 0)]
+    dashboards: usize,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -141,6 +149,80 @@ fn now() -> Timestamp {
             .map(|d| d.as_secs())
             .unwrap_or(0),
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open dashboards (`--dashboards`): event streams held open and read during the run.
+
+/// The open dashboard streams and what was read from them.
+struct Dashboards {
+    streams: Vec<TcpStream>,
+    bytes: AtomicU64,
+    ended: AtomicU64,
+}
+
+/// Opens `n` event streams of the all-runs dashboard and waits for each one's first update.
+fn open_dashboards(addr: SocketAddr, n: usize) -> Result<Dashboards, Error> {
+    let mut streams = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut s = TcpStream::connect(addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        s.write_all(b"GET /dashboard/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")?;
+        let mut head = Vec::new();
+        let mut chunk = [0u8; 8192];
+        while !String::from_utf8_lossy(&head).contains("event: update") {
+            let got = s.read(&mut chunk)?;
+            if got == 0 {
+                return fail(format!(
+                    "dashboard stream {i} was refused: {}",
+                    String::from_utf8_lossy(&head)
+                ));
+            }
+            head.extend_from_slice(&chunk[..got]);
+        }
+        if !head.starts_with(b"HTTP/1.1 200") {
+            return fail(format!(
+                "dashboard stream {i}: {}",
+                String::from_utf8_lossy(&head)
+            ));
+        }
+        s.set_nonblocking(true)?;
+        streams.push(s);
+    }
+    Ok(Dashboards {
+        streams,
+        bytes: AtomicU64::new(0),
+        ended: AtomicU64::new(0),
+    })
+}
+
+impl Dashboards {
+    /// Reads every stream (what a browser does), sweeping them every 100 ms, until `stop`.
+    fn read_until(&self, stop: &AtomicBool) {
+        let mut open = vec![true; self.streams.len()];
+        let mut chunk = vec![0u8; 65536];
+        while !stop.load(Ordering::Relaxed) {
+            for (s, open) in self.streams.iter().zip(open.iter_mut()) {
+                while *open {
+                    match (&*s).read(&mut chunk) {
+                        Ok(0) => {
+                            *open = false;
+                            self.ended.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(n) => {
+                            self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            *open = false;
+                            self.ended.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,7 +400,7 @@ fn spawn_server(args: &Args) -> Result<Target, Error> {
     };
     let mut servers = Vec::new();
     for _ in 0..args.servers {
-        let (url, child) = spawn_one(&bin, &db, &pem, args.workers)?;
+        let (url, child) = spawn_one(&bin, &db, &pem, args.workers, args.dashboards)?;
         servers.push(Target {
             addr: resolve(&url)?,
             url,
@@ -343,6 +425,7 @@ fn spawn_one(
     db: &str,
     pem: &Path,
     workers: Option<usize>,
+    dashboards: usize,
 ) -> Result<(String, Child), Error> {
     let mut cmd = Command::new(bin);
     cmd.arg("serve")
@@ -355,6 +438,10 @@ fn spawn_one(
         .stderr(Stdio::null());
     if let Some(w) = workers {
         cmd.args(["--workers", &w.to_string()]);
+    }
+    if dashboards > 0 {
+        let n = dashboards.to_string();
+        cmd.args(["--max-streams-per-peer", &n, "--max-streams", &n]);
     }
     let mut child = cmd
         .spawn()
@@ -1000,6 +1087,7 @@ fn run(args: Args) -> Result<(), Error> {
 
     let pids = target.pids();
     let addrs = target.addrs();
+    let watching = open_dashboards(addrs[0], args.dashboards)?;
     let before_metrics = all_metrics(&addrs)?;
     let server_cpu_before = sum_over(&pids, cpu_seconds);
     let self_cpu_before = cpu_seconds("self");
@@ -1018,6 +1106,10 @@ fn run(args: Args) -> Result<(), Error> {
         if let Some(wal) = &wal_file {
             let (wal_peak, stop) = (&wal_peak, &stop);
             s.spawn(move || sample_size(wal, end, stop, wal_peak));
+        }
+        if !watching.streams.is_empty() {
+            let (watching, stop) = (&watching, &stop);
+            s.spawn(move || watching.read_until(stop));
         }
         let handles: Vec<_> = (0..args.concurrency)
             .map(|j| {
@@ -1067,6 +1159,15 @@ fn run(args: Args) -> Result<(), Error> {
     latencies.sort_unstable();
     let appends_per_sec = ok as f64 / elapsed;
     println!();
+    if !watching.streams.is_empty() {
+        println!(
+            "dashboards: {} event streams open during the run; {:.1} MB of updates read, {} \
+             streams ended early",
+            watching.streams.len(),
+            watching.bytes.load(Ordering::Relaxed) as f64 / 1e6,
+            watching.ended.load(Ordering::Relaxed)
+        );
+    }
     println!(
         "appends: {ok} acknowledged (201) in {elapsed:.2} s = {appends_per_sec:.0} appends/s; \
          {errors} errors"
