@@ -13,16 +13,19 @@
 //! (docs/DEPLOY.md).
 //!
 //! **Heavy renders.** At most [`HeavyRenders`] uncached renders run at once, each off the async
-//! workers (`web::block`); one more is refused with `503 ledger.pages_busy` and `Retry-After`
-//! rather than queued, so a burst of sheet requests never holds the workers that answer
-//! appends and `/healthz`.
+//! workers (`web::block`). A run sheet over the bound is refused at once with `503
+//! ledger.pages_busy` and `Retry-After`, so a burst of sheet requests never holds the workers
+//! that answer appends and `/healthz`. A label QR image waits up to [`LABEL_RENDER_WAIT`] for
+//! its turn instead (waiting costs a parked future, not a worker): a browser opening a run
+//! sheet asks for all its images at once, and each is rendered once per edition and then
+//! served from the cache, so refusing them would only leave holes in the sheet.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -298,17 +301,20 @@ impl Drop for StreamPermit {
     }
 }
 
+/// How long a label QR image waits for a render slot before `503 ledger.pages_busy`.
+pub const LABEL_RENDER_WAIT: Duration = Duration::from_secs(5);
+
 /// The heavy renders running now, under a bound.
 #[derive(Debug, Clone)]
 pub struct RenderBudget {
     max: HeavyRenders,
-    busy: Arc<AtomicUsize>,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// One running heavy render's place in the [`RenderBudget`]; released on drop.
 #[derive(Debug)]
 pub struct RenderPermit {
-    busy: Arc<AtomicUsize>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Why a heavy render was refused.
@@ -336,32 +342,31 @@ impl RenderBudget {
     pub fn new(max: HeavyRenders) -> Self {
         RenderBudget {
             max,
-            busy: Arc::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(max.0.get())),
         }
     }
 
     /// A permit for one render now, or [`RenderRefusal::Busy`]; never waits.
     pub fn try_acquire(&self) -> Result<RenderPermit, RenderRefusal> {
-        let max = self.max.0.get();
-        self.busy
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .map_err(|_| RenderRefusal::Busy)?;
-        Ok(RenderPermit {
-            busy: self.busy.clone(),
-        })
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map(|slot| RenderPermit { _slot: slot })
+            .map_err(|_| RenderRefusal::Busy)
+    }
+
+    /// A permit for one render, waiting at most `wait` for a slot (in arrival order), else
+    /// [`RenderRefusal::Busy`].
+    pub async fn acquire_within(&self, wait: Duration) -> Result<RenderPermit, RenderRefusal> {
+        match actix_web::rt::time::timeout(wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => Ok(RenderPermit { _slot: slot }),
+            Ok(Err(_)) | Err(_) => Err(RenderRefusal::Busy),
+        }
     }
 
     /// Renders running now.
     pub fn busy(&self) -> usize {
-        self.busy.load(Ordering::Acquire)
-    }
-}
-
-impl Drop for RenderPermit {
-    fn drop(&mut self) {
-        self.busy.fetch_sub(1, Ordering::AcqRel);
+        self.max.0.get() - self.slots.available_permits()
     }
 }
 
@@ -435,6 +440,28 @@ mod tests {
         drop(one);
         assert_eq!(budget.busy(), 1);
         assert!(budget.try_acquire().is_ok());
+    }
+
+    #[actix_web::test]
+    async fn a_waiting_render_gets_the_next_free_slot_or_gives_up() {
+        let budget = RenderBudget::new(HeavyRenders(NonZeroUsize::new(1).unwrap()));
+        let held = budget.try_acquire().unwrap();
+        let short = Duration::from_millis(20);
+        assert_eq!(
+            budget.acquire_within(short).await.unwrap_err(),
+            RenderRefusal::Busy
+        );
+        let waiter = {
+            let budget = budget.clone();
+            actix_web::rt::spawn(async move { budget.acquire_within(LABEL_RENDER_WAIT).await })
+        };
+        actix_web::rt::time::sleep(short).await;
+        drop(held);
+        assert!(
+            waiter.await.unwrap().is_ok(),
+            "the freed slot went to the waiter"
+        );
+        assert_eq!(budget.busy(), 0);
     }
 
     #[test]

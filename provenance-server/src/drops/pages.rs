@@ -20,7 +20,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use provenance_core::{ItemId, Payload, RunId};
 use provenance_verify::{verify_with, Input, Options, Report, Story};
 
-use super::budget::{Budgets, RenderPermit};
+use super::budget::{Budgets, RenderPermit, RenderRefusal, LABEL_RENDER_WAIT};
 use super::engine::ReportKey;
 use super::html::{escape, page, percent};
 use super::stats::{EditionStatus, Stats};
@@ -103,11 +103,17 @@ impl SheetCache {
 
 /// A permit for one uncached heavy render, or 503 `ledger.pages_busy` (counted).
 fn render_permit(budgets: &Budgets, ledger: &Ledger) -> Result<RenderPermit, LedgerError> {
-    budgets.renders.try_acquire().map_err(|refusal| {
-        let p = refusal.problem();
-        ledger.metrics().observe_rejection(p.code);
-        p
-    })
+    budgets
+        .renders
+        .try_acquire()
+        .map_err(|refusal| busy(refusal, ledger))
+}
+
+/// The refusal of a render, counted.
+fn busy(refusal: RenderRefusal, ledger: &Ledger) -> LedgerError {
+    let p = refusal.problem();
+    ledger.metrics().observe_rejection(p.code);
+    p
 }
 
 /// `GET /runs/{run}`: rendered once per (run, log size, figures shown) off the async workers,
@@ -282,7 +288,7 @@ fn edition_param(req: &HttpRequest) -> Result<u64, LedgerError> {
 /// `GET /runs/{run}/qr/{n}.svg`: the label QR of edition `n` (its mint's payload behind the
 /// web verifier's URL), as on the printed label. A mint never changes, so the image is cached
 /// here and may be cached for a year by browsers (`immutable`; the run sheet's URLs carry a tag
-/// of the public URL, [`label_tag`]). 404 without `--public-url` or for an edition not minted.
+/// of the public URL, `label_tag`). 404 without `--public-url` or for an edition not minted.
 pub async fn label_qr(
     req: HttpRequest,
     engine: web::Data<Engine>,
@@ -306,7 +312,12 @@ pub async fn label_qr(
     let svg = match engine.sheets().label(&item) {
         Some(svg) => svg,
         None => {
-            let permit = render_permit(&budgets, &ledger)?;
+            // A sheet's images arrive together: each waits its turn rather than leave a hole.
+            let permit = budgets
+                .renders
+                .acquire_within(LABEL_RENDER_WAIT)
+                .await
+                .map_err(|refusal| busy(refusal, &ledger))?;
             let svg = web::block(move || {
                 let _permit = permit;
                 ledger.metrics().observe_page_render();
