@@ -278,22 +278,34 @@ fn vector_world() -> VectorWorld {
     }
 }
 
-/// A group of cases that can share one database: for each item, the one chain they need.
+/// A group of cases that can share one database: for each item, the one chain they need, and
+/// no two items minted as the same edition of a run (the ledger takes one mint per edition).
 #[derive(Default)]
 struct World {
     chains: BTreeMap<String, (ItemId, Vec<Vec<u8>>)>,
+    editions: BTreeMap<([u8; 16], u64), ItemId>,
     cases: Vec<Case>,
     /// Runs the raw-HTTP checks (sizes, nesting, slow clients) in this world.
     raw: bool,
 }
 
 fn assign(worlds: &mut Vec<World>, case: Case) {
+    let edition = case
+        .needs
+        .as_ref()
+        .and_then(|(_, chain)| edition_of(&chain[0]));
     let fits = |w: &World| match &case.needs {
         None => true,
-        Some((item, chain)) => match w.chains.get(&item.to_base32()) {
-            None => true,
-            Some((_, have)) => have == chain,
-        },
+        Some((item, chain)) => {
+            let same_chain = match w.chains.get(&item.to_base32()) {
+                None => true,
+                Some((_, have)) => have == chain,
+            };
+            let edition_free = edition
+                .and_then(|e| w.editions.get(&e))
+                .is_none_or(|minted| minted == item);
+            same_chain && edition_free
+        }
     };
     let index = match worlds.iter().position(fits) {
         Some(i) => i,
@@ -307,8 +319,23 @@ fn assign(worlds: &mut Vec<World>, case: Case) {
         world
             .chains
             .insert(item.to_base32(), (*item, chain.clone()));
+        if let Some(e) = edition {
+            world.editions.insert(e, *item);
+        }
     }
     world.cases.push(case);
+}
+
+/// The (run, edition) a mint takes, if the bytes are one.
+fn edition_of(mint: &[u8]) -> Option<([u8; 16], u64)> {
+    match provenance_core::DecodedRecord::decode(mint)
+        .ok()?
+        .record
+        .body
+    {
+        provenance_core::RecordBody::Mint(m) => Some((m.run.0, m.number)),
+        _ => None,
+    }
 }
 
 /// The database as it stands, taken while the server runs: the WAL is checkpointed (TRUNCATE)
