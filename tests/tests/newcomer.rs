@@ -144,7 +144,7 @@ fn the_root_is_a_home_page_linking_the_verifier_dashboard_and_sheets() {
         .unwrap()
         .to_string();
     assert!(
-        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
         "{csp}"
     );
     let html = response.into_string().unwrap();
