@@ -22,6 +22,7 @@ pub mod http;
 pub mod keyfile;
 pub mod ledger;
 pub mod metrics;
+pub mod nfc;
 pub mod offline;
 pub mod outbox;
 pub mod parse;

@@ -321,7 +321,8 @@ pub fn edition_ranges(numbers: &[u64]) -> String {
 }
 
 /// Writes a minted piece's label files (SVG and PNG) when a labels directory is given; with
-/// the ledger's public URL the code holds the label URL (spec §7.5), else the bare payload.
+/// the ledger's public URL the code holds the label URL (spec §7.5), else the bare payload, and
+/// the label URL is also written as an NDEF message (`.ndef`) for an NFC sticker.
 fn label_files(
     number: u64,
     bytes: &[u8],
@@ -353,6 +354,14 @@ fn label_files(
             &qr::label_png(&code, &text).map_err(|e| CliError::msg(e.to_string()))?,
         )?;
         files = vec![svg, png];
+        if let Some(public_url) = target.public_url {
+            let ndef = stem.with_extension("ndef");
+            write(
+                &ndef,
+                &crate::nfc::uri_message(&qr::label_url(public_url, &payload)),
+            )?;
+            files.push(ndef);
+        }
         label = Some((code, text));
     }
     Ok(Minted {
