@@ -82,6 +82,6 @@ mod tests {
         assert_eq!(len, 1 + url.len() - "https://".len());
         assert_eq!(m[6], URI_TYPE);
         assert_eq!(m[7], 0x04);
-        assert_eq!(&m[8..], url["https://".len()..].as_bytes());
+        assert_eq!(&m[8..], &url.as_bytes()["https://".len()..]);
     }
 }
