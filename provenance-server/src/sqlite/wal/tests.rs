@@ -184,9 +184,16 @@ fn the_wal_stays_under_its_bound_under_continuous_appends() {
         sampled > bound.restart_at(),
         "the load never reached a restart"
     );
+    // The checkpointer copies the last frames after the writes end (every 200 ms, or when the
+    // WAL turns idle); on a loaded machine it may still be behind: give it time, not a verdict.
+    let enough = 10 * max / FRAME_BYTES;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while metrics.wal.frames_checkpointed() <= enough && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let frames = metrics.wal.frames_checkpointed();
     assert!(
-        frames > 10 * max / FRAME_BYTES,
+        frames > enough,
         "{frames} frames copied: the load wrote too little to test the bound"
     );
     assert!(
