@@ -1031,6 +1031,46 @@ mod tests {
     }
 
     #[test]
+    fn the_holdings_answers_match_their_schemas() {
+        let held = |owner_recovery: Option<String>| HeldItem {
+            item: "i".into(),
+            short: "s".into(),
+            run: "r".into(),
+            title: "t".into(),
+            edition: EditionRef { number: 2, size: 8 },
+            owner: "k".into(),
+            owner_recovery,
+            stolen: false,
+            void: true,
+            seq: 3,
+        };
+        for next in [None, Some("n".to_string())] {
+            let items = vec![held(None), held(Some("ab".repeat(32)))];
+            conforms(
+                "OwnedItems",
+                &OwnedItems {
+                    key: "k".into(),
+                    items: items.clone(),
+                    next: next.clone(),
+                    log_size: 9,
+                },
+            );
+            conforms(
+                "CommittedItems",
+                &CommittedItems {
+                    recovery: "ab".repeat(32),
+                    items,
+                    next,
+                    log_size: 9,
+                },
+            );
+        }
+        let mut renamed = serde_json::to_value(held(None)).unwrap_or(Value::Null);
+        renamed["recovery"] = Value::Null;
+        assert!(check(&renamed, &schema("HeldItem"), "HeldItem").is_err());
+    }
+
+    #[test]
     fn the_dashboard_events_match_their_schemas() {
         conforms(
             "DashboardUpdate",
