@@ -592,7 +592,7 @@ pub struct HeldItem {
 }
 
 /// Every item whose current owner is one key (`GET /v1/owners/{key}/items`), a page at a
-/// time, in item-id order.
+/// time, in item-id order (of the ids' 16 bytes, not of their base32 text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnedItems {
     /// The owner key asked about, base64url.
@@ -606,7 +606,8 @@ pub struct OwnedItems {
 }
 
 /// Every item whose current ownership committed to one recovery key
-/// (`GET /v1/recoveries/{digest}/items`), a page at a time, in item-id order.
+/// (`GET /v1/recoveries/{digest}/items`), a page at a time, in item-id order (of the ids' 16
+/// bytes, not of their base32 text).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommittedItems {
     /// The recovery commitment asked about (SHA-256 of the recovery public key), hex.
