@@ -55,6 +55,7 @@ fn facts() -> (Vec<Fact>, RunId, PublicKey) {
         let sold = START + (i % 60) * DAY + 1;
         facts.push(Fact::Record {
             item,
+            seq: 0,
             time: Timestamp(START + 1),
             body: RecordBody::Mint(Mint {
                 run,
@@ -67,12 +68,14 @@ fn facts() -> (Vec<Fact>, RunId, PublicKey) {
         });
         facts.push(Fact::Record {
             item,
+            seq: 1,
             time: Timestamp(sold),
             body: RecordBody::Transfer(buyers[(i % 500) as usize].into()),
         });
         if i % 10 == 0 {
             facts.push(Fact::Record {
                 item,
+                seq: 2,
                 time: Timestamp(sold + 3 * DAY),
                 body: RecordBody::Repair(Repair {
                     note: "clasp".into(),
@@ -83,6 +86,7 @@ fn facts() -> (Vec<Fact>, RunId, PublicKey) {
         if i % 5 == 0 {
             facts.push(Fact::Record {
                 item,
+                seq: 3,
                 time: Timestamp(sold + DAY),
                 body: RecordBody::Badge(Badge {
                     event: format!("Night market {}", i % 4),

@@ -565,6 +565,61 @@ pub struct MakerStats {
     pub log_size: u64,
 }
 
+/// One piece in an answer about who holds what (`GET /v1/owners/{key}/items`,
+/// `GET /v1/recoveries/{digest}/items`): what the item's public history says about it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldItem {
+    /// The item id (base32).
+    pub item: String,
+    /// The short id.
+    pub short: String,
+    /// The run id (base32).
+    pub run: String,
+    /// The run's title (untrusted text).
+    pub title: String,
+    /// Edition n of N.
+    pub edition: EditionRef,
+    /// The current owner's key, base64url.
+    pub owner: String,
+    /// The current ownership's recovery commitment (hex), `None` when it committed to none.
+    pub owner_recovery: Option<String>,
+    /// Reported stolen (and not recovered since).
+    pub stolen: bool,
+    /// Voided by the maker.
+    pub void: bool,
+    /// The sequence number of the item's latest record (the next record's is one more).
+    pub seq: u64,
+}
+
+/// Every item whose current owner is one key (`GET /v1/owners/{key}/items`), a page at a
+/// time, in item-id order (of the ids' 16 bytes, not of their base32 text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedItems {
+    /// The owner key asked about, base64url.
+    pub key: String,
+    /// At most `limit` (at most 1,000) items, in item-id order.
+    pub items: Vec<HeldItem>,
+    /// When more items follow: the `after` of the next page (the last item id here).
+    pub next: Option<String>,
+    /// Log entries folded into this answer.
+    pub log_size: u64,
+}
+
+/// Every item whose current ownership committed to one recovery key
+/// (`GET /v1/recoveries/{digest}/items`), a page at a time, in item-id order (of the ids' 16
+/// bytes, not of their base32 text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedItems {
+    /// The recovery commitment asked about (SHA-256 of the recovery public key), hex.
+    pub recovery: String,
+    /// At most `limit` (at most 1,000) items, in item-id order.
+    pub items: Vec<HeldItem>,
+    /// When more items follow: the `after` of the next page (the last item id here).
+    pub next: Option<String>,
+    /// Log entries folded into this answer.
+    pub log_size: u64,
+}
+
 /// The dashboard's `update` event (`GET /dashboard/events`, `/dashboard/{run}/events`): the
 /// log size the figures cover and the re-rendered live part of the page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -974,6 +1029,46 @@ mod tests {
                 },
             );
         }
+    }
+
+    #[test]
+    fn the_holdings_answers_match_their_schemas() {
+        let held = |owner_recovery: Option<String>| HeldItem {
+            item: "i".into(),
+            short: "s".into(),
+            run: "r".into(),
+            title: "t".into(),
+            edition: EditionRef { number: 2, size: 8 },
+            owner: "k".into(),
+            owner_recovery,
+            stolen: false,
+            void: true,
+            seq: 3,
+        };
+        for next in [None, Some("n".to_string())] {
+            let items = vec![held(None), held(Some("ab".repeat(32)))];
+            conforms(
+                "OwnedItems",
+                &OwnedItems {
+                    key: "k".into(),
+                    items: items.clone(),
+                    next: next.clone(),
+                    log_size: 9,
+                },
+            );
+            conforms(
+                "CommittedItems",
+                &CommittedItems {
+                    recovery: "ab".repeat(32),
+                    items,
+                    next,
+                    log_size: 9,
+                },
+            );
+        }
+        let mut renamed = serde_json::to_value(held(None)).unwrap_or(Value::Null);
+        renamed["recovery"] = Value::Null;
+        assert!(check(&renamed, &schema("HeldItem"), "HeldItem").is_err());
     }
 
     #[test]

@@ -101,6 +101,7 @@ pub fn fact_of(entry: &LogEntry, store: &dyn LedgerStore) -> Result<Option<Fact>
         (LeafKind::Record, body) if !matches!(body, RecordBody::RunManifest(_)) => {
             Some(Fact::Record {
                 item: ItemId(entry.id),
+                seq: entry.seq,
                 time,
                 body,
             })

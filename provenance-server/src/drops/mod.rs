@@ -1,7 +1,9 @@
 //! Drop operations (issue 13): the KPIs makers run their drops on, as JSON and CSV
 //! (`GET /v1/runs/{run}/stats`, `GET /v1/makers/{key}/stats`), the printable provenance
 //! sheets (`GET /runs/{run}`, `GET /items/{item}`) and the live dashboard (`GET /dashboard`,
-//! `GET /dashboard/{run}`, server-sent events). Definitions: `spec/kpis.md`.
+//! `GET /dashboard/{run}`, server-sent events). Definitions: `spec/kpis.md`. The same fold
+//! answers who holds what (issue 22): `GET /v1/owners/{key}/items` and
+//! `GET /v1/recoveries/{digest}/items` ([`owners`]; public, spec §15).
 //!
 //! Who may read them: [`access`] (`serve --stats public|token`, spec §15; the covered routes
 //! are wrapped by [`gate`]).
@@ -10,7 +12,7 @@
 //! [`html`] (escaping, page shell), [`chart`] (the SVG chart), [`pages`] (sheets and their
 //! label QR images), [`dashboard`] (dashboard and its event stream), [`broadcast`] (one render
 //! per log change for every dashboard watcher), [`budget`] (the event streams' own budget and
-//! the bound on heavy renders), [`csv`] (CSV bodies). The
+//! the bound on heavy renders), [`csv`] (CSV bodies), [`owners`] (the holdings queries). The
 //! answers' JSON types are in [`crate::api`]; `provenance stats` is `crate::cli`'s.
 
 pub mod access;
@@ -21,6 +23,7 @@ pub mod csv;
 pub mod dashboard;
 pub mod engine;
 pub mod html;
+pub mod owners;
 pub mod pages;
 pub mod stats;
 
@@ -69,6 +72,11 @@ pub fn configure(
                 get("/v1/makers/{key}/stats")
                     .route(web::get().to(maker_stats))
                     .wrap_fn(gate(a)),
+            )
+            // Who holds what: public (spec §15), the items' histories say as much.
+            .service(get("/v1/owners/{key}/items").route(web::get().to(owners::owned_items)))
+            .service(
+                get("/v1/recoveries/{digest}/items").route(web::get().to(owners::committed_items)),
             )
             .service(get("/runs/{run}").route(web::get().to(pages::run_sheet)))
             .service(get("/runs/{run}/qr/{n}.svg").route(web::get().to(pages::label_qr)))

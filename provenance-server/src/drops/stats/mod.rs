@@ -4,14 +4,22 @@
 //! [`Fact`] at a time, so a run's or a maker's figures are read without scanning any record
 //! ([`Stats::run`], [`Stats::maker`]). The facts come from log leaves the ledger verified on
 //! append ([`crate::drops::engine`] decodes them); nothing here reads a clock or the store.
+//!
+//! The fold also keeps who holds what ([`holdings`]): each item's current owner key and that
+//! ownership's recovery commitment, indexed both ways, so "every piece this key owns" and
+//! "every piece committed to this recovery sheet" are answered without scanning items.
 
 mod figures;
+pub mod holdings;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use provenance_core::{
-    Badge, ItemId, Mint, PublicKey, RecordBody, Repair, ReportStatus, RunId, RunManifest, Timestamp,
+    Badge, ItemId, Mint, NewOwner, PublicKey, RecordBody, RecoveryDigest, Repair, ReportStatus,
+    RunId, RunManifest, Timestamp,
 };
+
+use holdings::Holdings;
 use serde::Serialize;
 
 /// Seconds in a day.
@@ -42,6 +50,8 @@ pub enum Fact {
     Record {
         /// The item.
         item: ItemId,
+        /// The record's sequence number in the item's chain (0 for the mint).
+        seq: u64,
         /// The record's time (the signer's claim, checked by the chain rules).
         time: Timestamp,
         /// The record's content.
@@ -74,6 +84,10 @@ struct ItemAcc {
     run: RunId,
     edition: u64,
     owner: PublicKey,
+    /// The current ownership's recovery commitment (spec §3.1), if it made one.
+    recovery: Option<RecoveryDigest>,
+    /// The sequence number of the item's latest folded record.
+    seq: u64,
     sold_at: Option<u64>,
     repaired_after_sale: bool,
     events: Vec<String>,
@@ -136,6 +150,7 @@ pub struct Stats {
     items: HashMap<ItemId, ItemAcc>,
     makers: HashMap<PublicKey, MakerAcc>,
     recent: VecDeque<Event>,
+    holdings: Holdings,
 }
 
 /// An edition of a run, for the provenance sheet.
@@ -263,7 +278,12 @@ impl Stats {
                 time,
                 manifest,
             } => self.register(index, run, maker, time, manifest),
-            Fact::Record { item, time, body } => self.record(index, item, time.0, body),
+            Fact::Record {
+                item,
+                seq,
+                time,
+                body,
+            } => self.record(index, item, seq, time.0, body),
         };
         if !folded {
             self.skipped += 1;
@@ -320,7 +340,7 @@ impl Stats {
         true
     }
 
-    fn record(&mut self, index: u64, item: ItemId, time: u64, body: RecordBody) -> bool {
+    fn record(&mut self, index: u64, item: ItemId, seq: u64, time: u64, body: RecordBody) -> bool {
         if let RecordBody::Mint(m) = &body {
             return self.mint(index, item, time, m);
         }
@@ -330,14 +350,20 @@ impl Stats {
         let Some(run) = self.runs.get_mut(&acc.run) else {
             return false;
         };
+        acc.seq = acc.seq.max(seq);
         let (what, detail) = match body {
             RecordBody::Transfer(to) => {
+                let before = (acc.owner, acc.recovery);
                 self.change_owner(index, item, time, to.key);
+                self.hold(item, before, to);
                 return true;
             }
             RecordBody::Recover(r) => {
                 // The same person under a new key (spec §3.1): neither a sale nor a new owner.
+                let before = (acc.owner, acc.recovery);
                 acc.owner = r.new_owner.key;
+                acc.recovery = r.new_owner.recovery;
+                self.holdings.moved(item, before, r.new_owner);
                 ("owner_key_recovered", String::new())
             }
             RecordBody::Repair(r) => ("repair", count_repair(run, acc, time, r)),
@@ -369,6 +395,8 @@ impl Stats {
                 run: m.run,
                 edition: m.number,
                 owner: maker,
+                recovery: None,
+                seq: 0,
                 sold_at: None,
                 repaired_after_sale: false,
                 events: Vec::new(),
@@ -380,11 +408,28 @@ impl Stats {
             },
         );
         self.event(index, item, time, "minted", String::new());
-        let owner = m.owner.map_or(maker, |o| o.key);
-        if owner != maker {
-            self.change_owner(index, item, time, owner);
+        let owner = m.owner.unwrap_or(NewOwner {
+            key: maker,
+            recovery: None,
+        });
+        if owner.key != maker {
+            self.change_owner(index, item, time, owner.key);
         }
+        if let Some(acc) = self.items.get_mut(&item) {
+            acc.recovery = owner.recovery;
+        }
+        self.holdings.insert(item, &owner);
         true
+    }
+
+    /// Moves `item` in the holdings index from `before` (owner, recovery commitment) to the
+    /// ownership `now`; the item's state follows.
+    fn hold(&mut self, item: ItemId, before: (PublicKey, Option<RecoveryDigest>), now: NewOwner) {
+        if let Some(acc) = self.items.get_mut(&item) {
+            acc.owner = now.key;
+            acc.recovery = now.recovery;
+            self.holdings.moved(item, before, now);
+        }
     }
 
     /// The item changes hands; a first transfer away from the maker is a sale.
@@ -502,6 +547,7 @@ mod tests {
             let item = ItemId(id);
             s.apply(Fact::Record {
                 item,
+                seq: 0,
                 time: Timestamp(1_700_000_100),
                 body: RecordBody::Mint(Mint {
                     run,
@@ -515,12 +561,14 @@ mod tests {
             let sold = 1_700_000_000 + (i % 60) * DAY + 1;
             s.apply(Fact::Record {
                 item,
+                seq: 1,
                 time: Timestamp(sold),
                 body: RecordBody::Transfer(buyers[(i % 50) as usize].into()),
             });
             if i % 10 == 0 {
                 s.apply(Fact::Record {
                     item,
+                    seq: 2,
                     time: Timestamp(sold + 3 * DAY),
                     body: RecordBody::Repair(Repair {
                         note: "fix".into(),
@@ -555,6 +603,7 @@ mod tests {
         let mut s = Stats::new();
         s.apply(Fact::Record {
             item: ItemId([1; 16]),
+            seq: 1,
             time: Timestamp(5),
             body: RecordBody::Transfer(SigningKey::from_seed([3; 32]).public_key().into()),
         });
