@@ -105,6 +105,25 @@ fn canonical_bytes(protected: &[u8], payload: &[u8], signature: &[u8]) -> Vec<u8
     ))
 }
 
+/// The protected header bytes for `kid`: `{1: -19, 4: kid}`.
+fn protected_for(kid: KeyId) -> Vec<u8> {
+    let mut protected = PROTECTED_PREFIX.to_vec();
+    protected.extend_from_slice(&kid.0);
+    protected
+}
+
+/// What a signer outside this crate signs for `payload` under `kid` and `external_aad`: the
+/// Sig_structure [`sign`] signs.
+pub(crate) fn to_be_signed(kid: KeyId, payload: &[u8], external_aad: &[u8]) -> Vec<u8> {
+    sig_structure(&protected_for(kid), external_aad, payload)
+}
+
+/// The canonical COSE_Sign1 of `payload` under `kid` with a signature made elsewhere over
+/// [`to_be_signed`]; the caller checks the signature.
+pub(crate) fn assemble(kid: KeyId, payload: &[u8], signature: &[u8; SIGNATURE_LEN]) -> Vec<u8> {
+    canonical_bytes(&protected_for(kid), payload, signature)
+}
+
 /// Signs `payload` with `key` into tagged COSE_Sign1 bytes, binding `external_aad`.
 pub(crate) fn sign(key: &SigningKey, payload: Vec<u8>, external_aad: &[u8]) -> Vec<u8> {
     let kid = key.public_key().key_id();

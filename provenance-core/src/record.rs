@@ -413,6 +413,39 @@ impl Record {
         Ok(())
     }
 
+    /// What a signer outside this library (a browser's non-extractable WebCrypto key, a
+    /// hardware token) signs for this record as `signer`: the COSE Sig_structure (RFC 9052
+    /// §4.4) with the chain binding of `link` (spec §2, §4). Sign these bytes with Ed25519 and
+    /// give the signature to [`Record::assemble`].
+    pub fn to_be_signed(&self, signer: &PublicKey, link: Option<&ChainLink>) -> Vec<u8> {
+        let aad = link.map(ChainLink::external_aad);
+        cose::to_be_signed(
+            signer.key_id(),
+            &self.to_payload(),
+            aad.as_ref().map_or(&[][..], |a| &a[..]),
+        )
+    }
+
+    /// The record's COSE_Sign1 bytes from a signature made elsewhere over
+    /// [`Record::to_be_signed`]. The signature is checked first (strictly), so what comes out
+    /// verifies, and, Ed25519 being deterministic, is byte for byte what [`Record::sign`] makes
+    /// with the same key.
+    pub fn assemble(
+        &self,
+        signer: &PublicKey,
+        link: Option<&ChainLink>,
+        signature: &[u8; crate::keys::SIGNATURE_LEN],
+    ) -> Result<Vec<u8>, crate::error::VerifyError> {
+        if !signer.verify_strict(&self.to_be_signed(signer, link), signature) {
+            return Err(crate::error::VerifyError::SignatureInvalid);
+        }
+        Ok(cose::assemble(
+            signer.key_id(),
+            &self.to_payload(),
+            signature,
+        ))
+    }
+
     /// Signs the record with `key`. Genesis kinds (run manifest, mint) take `link: None`;
     /// every later record takes the item and previous hash it extends.
     /// Signing does not check any rule: verification does ([`Record::check_text`] lets a

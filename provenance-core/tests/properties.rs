@@ -545,3 +545,34 @@ proptest! {
         prop_assert_eq!(head.recover_count() as usize, accepted_recovers);
     }
 }
+
+proptest! {
+    /// A record signed outside the library (as the studio's WebCrypto key signs it) over
+    /// `Record::to_be_signed`, then `Record::assemble`d, is byte for byte the record
+    /// `Record::sign` makes with the same key; a signature by another key, or over other
+    /// bytes, is refused.
+    #[test]
+    fn a_record_signed_elsewhere_is_the_record_signed_here(
+        r in record(),
+        seed in any::<[u8; 32]>(),
+        linked in any::<bool>(),
+    ) {
+        use ed25519_dalek::Signer as _;
+        let key = SigningKey::from_seed(seed);
+        let external = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let link = linked.then_some(ChainLink { item: ItemId([7; 16]), prev: RecordHash([9; 32]) });
+        let public = key.public_key();
+        let tbs = r.to_be_signed(&public, link.as_ref());
+        let signature = external.sign(&tbs).to_bytes();
+        prop_assert_eq!(
+            r.assemble(&public, link.as_ref(), &signature).unwrap(),
+            r.sign(&key, link.as_ref())
+        );
+        let other = ed25519_dalek::SigningKey::from_bytes(&[seed[0] ^ 1; 32]).sign(&tbs).to_bytes();
+        prop_assert!(r.assemble(&public, link.as_ref(), &other).is_err(), "another key's signature");
+        let unlinked = external.sign(&r.to_be_signed(&public, None)).to_bytes();
+        if link.is_some() {
+            prop_assert!(r.assemble(&public, link.as_ref(), &unlinked).is_err());
+        }
+    }
+}
