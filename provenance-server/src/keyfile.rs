@@ -60,7 +60,8 @@ fn read_key_bytes(path: &Path) -> Result<SigningKey, CliError> {
         CliError::coded(
             format!(
                 "{} is not a private key file: {why}. A key file is PKCS#8 PEM, starting \
-                 -----BEGIN PRIVATE KEY----- (make one with `provenance keygen -o FILE.pem`)",
+                 -----BEGIN PRIVATE KEY----- (make one with `provenance keygen -o FILE.pem`), \
+                 or a recovery-sheet code `PVR1:...` copied from its sheet",
                 path.display()
             ),
             CODE_KEY_FILE,
@@ -82,6 +83,23 @@ fn read_key_bytes(path: &Path) -> Result<SigningKey, CliError> {
             ),
             CODE_KEY_FILE,
         ));
+    }
+    // A recovery key typed (or scanned) from its printed sheet (spec §3.1, §7.6).
+    let sheet = provenance_core::recovery::RECOVERY_SHEET_PREFIX;
+    if text
+        .trim()
+        .get(..sheet.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(sheet))
+    {
+        return provenance_core::recovery::RecoverySheetCode::parse(text.trim())
+            .map(|code| code.0)
+            .map_err(|e| {
+                use provenance_core::ErrorCode as _;
+                CliError::coded(
+                    format!("{}: the recovery-sheet code: {e}", path.display()),
+                    e.code(),
+                )
+            });
     }
     if !text.contains("-----BEGIN PRIVATE KEY-----") {
         return Err(not_a_key("no -----BEGIN PRIVATE KEY----- block"));
@@ -150,6 +168,35 @@ mod tests {
         assert_eq!(
             parse_public("nope").unwrap_err().code,
             Some(codes::DECODE_BAD_PUBLIC_KEY)
+        );
+    }
+
+    #[test]
+    fn a_recovery_sheet_code_in_a_file_is_its_key_and_a_misread_one_is_refused() {
+        use provenance_core::recovery::RecoverySheetCode;
+        let key = SigningKey::from_seed([6; 32]);
+        let code = RecoverySheetCode(SigningKey::from_seed([6; 32])).encode();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sheet.txt");
+        std::fs::write(&path, format!("{}\n", code.to_ascii_lowercase())).unwrap();
+        assert_eq!(
+            read_key_bytes(&path).unwrap().public_key(),
+            key.public_key()
+        );
+        let last = code.chars().last().unwrap();
+        let misread = format!(
+            "{}{}",
+            &code[..code.len() - 1],
+            if last == '0' { '1' } else { '0' }
+        );
+        std::fs::write(&path, misread).unwrap();
+        let err = read_key_bytes(&path).unwrap_err();
+        assert!(
+            matches!(
+                err.code,
+                Some(codes::CODE_BAD_CHECK | codes::CODE_MALFORMED)
+            ),
+            "{err:?}"
         );
     }
 }

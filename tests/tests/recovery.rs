@@ -85,11 +85,24 @@ fn lose_the_owner_key_recover_and_sell_on() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         refused(&server, &args, "chain.recovery_key_mismatch");
     }
+    // The recovery key as the owner has it after the loss: the code read off the printed
+    // sheet, typed into a file.
+    let sheet_text = decode_qr(&dir.join("buyer.recovery.png"));
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.join("sheet.txt"))
+            .unwrap();
+        std::io::Write::write_all(&mut f, format!("{sheet_text}\n").as_bytes()).unwrap();
+    }
     server.ok(&[
         "recover",
         &item,
         "--recovery-key",
-        "buyer.recovery.pem",
+        "sheet.txt",
         "--new-key",
         "buyer2.pem",
         "--new-recovery",
