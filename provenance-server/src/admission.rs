@@ -119,23 +119,60 @@ pub enum Verdict {
     Overloaded,
 }
 
+/// Open things (connections here, dashboard streams in `crate::drops::budget`) counted per
+/// client address (already keyed by [`peer_key`]) and in all.
 #[derive(Debug, Default)]
-struct Counts {
+pub(crate) struct PeerCounts {
     by_peer: HashMap<IpAddr, usize>,
-    total: usize,
+    /// Open in all.
+    pub(crate) total: usize,
+}
+
+impl PeerCounts {
+    /// Open from `peer` now.
+    pub(crate) fn of(&self, peer: Option<IpAddr>) -> usize {
+        peer.and_then(|ip| self.by_peer.get(&ip).copied())
+            .unwrap_or(0)
+    }
+
+    /// Counts one more from `peer`; returns how many `peer` holds now (0 without an address).
+    pub(crate) fn add(&mut self, peer: Option<IpAddr>) -> usize {
+        self.total += 1;
+        match peer {
+            Some(ip) => {
+                let n = self.by_peer.entry(ip).or_insert(0);
+                *n += 1;
+                *n
+            }
+            None => 0,
+        }
+    }
+
+    /// Counts one fewer from `peer`, forgetting an address that holds none.
+    pub(crate) fn remove(&mut self, peer: Option<IpAddr>) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(ip) = peer {
+            if let Some(n) = self.by_peer.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.by_peer.remove(&ip);
+                }
+            }
+        }
+    }
 }
 
 /// The shared connection counts.
 #[derive(Debug, Clone)]
 pub struct Admission {
     limits: Limits,
-    counts: Arc<Mutex<Counts>>,
+    counts: Arc<Mutex<PeerCounts>>,
 }
 
 /// One open connection's place in the counts; released on drop (when the connection closes).
 #[derive(Debug)]
 pub struct Slot {
-    counts: Arc<Mutex<Counts>>,
+    counts: Arc<Mutex<PeerCounts>>,
     peer: Option<IpAddr>,
     released: AtomicBool,
     /// The verdict at the time the connection was accepted.
@@ -161,16 +198,8 @@ impl Admission {
         let peer = peer.map(peer_key);
         let verdict = match self.counts.lock() {
             Ok(mut c) => {
-                c.total += 1;
+                let mine = c.add(peer);
                 let total = c.total;
-                let mine = match peer {
-                    Some(ip) => {
-                        let n = c.by_peer.entry(ip).or_insert(0);
-                        *n += 1;
-                        *n
-                    }
-                    None => 0,
-                };
                 if mine > self.limits.per_peer {
                     Verdict::PeerFull
                 } else if total > self.limits.total {
@@ -205,15 +234,7 @@ impl Slot {
             return;
         }
         if let Ok(mut c) = self.counts.lock() {
-            c.total = c.total.saturating_sub(1);
-            if let Some(ip) = self.peer {
-                if let Some(n) = c.by_peer.get_mut(&ip) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        c.by_peer.remove(&ip);
-                    }
-                }
-            }
+            c.remove(self.peer);
         }
     }
 }

@@ -20,7 +20,6 @@
 //! sheet asks for all its images at once, and each is rendered once per edition and then
 //! served from the cache, so refusing them would only leave holes in the sheet.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
@@ -31,7 +30,7 @@ use std::time::Duration;
 
 use provenance_core::codes;
 
-use crate::admission::peer_key;
+use crate::admission::{peer_key, PeerCounts};
 use crate::ledger::LedgerError;
 
 /// Why a budget flag's value was refused.
@@ -222,23 +221,17 @@ impl StreamRefusal {
     }
 }
 
-#[derive(Debug, Default)]
-struct StreamCounts {
-    by_peer: HashMap<IpAddr, usize>,
-    total: usize,
-}
-
 /// The open dashboard event streams, counted per address and in all.
 #[derive(Debug, Clone)]
 pub struct StreamBudget {
     limits: StreamLimits,
-    counts: Arc<Mutex<StreamCounts>>,
+    counts: Arc<Mutex<PeerCounts>>,
 }
 
 /// One open stream's place in the [`StreamBudget`]; released on drop (when the stream ends).
 #[derive(Debug)]
 pub struct StreamPermit {
-    counts: Arc<Mutex<StreamCounts>>,
+    counts: Arc<Mutex<PeerCounts>>,
     peer: Option<IpAddr>,
 }
 
@@ -261,18 +254,13 @@ impl StreamBudget {
     pub fn admit(&self, peer: Option<IpAddr>) -> Result<StreamPermit, StreamRefusal> {
         let peer = peer.map(peer_key);
         let mut c = self.counts.lock().map_err(|_| StreamRefusal::Full)?;
-        if let Some(ip) = peer {
-            if c.by_peer.get(&ip).copied().unwrap_or(0) >= self.limits.per_peer.0.get() {
-                return Err(StreamRefusal::PeerFull);
-            }
+        if peer.is_some() && c.of(peer) >= self.limits.per_peer.0.get() {
+            return Err(StreamRefusal::PeerFull);
         }
         if c.total >= self.limits.total.0.get() {
             return Err(StreamRefusal::Full);
         }
-        c.total += 1;
-        if let Some(ip) = peer {
-            *c.by_peer.entry(ip).or_insert(0) += 1;
-        }
+        c.add(peer);
         Ok(StreamPermit {
             counts: self.counts.clone(),
             peer,
@@ -288,15 +276,7 @@ impl StreamBudget {
 impl Drop for StreamPermit {
     fn drop(&mut self) {
         if let Ok(mut c) = self.counts.lock() {
-            c.total = c.total.saturating_sub(1);
-            if let Some(ip) = self.peer {
-                if let Some(n) = c.by_peer.get_mut(&ip) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        c.by_peer.remove(&ip);
-                    }
-                }
-            }
+            c.remove(self.peer);
         }
     }
 }
