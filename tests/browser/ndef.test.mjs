@@ -4,55 +4,14 @@
 // exactly the label URL the QR code holds: the ledger's `/v#` page with the label's payload.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { spawn, spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import ndef from 'ndef';
-import { root } from '../../provenance-verify/web/tests/helpers.mjs';
-
-const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
-const bin = join(target, 'debug/provenance');
-if (!existsSync(bin)) {
-  const build = spawnSync('cargo', ['build', '--locked', '-p', 'provenance-server', '--bin', 'provenance'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
-  assert.equal(build.status, 0, 'cargo build -p provenance-server');
-}
+import { startLedger } from './ledger.mjs';
 
 const PUBLIC_URL = 'https://ledger.example';
-const dir = mkdtempSync(join(tmpdir(), 'pv-ndef-'));
-const serve = spawn(
-  bin,
-  ['serve', '--db', join(dir, 'ledger.db'), '--ledger-key', join(dir, 'ledger.pem'),
-    '--listen', '127.0.0.1:0', '--workers', '2', '--public-url', PUBLIC_URL],
-  { cwd: dir, env: { ...process.env, RUST_LOG: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] },
-);
-const base = await new Promise((resolve, reject) => {
-  const lines = createInterface({ input: serve.stdout });
-  lines.on('line', (line) => {
-    const m = line.match(/^listening on (\S+)/);
-    if (m) resolve(m[1]);
-  });
-  serve.on('exit', (code) => reject(new Error(`provenance serve exited with ${code}`)));
-});
-after(async () => {
-  serve.kill('SIGTERM');
-  await new Promise((resolve) => serve.once('exit', resolve));
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function cli(...args) {
-  const run = spawnSync(bin, ['--server', base, ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, PROVENANCE_HOME: join(dir, 'home') },
-  });
-  assert.equal(run.status, 0, `provenance ${args.join(' ')}: ${run.stderr}`);
-  return run.stdout.trim();
-}
+const { dir, cli, stop } = await startLedger('pv-ndef-', ['--public-url', PUBLIC_URL]);
+after(stop);
 
 test('every label NDEF file holds one URI record: the label URL of its piece', () => {
   cli('keygen', '--out', 'maker.pem');

@@ -1,5 +1,5 @@
-// Drop operations in a real browser (issue 13): the real `provenance serve` (target/debug,
-// built if missing) with a run made through the real CLI; headless Debian chromium renders the
+// Drop operations in a real browser (issue 13): the real `provenance serve` (./ledger.mjs)
+// with a run made through the real CLI; headless Debian chromium renders the
 // provenance sheets and the dashboard. Checks the figures in the DOM equal the stats JSON,
 // hostile text shows as text, the chart SVG is there, and an append reaches the open
 // dashboard through server-sent events without a reload.
@@ -7,50 +7,15 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { spawn, spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_FLAGS, root } from '../../provenance-verify/web/tests/helpers.mjs';
+import { startLedger } from './ledger.mjs';
 
 assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM)`);
 
-const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
-const bin = join(target, 'debug/provenance');
-if (!existsSync(bin)) {
-  const build = spawnSync('cargo', ['build', '--locked', '-p', 'provenance-server', '--bin', 'provenance'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
-  assert.equal(build.status, 0, 'cargo build -p provenance-server');
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'pv-drops-'));
-const serve = spawn(
-  bin,
-  ['serve', '--db', join(dir, 'ledger.db'), '--ledger-key', join(dir, 'ledger.pem'),
-    '--listen', '127.0.0.1:0', '--workers', '2', '--public-url', 'https://ledger.example'],
-  { cwd: dir, env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] },
-);
-const base = await new Promise((resolve, reject) => {
-  const lines = createInterface({ input: serve.stdout });
-  lines.on('line', (line) => {
-    const m = line.match(/^listening on (\S+)/);
-    if (m) resolve(m[1]);
-  });
-  serve.on('exit', (code) => reject(new Error(`provenance serve exited with ${code}`)));
-});
-
-function cli(...args) {
-  const run = spawnSync(bin, ['--server', base, ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, PROVENANCE_HOME: join(dir, 'home') },
-  });
-  assert.equal(run.status, 0, `provenance ${args.join(' ')}: ${run.stderr}`);
-  return run.stdout.trim();
-}
+const { base, cli, stop } = await startLedger('pv-drops-', ['--public-url', 'https://ledger.example']);
 
 const TITLE = 'Night <b>Pin</b> & "Co"';
 for (const [who, role] of [['maker', 'maker'], ['desk', 'repairer'], ['host', 'host'], ['alice', ''], ['bob', '']]) {
@@ -87,10 +52,8 @@ await context.addInitScript(() => {
 
 after(async () => {
   await context.close();
-  serve.kill('SIGTERM');
-  await new Promise((resolve) => serve.once('exit', resolve));
+  await stop();
   rmSync(userDataDir, { recursive: true, force: true });
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const shoot = async (name, width, height) => {
