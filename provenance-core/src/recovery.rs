@@ -154,12 +154,9 @@ impl RecoverySheetCode {
     /// Parses a code: prefix (any case), base45, check, and exactly 32 bytes of seed.
     pub fn parse(text: &str) -> Result<Self, CodeError> {
         let content = decode(text, RECOVERY_SHEET_PREFIX, SHEET_DOMAIN)?;
-        let seed: [u8; 32] = content
-            .try_into()
-            .map_err(|v: Vec<u8>| DecodeError::TooLarge {
-                limit: 32,
-                actual: v.len(),
-            })?;
+        let seed: [u8; 32] = content.try_into().map_err(|_| {
+            DecodeError::invalid("recovery sheet", 0, "the seed is not exactly 32 bytes")
+        })?;
         Ok(RecoverySheetCode(SigningKey::from_seed(seed)))
     }
 

@@ -494,6 +494,50 @@ fn recovery_vectors(w: &World, v: &mut Vec<PayloadVector>) {
         "chain.owner_key_recovered",
     ));
     v.push(pv(
+        "recovery-report-unchanged",
+        "the recovery key reports recovered a piece that is not reported stolen",
+        bought()
+            .push(
+                &recovery,
+                w.at(4),
+                RecordBody::RecoveryReport(RecoveryReport {
+                    recovery_key: recovery.public_key(),
+                    status: ReportStatus::Recovered,
+                }),
+            )
+            .history(None)
+            .encode(),
+        "chain.status_unchanged",
+    ));
+    v.push(pv(
+        "void-by-recovery-key",
+        "a void carrying a recovery key (key 5): a void is the maker's alone",
+        bought()
+            .push(
+                &recovery,
+                w.at(4),
+                RecordBody::RecoveryReport(RecoveryReport {
+                    recovery_key: recovery.public_key(),
+                    status: ReportStatus::Void,
+                }),
+            )
+            .history(None)
+            .encode(),
+        "decode.invalid_field",
+    ));
+    // A mint committing to a recovery key (key 10) without naming a first owner (key 9).
+    let mut orphan = w.mint(2, None).to_payload();
+    assert_eq!(orphan[0], 0xa7, "a maker-owned mint is a map of 7");
+    orphan[0] = 0xa8;
+    orphan.extend_from_slice(&[0x0a, 0x58, 0x20]);
+    orphan.extend_from_slice(&RecoveryDigest::of(&recovery.public_key()).0);
+    v.push(pv(
+        "mint-recovery-without-owner",
+        "a mint with a recovery commitment (key 10) but no first owner (key 9), validly signed",
+        label(sign_raw_payload_for_vectors(&w.maker, orphan, None)),
+        "decode.invalid_field",
+    ));
+    v.push(pv(
         "recovery-report-without-commitment",
         "a recovery key reports a piece stolen whose ownership committed to none",
         ChainBuilder::new(mint2.clone())
